@@ -1,0 +1,97 @@
+// The kernel interface every backend implements. Ops (src/ops) call only these, through backend_for(),
+// so a new backend adds kernels and never touches an op. Tensors passed in are contiguous; `out`
+// tensors are allocated by the caller with the right shape and dtype.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace mechlab {
+
+// A strided window into a contiguous tensor: element (i0, i1, ...) is at offset + sum_k i_k * strides[k].
+// Stride 0 broadcasts an axis.
+struct StridedView {
+  Shape shape;
+  std::vector<int64_t> strides;
+  int64_t offset = 0;
+  static StridedView contiguous(const Shape& shape) { return {shape, contiguous_strides(shape), 0}; }
+};
+
+// C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b] for b < batch, row-major, op = optional transpose.
+// A[b] starts at b * a_batch_stride (0 = the same A for every b).
+struct GemmShape {
+  int64_t batch = 1, m = 0, n = 0, k = 0;
+  bool trans_a = false, trans_b = false;
+  int64_t a_batch_stride = 0, b_batch_stride = 0, c_batch_stride = 0;
+  double alpha = 1.0, beta = 0.0;
+};
+
+enum class BinaryOp { add, sub, mul, div };
+enum class UnaryOp { scale, relu, gelu, square };
+// softmax: causal softmax; relu: ReLU(scores) / (number of visible keys); linear: scores, causally masked.
+enum class AttentionKind { softmax, relu, linear };
+
+// Hyper-parameters of one optimizer update; per-replica learning rates arrive as a tensor.
+struct AdamStep {
+  double beta1, beta2, eps, weight_decay;
+  bool decoupled;  // AdamW: decay the parameter directly instead of adding wd * p to the gradient
+  int64_t step;    // 1-based, for bias correction
+};
+struct SgdStep {
+  double momentum, weight_decay;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void release(void* data, size_t bytes) = 0;
+  virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;
+  virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
+
+  virtual void fill(Tensor& out, double value) = 0;
+  virtual void convert(const Tensor& x, Tensor& out) = 0;  // dtype conversion, same shape
+  // out[view_out] (+)= x[view_x], both views of the same shape.
+  virtual void strided_copy(const Tensor& x, const StridedView& view_x, Tensor& out, const StridedView& view_out,
+                            bool accumulate) = 0;
+
+  virtual void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmShape& shape) = 0;
+  // out = a op b over the broadcast shape of the two views (out is contiguous in that shape).
+  virtual void binary(BinaryOp op, const Tensor& a, const StridedView& view_a, const Tensor& b,
+                      const StridedView& view_b, Tensor& out) = 0;
+  virtual void unary(UnaryOp op, const Tensor& x, Tensor& out, double scalar) = 0;
+  virtual void unary_backward(UnaryOp op, const Tensor& x, const Tensor& dout, Tensor& dx, double scalar) = 0;
+  // x viewed as (outer, mid, inner) -> out (outer, inner), summed over mid in a fixed order.
+  virtual void sum_mid(const Tensor& x, int64_t outer, int64_t mid, int64_t inner, Tensor& out) = 0;
+
+  // table (R, V, D), ids (R, N) -> out (R, N, D); and the scatter-add back into dtable.
+  virtual void gather_rows(const Tensor& table, const Tensor& ids, Tensor& out) = 0;
+  virtual void scatter_add_rows(const Tensor& dout, const Tensor& ids, Tensor& dtable) = 0;
+
+  // scores and pattern (..., T, T), query-major, causal.
+  virtual void attention_pattern(AttentionKind kind, const Tensor& scores, Tensor& pattern) = 0;
+  virtual void attention_pattern_backward(AttentionKind kind, const Tensor& scores, const Tensor& pattern,
+                                          const Tensor& dpattern, Tensor& dscores) = 0;
+
+  // Normalises rows of width x.shape().back(); stats (rows, 2) holds mean and 1/std for the backward.
+  virtual void layer_norm(const Tensor& x, double eps, Tensor& out, Tensor& stats) = 0;
+  virtual void layer_norm_backward(const Tensor& x, const Tensor& stats, const Tensor& dout, Tensor& dx) = 0;
+
+  // Per-row cross-entropy of logits (rows, V) against i32 targets (rows); lse (rows) keeps log-sum-exp.
+  virtual void cross_entropy(const Tensor& logits, const Tensor& targets, Tensor& loss, Tensor& lse) = 0;
+  virtual void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse,
+                                      const Tensor& dloss, Tensor& dlogits) = 0;
+
+  // Optimizer and clipping kernels over a parameter (R, ...) with per-replica lr (R) and scale (R).
+  virtual void sum_squares_per_replica(const Tensor& x, Tensor& out /* (R) f64, accumulated */) = 0;
+  virtual void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const Tensor& lr,
+                           const Tensor& grad_scale, const AdamStep& step) = 0;
+  virtual void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const Tensor& lr,
+                          const Tensor& grad_scale, const SgdStep& step) = 0;
+};
+
+Backend& backend_for(Device device);
+
+}  // namespace mechlab

@@ -1,0 +1,66 @@
+// Causal attention patterns, one query row at a time: key j is visible to query i when j <= i.
+#include <cmath>
+
+#include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/parallel.h"
+
+namespace mechlab {
+
+void CpuBackend::attention_pattern(AttentionKind kind, const Tensor& scores, Tensor& pattern) {
+  const int64_t T_len = scores.dim(-1), rows = scores.numel() / T_len;
+  dispatch_float(scores.dtype(), [&]<typename T>() {
+    const T* s = scores.data<T>();
+    T* p = pattern.data<T>();
+    cpu::parallel_chunks(rows, cpu::grain_for(T_len * 8), [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t i = row % T_len;  // query position
+        const T* srow = s + row * T_len;
+        T* prow = p + row * T_len;
+        if (kind == AttentionKind::softmax) {
+          T max = srow[0];
+          for (int64_t j = 1; j <= i; ++j) max = std::max(max, srow[j]);
+          double total = 0.0;
+          for (int64_t j = 0; j <= i; ++j) total += (prow[j] = std::exp(srow[j] - max));
+          const T inv = static_cast<T>(1.0 / total);
+          for (int64_t j = 0; j <= i; ++j) prow[j] *= inv;
+        } else if (kind == AttentionKind::relu) {
+          const T inv = T(1) / static_cast<T>(i + 1);
+          for (int64_t j = 0; j <= i; ++j) prow[j] = srow[j] > T(0) ? srow[j] * inv : T(0);
+        } else {
+          for (int64_t j = 0; j <= i; ++j) prow[j] = srow[j];
+        }
+        for (int64_t j = i + 1; j < T_len; ++j) prow[j] = T(0);
+      }
+    });
+  });
+}
+
+void CpuBackend::attention_pattern_backward(AttentionKind kind, const Tensor& scores, const Tensor& pattern,
+                                            const Tensor& dpattern, Tensor& dscores) {
+  const int64_t T_len = scores.dim(-1), rows = scores.numel() / T_len;
+  dispatch_float(scores.dtype(), [&]<typename T>() {
+    const T* s = scores.data<T>();
+    const T* p = pattern.data<T>();
+    const T* dp = dpattern.data<T>();
+    T* ds = dscores.data<T>();
+    cpu::parallel_chunks(rows, cpu::grain_for(T_len * 8), [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t i = row % T_len, base = row * T_len;
+        if (kind == AttentionKind::softmax) {
+          // d score_j = p_j (dp_j - sum_k dp_k p_k)
+          double dot = 0.0;
+          for (int64_t j = 0; j <= i; ++j) dot += static_cast<double>(dp[base + j]) * p[base + j];
+          for (int64_t j = 0; j <= i; ++j) ds[base + j] = p[base + j] * (dp[base + j] - static_cast<T>(dot));
+        } else if (kind == AttentionKind::relu) {
+          const T inv = T(1) / static_cast<T>(i + 1);
+          for (int64_t j = 0; j <= i; ++j) ds[base + j] = s[base + j] > T(0) ? dp[base + j] * inv : T(0);
+        } else {
+          for (int64_t j = 0; j <= i; ++j) ds[base + j] = dp[base + j];
+        }
+        for (int64_t j = i + 1; j < T_len; ++j) ds[base + j] = T(0);
+      }
+    });
+  });
+}
+
+}  // namespace mechlab

@@ -1,0 +1,62 @@
+// Walks N strided operands over a common shape: collapses axes that are contiguous for every operand,
+// then hands the body one innermost row at a time with each operand's starting offset and stride.
+#pragma once
+#include <array>
+
+#include "backend/backend.h"
+#include "backend/cpu/parallel.h"
+
+namespace mechlab::cpu {
+
+template <size_t N> struct StridedLoop {
+  Shape shape;  // collapsed; never empty
+  std::array<std::vector<int64_t>, N> strides;
+  std::array<int64_t, N> offsets;
+
+  explicit StridedLoop(const std::array<const StridedView*, N>& views) {
+    const Shape& full = views[0]->shape;
+    for (size_t k = 0; k < N; ++k) offsets[k] = views[k]->offset;
+    for (size_t axis = 0; axis < full.size(); ++axis) {
+      if (full[axis] == 1) continue;
+      bool merge = !shape.empty();
+      for (size_t k = 0; k < N && merge; ++k)
+        merge = strides[k].back() == views[k]->strides[axis] * full[axis];
+      if (merge) {
+        shape.back() *= full[axis];
+        for (size_t k = 0; k < N; ++k) strides[k].back() = views[k]->strides[axis];
+      } else {
+        shape.push_back(full[axis]);
+        for (size_t k = 0; k < N; ++k) strides[k].push_back(views[k]->strides[axis]);
+      }
+    }
+    if (shape.empty()) {
+      shape.push_back(1);
+      for (size_t k = 0; k < N; ++k) strides[k].push_back(0);
+    }
+  }
+
+  // body(offsets, length, inner_strides) for each innermost row, rows spread over threads.
+  template <typename Body> void run(Body&& body) const {
+    const int ndim = static_cast<int>(shape.size());
+    const int64_t inner = shape.back();
+    int64_t rows = 1;
+    for (int d = 0; d < ndim - 1; ++d) rows *= shape[d];
+    if (inner == 0 || rows == 0) return;
+    std::array<int64_t, N> inner_strides;
+    for (size_t k = 0; k < N; ++k) inner_strides[k] = strides[k].back();
+    parallel_chunks(rows, grain_for(inner), [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        std::array<int64_t, N> at = offsets;
+        int64_t rest = row;
+        for (int d = ndim - 2; d >= 0; --d) {
+          int64_t index = rest % shape[d];
+          rest /= shape[d];
+          for (size_t k = 0; k < N; ++k) at[k] += index * strides[k][d];
+        }
+        body(at, inner, inner_strides);
+      }
+    });
+  }
+};
+
+}  // namespace mechlab::cpu

@@ -1,0 +1,58 @@
+// A transformer built from a TransformerConfig, holding R replicas of every parameter along a leading
+// axis. Parameter names and shapes (after the replica axis) follow TransformerLens: embed.W_E (V, D),
+// blocks.0.attn.W_Q (H, D, E), blocks.0.attn.W_O (H, E, D), unembed.W_U (D, V), ...
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "autograd/hooks.h"
+#include "nn/transformer_config.h"
+#include "tensor/tensor.h"
+
+namespace mechlab {
+
+struct NamedParameter {
+  std::string name;
+  Tensor value;  // (R, ...) with requires_grad
+};
+
+class Transformer {
+ public:
+  // replica_ids name the replicas (their random keys): replica i of a packed run equals a run of
+  // replica_ids = {i} alone. Parameters start as config.init says, drawn from (seed, replica id).
+  Transformer(TransformerConfig config, std::vector<uint32_t> replica_ids, uint64_t seed,
+              DType dtype = DType::f32, Device device = Device::cpu);
+
+  // tokens i32 (R, B, T) or vectors (R, B, T, d_input) -> logits (R, B, T, d_vocab) or (R, B, T, d_output).
+  // Every intermediate passes through hooks (TransformerLens hook names) when hooks is given.
+  Tensor forward(const Tensor& input, ActivationHooks* hooks = nullptr) const;
+
+  const TransformerConfig& config() const { return config_; }
+  int64_t replicas() const { return static_cast<int64_t>(replica_ids_.size()); }
+  const std::vector<uint32_t>& replica_ids() const { return replica_ids_; }
+  const std::vector<NamedParameter>& parameters() const { return parameters_; }
+  const Tensor& parameter(const std::string& name) const;
+  bool has_parameter(const std::string& name) const { return index_.count(name) > 0; }
+  int64_t parameter_count() const;  // per replica
+
+ private:
+  Tensor hook(ActivationHooks* hooks, const std::string& name, const Tensor& x) const {
+    return hooks ? hooks->at(name, x) : x;
+  }
+  Tensor attention_block(int layer, const Tensor& x, ActivationHooks* hooks) const;
+  Tensor mlp_block(int layer, const Tensor& x, ActivationHooks* hooks) const;
+  Tensor norm(const std::string& prefix, const Tensor& x, ActivationHooks* hooks) const;
+  Tensor positions(int64_t T) const;
+
+  TransformerConfig config_;
+  std::vector<uint32_t> replica_ids_;
+  uint64_t seed_;
+  DType dtype_;
+  Device device_;
+  std::vector<NamedParameter> parameters_;
+  std::map<std::string, size_t> index_;
+};
+
+}  // namespace mechlab

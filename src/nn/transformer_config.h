@@ -1,0 +1,63 @@
+// Everything that defines a transformer's shape and behaviour. The JSON config maps onto this struct;
+// docs/config.md documents each field.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace mechlab {
+
+enum class Positions { learned, sinusoidal, none };
+enum class LayerNormPlacement { pre, none };
+enum class Activation { relu, gelu };
+enum class InputKind { tokens, vectors };   // token ids through W_E, or continuous vectors through W_in
+enum class OutputKind { logits, readout };  // unembedding to d_vocab, or a linear readout to d_output
+enum class InitScheme { pytorch, normal, zeros };
+
+struct LayerSwitches {
+  bool attention = true;
+  bool mlp = true;
+};
+
+// How parameters start. pytorch: matrices and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as nn.Linear,
+// embeddings N(0, 1) as nn.Embedding; normal: matrices and embeddings N(0, std), biases 0;
+// zeros: every matrix, embedding and bias 0. LayerNorm weights start at 1 and biases at 0 in all three.
+struct InitConfig {
+  InitScheme scheme = InitScheme::pytorch;
+  double std = 0.02;
+};
+
+struct TransformerConfig {
+  int n_layers = 2;
+  int n_heads = 4;
+  int d_model = 64;
+  int d_head = 0;  // 0: d_model / n_heads
+  int d_mlp = 256;  // 0: attention-only
+  int n_ctx = 64;   // longest sequence (size of learned positions)
+  int d_vocab = 66;
+  int d_input = 0;   // width of input vectors when input = vectors
+  int d_output = 0;  // width of the readout when output = readout
+  AttentionKind attention = AttentionKind::softmax;
+  double attention_scale = 0.0;  // 0: 1 / sqrt(d_head); scores = scale * q.k
+  LayerNormPlacement layernorm = LayerNormPlacement::pre;
+  bool layernorm_weight = true;  // LayerNorms have a weight (and a bias when `biases`)
+  double layernorm_eps = 1e-5;
+  Positions positions = Positions::learned;
+  bool biases = true;
+  Activation activation = Activation::gelu;
+  InputKind input = InputKind::tokens;
+  bool input_projection = true;  // vectors input: false feeds the vectors to the blocks as they are
+  OutputKind output = OutputKind::logits;
+  bool residual = true;
+  std::vector<LayerSwitches> layers;  // per layer; empty means every sublayer on
+  InitConfig init;
+
+  int head_width() const { return d_head > 0 ? d_head : d_model / n_heads; }
+  LayerSwitches layer(int index) const { return layers.empty() ? LayerSwitches{} : layers[index]; }
+  // Throws std::invalid_argument naming the offending field.
+  void validate() const;
+};
+
+}  // namespace mechlab

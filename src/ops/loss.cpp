@@ -1,0 +1,58 @@
+// Losses. Each returns one value per replica (R): replicas are independent models, and the sum of their
+// losses gives every replica exactly its own gradient.
+#include <numeric>
+#include <stdexcept>
+
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+#include "ops/ops.h"
+
+namespace mechlab {
+
+namespace {
+std::vector<int> all_but_first(int ndim) {
+  std::vector<int> axes(ndim - 1);
+  std::iota(axes.begin(), axes.end(), 1);
+  return axes;
+}
+}  // namespace
+
+Tensor token_cross_entropy(const Tensor& logits, const Tensor& targets) {
+  Shape rows_shape(logits.shape().begin(), logits.shape().end() - 1);
+  if (targets.dtype() != DType::i32 || targets.shape() != rows_shape)
+    throw std::invalid_argument("cross_entropy: targets must be i32 of shape " + to_string(rows_shape) + ", got " +
+                                to_string(targets.shape()));
+  const int64_t rows = numel(rows_shape), V = logits.dim(-1);
+  Tensor loss = Tensor::empty(rows_shape, logits.dtype(), logits.device());
+  Tensor lse = Tensor::empty({rows}, logits.dtype(), logits.device());
+  backend_for(logits.device()).cross_entropy(logits.view({rows, V}), targets.view({rows}), loss, lse);
+  return record(loss, "token_cross_entropy", {logits}, [logits, targets, lse](const Tensor& dloss) -> std::vector<Tensor> {
+    const int64_t V = logits.dim(-1), rows = logits.numel() / V;
+    Tensor dlogits = Tensor::empty(logits.shape(), logits.dtype(), logits.device());
+    Tensor flat = dlogits.view({rows, V});
+    backend_for(logits.device()).cross_entropy_backward(logits.view({rows, V}), targets.view({rows}), lse,
+                                                        dloss.view({rows}), flat);
+    return {dlogits};
+  });
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& mask) {
+  Tensor per_token = token_cross_entropy(logits, targets);
+  std::vector<int> axes = all_but_first(per_token.ndim());
+  if (!mask.defined()) return mean(per_token, axes);
+  if (mask.shape() != per_token.shape())
+    throw std::invalid_argument("cross_entropy: mask must have shape " + to_string(per_token.shape()) + ", got " +
+                                to_string(mask.shape()));
+  // A replica whose mask selects nothing gets NaN: there is no loss to average.
+  Tensor count = sum(mask, axes);
+  return div(sum(mul(per_token, mask), axes), count);
+}
+
+Tensor mse(const Tensor& prediction, const Tensor& target) {
+  if (prediction.shape() != target.shape())
+    throw std::invalid_argument("mse: prediction " + to_string(prediction.shape()) + " vs target " +
+                                to_string(target.shape()));
+  return mean(square(sub(prediction, target)), all_but_first(prediction.ndim()));
+}
+
+}  // namespace mechlab

@@ -1,0 +1,56 @@
+// Differentiable ops. Each op's forward and backward live together in one file of src/ops and call only
+// backend kernels, so they run unchanged on every backend. Dimension letters: R replicas, B batch,
+// T positions, D model width, H heads, E head width, V vocabulary.
+#pragma once
+#include <vector>
+
+#include "backend/backend.h"
+#include "tensor/tensor.h"
+
+namespace mechlab {
+
+// Products. Leading (batch) dims of a and b must match; op() transposes the last two dims.
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+
+// Elementwise with NumPy broadcasting.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor scale(const Tensor& x, double factor);
+Tensor relu(const Tensor& x);
+Tensor gelu(const Tensor& x);  // exact (erf) form, as torch.nn.GELU()
+Tensor square(const Tensor& x);
+
+// Reductions over the given axes (negative counts from the end).
+Tensor sum(const Tensor& x, std::vector<int> axes, bool keepdim = false);
+Tensor mean(const Tensor& x, std::vector<int> axes, bool keepdim = false);
+// Sums a broadcast result back to `shape` (the gradient of broadcasting).
+Tensor sum_to_shape(const Tensor& x, const Shape& shape);
+Tensor broadcast_to(const Tensor& x, const Shape& shape);
+
+// Layout.
+Tensor reshape(const Tensor& x, const Shape& shape);  // one extent may be -1
+Tensor permute(const Tensor& x, const std::vector<int>& order);
+Tensor transpose(const Tensor& x, int axis_a, int axis_b);
+Tensor slice(const Tensor& x, int axis, int64_t start, int64_t stop);
+Tensor concat(const std::vector<Tensor>& xs, int axis);
+
+// table (R, V, D), ids i32 (R, ...) -> (R, ..., D).
+Tensor embedding(const Tensor& table, const Tensor& ids);
+
+// scores (..., T, T) -> causal attention pattern of the given kind.
+Tensor attention_pattern(const Tensor& scores, AttentionKind kind);
+
+// Normalises over the last axis; with weight and bias (both (..., D) broadcastable) applies them after.
+Tensor layer_norm(const Tensor& x, double eps = 1e-5);
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+
+// logits (R, ..., V), targets i32 (R, ...) -> per-position cross-entropy (R, ...).
+Tensor token_cross_entropy(const Tensor& logits, const Tensor& targets);
+// Per-replica mean cross-entropy over positions where mask != 0 -> (R). mask (R, ...) or undefined (all).
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& mask = Tensor());
+// Per-replica mean squared error -> (R).
+Tensor mse(const Tensor& prediction, const Tensor& target);
+
+}  // namespace mechlab
