@@ -20,6 +20,24 @@ Tensor random_tensor(const Shape& shape, uint32_t stream_step, double floor, DTy
   return Tensor::from_vector<double>(shape, values).to(dtype);
 }
 
+double finite_difference_error(const std::function<double()>& loss, Tensor leaf, const std::vector<double>& analytic,
+                               double h) {
+  double* x = leaf.data<double>();
+  double max_diff = 0.0, max_numeric = 0.0;
+  for (int64_t j = 0; j < leaf.numel(); ++j) {
+    const double saved = x[j];
+    x[j] = saved + h;
+    const double plus = loss();
+    x[j] = saved - h;
+    const double minus = loss();
+    x[j] = saved;
+    const double numeric = (plus - minus) / (2 * h);
+    max_diff = std::max(max_diff, std::abs(numeric - analytic[j]));
+    max_numeric = std::max(max_numeric, std::abs(numeric));
+  }
+  return max_diff / std::max(max_numeric, 1e-2);
+}
+
 GradCheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& inputs, const std::vector<std::string>& names,
                           double h) {
   for (const Tensor& input : inputs) {
@@ -38,26 +56,15 @@ GradCheckResult gradcheck(const TensorFn& f, const std::vector<Tensor>& inputs, 
 
   GradCheckResult result;
   NoGradGuard no_grad;
+  auto perturbed_loss = [&] {
+    Tensor y = f(inputs);
+    return sum(mul(y, weights), all_axes(y)).item();
+  };
   for (size_t i = 0; i < inputs.size(); ++i) {
-    Tensor input = inputs[i];
-    double* x = input.data<double>();
+    const Tensor& input = inputs[i];
     std::vector<double> analytic = input.grad().defined() ? input.grad().to_vector<double>()
                                                           : std::vector<double>(input.numel(), 0.0);
-    double max_diff = 0.0, max_numeric = 0.0;
-    for (int64_t j = 0; j < input.numel(); ++j) {
-      const double saved = x[j];
-      x[j] = saved + h;
-      Tensor y_plus = f(inputs);
-      const double plus = sum(mul(y_plus, weights), all_axes(y_plus)).item();
-      x[j] = saved - h;
-      Tensor y_minus = f(inputs);
-      const double minus = sum(mul(y_minus, weights), all_axes(y_minus)).item();
-      x[j] = saved;
-      const double numeric = (plus - minus) / (2 * h);
-      max_diff = std::max(max_diff, std::abs(numeric - analytic[j]));
-      max_numeric = std::max(max_numeric, std::abs(numeric));
-    }
-    const double error = max_diff / std::max(max_numeric, 1e-12);
+    const double error = finite_difference_error(perturbed_loss, input, analytic, h);
     if (error >= result.max_relative_error) {
       result.max_relative_error = error;
       result.worst_input = names.size() > i ? names[i] : "input " + std::to_string(i);

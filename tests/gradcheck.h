@@ -9,9 +9,16 @@
 namespace mechlab::testing {
 
 struct GradCheckResult {
-  double max_relative_error = 0.0;  // over inputs: max |analytic - numeric| / max |numeric|
+  double max_relative_error = 0.0;  // worst over inputs of finite_difference_error
   std::string worst_input;
 };
+
+// For one f64 leaf: max |analytic - numeric| / max(max |numeric|, 1e-2), with numeric from central
+// differences of `loss` (step h) while the leaf is perturbed in place. The 1e-2 floor keeps a gradient
+// that is exactly zero (b_K under softmax) from turning finite-difference noise (about 1e-9) into a
+// relative error of 1; a real mistake on gradients of that scale still shows as 1e-3 or more.
+double finite_difference_error(const std::function<double()>& loss, Tensor leaf, const std::vector<double>& analytic,
+                               double h = 1e-6);
 
 using TensorFn = std::function<Tensor(const std::vector<Tensor>&)>;
 

@@ -1,6 +1,6 @@
 // Every op through a double-precision finite-difference gradient check. Adding an op adds one row.
-// Tolerance: max |analytic - numeric| / max |numeric| below 1e-6 per input (typically 1e-9 to 1e-7
-// with central differences of step 1e-6).
+// Tolerance: finite_difference_error (gradcheck.h) below 1e-6 for every input; measured values are
+// 1e-11 to 1e-9 with central differences of step 1e-6.
 #include <doctest/doctest.h>
 
 #include "autograd/grad_mode.h"

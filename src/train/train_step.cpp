@@ -1,0 +1,28 @@
+#include "train/train_step.h"
+
+#include "ops/ops.h"
+#include "random/philox.h"
+
+namespace mechlab {
+
+std::vector<double> train_step(const Transformer& model, Optimizer& optimizer, const Tensor& inputs,
+                               const Tensor& targets, const Tensor& mask) {
+  optimizer.zero_grad();
+  Tensor losses = cross_entropy(model.forward(inputs), targets, mask);  // (R)
+  sum(losses, {0}).backward();
+  optimizer.step();
+  return losses.to_vector<double>();
+}
+
+Tensor random_tokens(const std::vector<uint32_t>& replica_ids, int64_t batch, int64_t length, int32_t vocab,
+                     uint64_t seed, uint32_t step) {
+  const int64_t per_replica = batch * length;
+  std::vector<int32_t> ids(replica_ids.size() * per_replica);
+  for (size_t r = 0; r < replica_ids.size(); ++r) {
+    Philox rng(seed, replica_ids[r], RandomStream::data, step);
+    for (int64_t i = 0; i < per_replica; ++i) ids[r * per_replica + i] = static_cast<int32_t>(rng.below(i, vocab));
+  }
+  return Tensor::from_vector<int32_t>({static_cast<int64_t>(replica_ids.size()), batch, length}, ids);
+}
+
+}  // namespace mechlab
