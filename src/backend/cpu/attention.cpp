@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/fast_math.h"
 #include "backend/cpu/parallel.h"
 
 namespace mechlab {
@@ -19,8 +20,9 @@ void CpuBackend::attention_pattern(AttentionKind kind, const Tensor& scores, Ten
         if (kind == AttentionKind::softmax) {
           T max = srow[0];
           for (int64_t j = 1; j <= i; ++j) max = std::max(max, srow[j]);
+          for (int64_t j = 0; j <= i; ++j) prow[j] = cpu::exp_of(srow[j] - max);  // vectorises
           double total = 0.0;
-          for (int64_t j = 0; j <= i; ++j) total += (prow[j] = std::exp(srow[j] - max));
+          for (int64_t j = 0; j <= i; ++j) total += prow[j];
           const T inv = static_cast<T>(1.0 / total);
           for (int64_t j = 0; j <= i; ++j) prow[j] *= inv;
         } else if (kind == AttentionKind::relu) {

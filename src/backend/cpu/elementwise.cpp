@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/fast_math.h"
 #include "backend/cpu/strided_loop.h"
 
 namespace mechlab {
@@ -34,10 +35,10 @@ template <typename T, typename Fn> void map_parallel(int64_t n, Fn fn) {
   });
 }
 
-template <typename T> T gelu_of(T x) { return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2))); }
+template <typename T> T gelu_of(T x) { return T(0.5) * x * (T(1) + cpu::erf_of(x * T(M_SQRT1_2))); }
 template <typename T> T gelu_slope(T x) {
-  const T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
-  const T pdf = std::exp(T(-0.5) * x * x) * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
+  const T cdf = T(0.5) * (T(1) + cpu::erf_of(x * T(M_SQRT1_2)));
+  const T pdf = cpu::exp_of(T(-0.5) * x * x) * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
   return cdf + x * pdf;
 }
 }  // namespace

@@ -9,8 +9,8 @@
 namespace mechlab {
 
 namespace {
-constexpr int64_t kTileRows = 64;
-constexpr int64_t kTileCols = 256;
+constexpr int64_t kTileRows = 128;
+constexpr int64_t kTileCols = 128;
 
 template <typename T> void gemm_tiles(const T* a, const T* b, T* c, const GemmShape& g) {
   using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
