@@ -1,0 +1,167 @@
+// Transformer construction, initialisation, hook points and config variants.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "autograd/grad_mode.h"
+#include "gradcheck.h"
+#include "nn/transformer.h"
+#include "ops/ops.h"
+
+using namespace mechlab;
+
+namespace {
+TransformerConfig tiny() {
+  TransformerConfig c;
+  c.n_layers = 2;
+  c.n_heads = 2;
+  c.d_model = 8;
+  c.d_mlp = 16;
+  c.n_ctx = 6;
+  c.d_vocab = 5;
+  c.init = {InitScheme::normal, 0.5};
+  return c;
+}
+
+Tensor tokens_for(int64_t R) {
+  std::vector<int32_t> ids(R * 2 * 6);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 7 + 3) % 5);
+  return Tensor::from_vector<int32_t>({R, 2, 6}, ids);
+}
+
+double stddev(const std::vector<float>& values) {
+  double sum = 0, squares = 0;
+  for (float v : values) sum += v, squares += double(v) * v;
+  const double mean = sum / values.size();
+  return std::sqrt(squares / values.size() - mean * mean);
+}
+}  // namespace
+
+TEST_CASE("parameters carry TransformerLens names and shapes after the replica axis") {
+  TransformerConfig c = tiny();
+  Transformer model(c, {0, 1, 2}, 1);
+  CHECK(model.parameter("embed.W_E").shape() == Shape{3, 5, 8});
+  CHECK(model.parameter("pos_embed.W_pos").shape() == Shape{3, 6, 8});
+  CHECK(model.parameter("blocks.1.attn.W_Q").shape() == Shape{3, 2, 8, 4});
+  CHECK(model.parameter("blocks.1.attn.W_O").shape() == Shape{3, 2, 4, 8});
+  CHECK(model.parameter("blocks.0.attn.b_K").shape() == Shape{3, 2, 4});
+  CHECK(model.parameter("blocks.0.mlp.W_in").shape() == Shape{3, 8, 16});
+  CHECK(model.parameter("blocks.0.ln2.w").shape() == Shape{3, 8});
+  CHECK(model.parameter("unembed.W_U").shape() == Shape{3, 8, 5});
+  CHECK_THROWS_AS(model.parameter("blocks.2.attn.W_Q"), std::out_of_range);
+}
+
+TEST_CASE("initialisation schemes") {
+  TransformerConfig c = tiny();
+  c.d_model = 64;
+  c.n_heads = 4;
+  c.d_vocab = 50;
+  c.n_ctx = 64;
+  c.init = {InitScheme::pytorch, 0.02};
+  Transformer pytorch(c, {0}, 1);
+  // nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), std = bound / sqrt(3); nn.Embedding: N(0, 1).
+  auto w_q = pytorch.parameter("blocks.0.attn.W_Q").to_vector<float>();
+  const double bound = 1.0 / 8.0;
+  for (float v : w_q) CHECK(std::abs(v) <= bound);
+  CHECK(stddev(w_q) == doctest::Approx(bound / std::sqrt(3.0)).epsilon(0.05));
+  CHECK(stddev(pytorch.parameter("blocks.0.attn.W_O").to_vector<float>()) ==
+        doctest::Approx(1.0 / std::sqrt(64.0 * 3.0)).epsilon(0.05));
+  CHECK(stddev(pytorch.parameter("embed.W_E").to_vector<float>()) == doctest::Approx(1.0).epsilon(0.05));
+  for (float v : pytorch.parameter("blocks.0.ln1.w").to_vector<float>()) CHECK(v == 1.0f);
+
+  c.init = {InitScheme::normal, 0.02};
+  Transformer normal(c, {0}, 1);
+  CHECK(stddev(normal.parameter("blocks.0.mlp.W_in").to_vector<float>()) == doctest::Approx(0.02).epsilon(0.05));
+  for (float v : normal.parameter("blocks.0.mlp.b_in").to_vector<float>()) CHECK(v == 0.0f);
+
+  c.init = {InitScheme::zeros, 0.02};
+  Transformer zeros(c, {0}, 1);
+  for (float v : zeros.parameter("unembed.W_U").to_vector<float>()) CHECK(v == 0.0f);
+
+  // Replica r's initialisation depends on its id, not on what it is packed with.
+  c.init = {InitScheme::pytorch, 0.02};
+  Transformer packed(c, {4, 7}, 1), alone(c, {7}, 1);
+  auto packed_w = packed.parameter("blocks.1.attn.W_V").to_vector<float>();
+  auto alone_w = alone.parameter("blocks.1.attn.W_V").to_vector<float>();
+  CHECK(std::vector<float>(packed_w.begin() + alone_w.size(), packed_w.end()) == alone_w);
+}
+
+TEST_CASE("hooks read named activations and can replace them") {
+  Transformer model(tiny(), {0}, 2);
+  Tensor tokens = tokens_for(1);
+  NoGradGuard no_grad;
+  ActivationHooks hooks;
+  hooks.capture_all();
+  Tensor logits = model.forward(tokens, &hooks);
+  const Tensor& pattern = hooks.get("blocks.1.attn.hook_pattern");
+  REQUIRE(pattern.shape() == Shape{1, 2, 2, 6, 6});  // (R, B, H, T, T)
+  auto p = pattern.to_vector<float>();
+  for (int row = 0; row < 2 * 2 * 6; ++row) {
+    const int i = row % 6;
+    double total = 0;
+    for (int j = 0; j < 6; ++j) {
+      total += p[row * 6 + j];
+      if (j > i) CHECK(p[row * 6 + j] == 0.0f);
+    }
+    CHECK(total == doctest::Approx(1.0).epsilon(1e-6));
+  }
+  CHECK(hooks.get("blocks.0.attn.hook_q").shape() == Shape{1, 2, 6, 2, 4});  // (R, B, T, H, E)
+  CHECK(hooks.get("blocks.0.hook_resid_post").shape() == Shape{1, 2, 6, 8});
+  CHECK(hooks.captured().count("blocks.1.mlp.hook_post") == 1);
+
+  // Replacing the last residual stream by zeros leaves only the unembedding bias in the logits.
+  ActivationHooks ablate;
+  ablate.replace("blocks.1.hook_resid_post", [](const Tensor& x) { return Tensor::zeros(x.shape()); });
+  auto ablated = model.forward(tokens, &ablate).to_vector<float>();
+  auto bias = model.parameter("unembed.b_U").to_vector<float>();
+  for (size_t i = 0; i < ablated.size(); ++i) CHECK(ablated[i] == doctest::Approx(bias[i % 5]).epsilon(1e-5));
+  CHECK(logits.to_vector<float>() != ablated);
+}
+
+TEST_CASE("config variants stay differentiable to double precision") {
+  struct Variant {
+    const char* name;
+    void (*apply)(TransformerConfig&);
+  };
+  const std::vector<Variant> variants = {
+      {"sinusoidal positions, relu MLP", [](TransformerConfig& c) { c.positions = Positions::sinusoidal; c.activation = Activation::relu; }},
+      {"no biases, LayerNorm weight only", [](TransformerConfig& c) { c.biases = false; }},
+      {"no LayerNorm, no positions", [](TransformerConfig& c) { c.layernorm = LayerNormPlacement::none; c.positions = Positions::none; }},
+      {"attention-only", [](TransformerConfig& c) { c.d_mlp = 0; }},
+      {"layer 0 without attention, layer 1 without MLP", [](TransformerConfig& c) { c.layers = {{false, true}, {true, false}}; }},
+      {"vector input, linear readout", [](TransformerConfig& c) { c.input = InputKind::vectors; c.d_input = 3; c.output = OutputKind::readout; c.d_output = 2; }},
+  };
+  for (const Variant& v : variants) {
+    TransformerConfig c = tiny();
+    v.apply(c);
+    if (c.activation == Activation::relu) c.init.std = 0.3;
+    Transformer model(c, {0}, 5, DType::f64);
+    Tensor input = c.input == InputKind::tokens ? tokens_for(1) : testing::random_tensor({1, 2, 6, 3}, 77);
+    Tensor target = c.output == OutputKind::logits ? Tensor() : testing::random_tensor({1, 2, 6, 2}, 78);
+    auto loss = [&] {
+      Tensor out = model.forward(input);
+      return sum(c.output == OutputKind::logits ? cross_entropy(out, tokens_for(1)) : mse(out, target), {0});
+    };
+    loss().backward();
+    NoGradGuard no_grad;
+    for (const NamedParameter& p : model.parameters()) {
+      const double error = testing::finite_difference_error([&] { return loss().item(); }, p.value,
+                                                            p.value.grad().to_vector<double>());
+      INFO(v.name << ": " << p.name << " relative error " << error);
+      CHECK(error < 1e-6);
+    }
+  }
+}
+
+TEST_CASE("invalid configs name the field") {
+  TransformerConfig c = tiny();
+  c.n_heads = 3;
+  CHECK_THROWS_WITH_AS(Transformer(c, {0}, 1), "model.n_heads: must divide d_model (8) unless d_head is set",
+                       std::invalid_argument);
+  c = tiny();
+  c.layers = {{true, true}};
+  CHECK_THROWS_WITH_AS(Transformer(c, {0}, 1), "model.layers: must list one entry per layer (2) or be empty",
+                       std::invalid_argument);
+  Transformer model(tiny(), {0}, 1);
+  CHECK_THROWS_AS(model.forward(Tensor::zeros({1, 2, 7}, DType::i32)), std::invalid_argument);  // T > n_ctx
+}
