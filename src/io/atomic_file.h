@@ -1,0 +1,18 @@
+// Whole-file reads and all-or-nothing writes: every file mechlab produces (checkpoints, dumps, summaries)
+// goes through write_file_atomically, so a crash or a concurrent reader never sees half a file.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace mechlab {
+
+// Writes `bytes` to a temporary file next to `path`, fsyncs it and renames it over `path`: readers see
+// either the old content or the new, never a mix. The directory must exist. Throws std::runtime_error
+// naming the path and the system's reason.
+void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
+
+// The whole content of `path`. Throws std::runtime_error naming the path and the system's reason.
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace mechlab
