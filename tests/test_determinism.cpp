@@ -24,9 +24,11 @@ TransformerConfig config() {
 // Trains replicas `ids` with learning rates `lrs` for `steps` on a copy task (predict the token two back)
 // with B = 32, T = 32: large enough that products, elementwise loops and reductions split across
 // threads. Returns each replica's parameters as raw float bits, in parameter order.
-std::vector<std::vector<uint32_t>> train(const std::vector<uint32_t>& ids, const std::vector<double>& lrs, int steps,
-                                         OptimizerKind kind = OptimizerKind::adamw) {
-  Transformer model(config(), ids, 42);
+std::vector<std::vector<uint32_t>> train(const std::vector<uint32_t>& indices, const std::vector<double>& lrs,
+                                         int steps, OptimizerKind kind = OptimizerKind::adamw) {
+  std::vector<ReplicaKey> ids;
+  for (uint32_t index : indices) ids.push_back({42, index});
+  Transformer model(config(), ids, DType::f32);
   OptimizerConfig oc;
   oc.kind = kind;
   oc.lr = lrs;
@@ -36,7 +38,7 @@ std::vector<std::vector<uint32_t>> train(const std::vector<uint32_t>& ids, const
   oc.schedule = {ScheduleKind::warmup_cosine, 10, steps, 0.1};
   Optimizer optimizer(model.parameters(), oc, model.replicas());
   for (int step = 0; step < steps; ++step) {
-    Tensor tokens = random_tokens(ids, 32, 32, 11, 5, step);
+    Tensor tokens = random_tokens(ids, 32, 32, 11, step);
     Tensor targets = concat({slice(tokens, 2, 0, 2), slice(tokens, 2, 0, 30)}, 2);
     train_step(model, optimizer, tokens, targets);
   }
@@ -84,13 +86,13 @@ TEST_CASE("R = 4 replicas trained together equal each replica trained alone, bit
 }
 
 TEST_CASE("training on the copy task lowers the loss") {
-  Transformer model(config(), {0}, 42);
+  Transformer model(config(), {{42, 0}});
   OptimizerConfig oc;
   oc.lr = {3e-3};
   Optimizer optimizer(model.parameters(), oc, 1);
   double first = 0, last = 0;
   for (int step = 0; step < 150; ++step) {
-    Tensor tokens = random_tokens({0}, 16, 16, 11, 5, step);
+    Tensor tokens = random_tokens({{42, 0}}, 16, 16, 11, step);
     Tensor targets = concat({slice(tokens, 2, 0, 2), slice(tokens, 2, 0, 14)}, 2);
     double loss = train_step(model, optimizer, tokens, targets)[0];
     if (step == 0) first = loss;

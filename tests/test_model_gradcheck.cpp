@@ -48,7 +48,7 @@ TEST_CASE("whole-model gradients match finite differences for every parameter an
   Tensor tokens = Tensor::from_vector<int32_t>({2, 2, 5}, {0, 3, 1, 6, 2, 5, 5, 0, 1, 4, 2, 2, 6, 0, 3, 1, 4, 6, 3, 0});
   Tensor targets = Tensor::from_vector<int32_t>({2, 2, 5}, {3, 1, 6, 2, 5, 5, 0, 1, 4, 2, 2, 6, 0, 3, 1, 4, 6, 3, 0, 1});
   for (AttentionKind kind : {AttentionKind::softmax, AttentionKind::relu, AttentionKind::linear}) {
-    Transformer model(small_config(kind), {0, 1}, 7, DType::f64);
+    Transformer model(small_config(kind), {{7, 0}, {7, 1}}, DType::f64);
     std::string worst;
     const double error = worst_parameter_error(model, tokens, targets, worst);
     INFO("attention kind " << static_cast<int>(kind) << ": worst relative error " << error << " in " << worst);
@@ -74,7 +74,7 @@ TEST_CASE("models without residual, LayerNorm or biases, with vector input and a
   c.biases = false;
   c.residual = false;
   c.init = {InitScheme::normal, 0.5};
-  Transformer model(c, {0}, 3, DType::f64);
+  Transformer model(c, {{3, 0}}, DType::f64);
   CHECK(model.parameter_count() == 3 * 2 * 6 * 6 + 2 * 6 * 6 + 6);
   std::vector<double> values(1 * 3 * 4 * 6);
   for (size_t i = 0; i < values.size(); ++i) values[i] = std::sin(0.7 * i);

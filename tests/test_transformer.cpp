@@ -39,7 +39,7 @@ double stddev(const std::vector<float>& values) {
 
 TEST_CASE("parameters carry TransformerLens names and shapes after the replica axis") {
   TransformerConfig c = tiny();
-  Transformer model(c, {0, 1, 2}, 1);
+  Transformer model(c, {{1, 0}, {1, 1}, {1, 2}});
   CHECK(model.parameter("embed.W_E").shape() == Shape{3, 5, 8});
   CHECK(model.parameter("pos_embed.W_pos").shape() == Shape{3, 6, 8});
   CHECK(model.parameter("blocks.1.attn.W_Q").shape() == Shape{3, 2, 8, 4});
@@ -58,7 +58,7 @@ TEST_CASE("initialisation schemes") {
   c.d_vocab = 50;
   c.n_ctx = 64;
   c.init = {InitScheme::pytorch, 0.02};
-  Transformer pytorch(c, {0}, 1);
+  Transformer pytorch(c, {{1, 0}});
   // nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), std = bound / sqrt(3); nn.Embedding: N(0, 1).
   auto w_q = pytorch.parameter("blocks.0.attn.W_Q").to_vector<float>();
   const double bound = 1.0 / 8.0;
@@ -70,24 +70,24 @@ TEST_CASE("initialisation schemes") {
   for (float v : pytorch.parameter("blocks.0.ln1.w").to_vector<float>()) CHECK(v == 1.0f);
 
   c.init = {InitScheme::normal, 0.02};
-  Transformer normal(c, {0}, 1);
+  Transformer normal(c, {{1, 0}});
   CHECK(stddev(normal.parameter("blocks.0.mlp.W_in").to_vector<float>()) == doctest::Approx(0.02).epsilon(0.05));
   for (float v : normal.parameter("blocks.0.mlp.b_in").to_vector<float>()) CHECK(v == 0.0f);
 
   c.init = {InitScheme::zeros, 0.02};
-  Transformer zeros(c, {0}, 1);
+  Transformer zeros(c, {{1, 0}});
   for (float v : zeros.parameter("unembed.W_U").to_vector<float>()) CHECK(v == 0.0f);
 
   // Replica r's initialisation depends on its id, not on what it is packed with.
   c.init = {InitScheme::pytorch, 0.02};
-  Transformer packed(c, {4, 7}, 1), alone(c, {7}, 1);
+  Transformer packed(c, {{1, 4}, {1, 7}}), alone(c, {{1, 7}});
   auto packed_w = packed.parameter("blocks.1.attn.W_V").to_vector<float>();
   auto alone_w = alone.parameter("blocks.1.attn.W_V").to_vector<float>();
   CHECK(std::vector<float>(packed_w.begin() + alone_w.size(), packed_w.end()) == alone_w);
 }
 
 TEST_CASE("hooks read named activations and can replace them") {
-  Transformer model(tiny(), {0}, 2);
+  Transformer model(tiny(), {{2, 0}});
   Tensor tokens = tokens_for(1);
   NoGradGuard no_grad;
   ActivationHooks hooks;
@@ -135,7 +135,7 @@ TEST_CASE("config variants stay differentiable to double precision") {
     TransformerConfig c = tiny();
     v.apply(c);
     if (c.activation == Activation::relu) c.init.std = 0.3;
-    Transformer model(c, {0}, 5, DType::f64);
+    Transformer model(c, {{5, 0}}, DType::f64);
     Tensor input = c.input == InputKind::tokens ? tokens_for(1) : testing::random_tensor({1, 2, 6, 3}, 77);
     Tensor target = c.output == OutputKind::logits ? Tensor() : testing::random_tensor({1, 2, 6, 2}, 78);
     auto loss = [&] {
@@ -156,12 +156,12 @@ TEST_CASE("config variants stay differentiable to double precision") {
 TEST_CASE("invalid configs name the field") {
   TransformerConfig c = tiny();
   c.n_heads = 3;
-  CHECK_THROWS_WITH_AS(Transformer(c, {0}, 1), "model.n_heads: must divide d_model (8) unless d_head is set",
+  CHECK_THROWS_WITH_AS(Transformer(c, {{1, 0}}), "model.n_heads: must divide d_model (8) unless d_head is set",
                        std::invalid_argument);
   c = tiny();
   c.layers = {{true, true}};
-  CHECK_THROWS_WITH_AS(Transformer(c, {0}, 1), "model.layers: must list one entry per layer (2) or be empty",
+  CHECK_THROWS_WITH_AS(Transformer(c, {{1, 0}}), "model.layers: must list one entry per layer (2) or be empty",
                        std::invalid_argument);
-  Transformer model(tiny(), {0}, 1);
+  Transformer model(tiny(), {{1, 0}});
   CHECK_THROWS_AS(model.forward(Tensor::zeros({1, 2, 7}, DType::i32)), std::invalid_argument);  // T > n_ctx
 }

@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
 
   const double eigen_rate = eigen_gflops(threads, 1024);
 
-  Transformer model(config, {0}, 1);
+  Transformer model(config, {{1, 0}});
   OptimizerConfig oc;
   oc.kind = OptimizerKind::adamw;
   oc.lr = {1e-3};
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   Optimizer optimizer(model.parameters(), oc, 1);
   std::vector<double> times;
   for (int step = 0; step < warmup + steps; ++step) {
-    Tensor tokens = random_tokens({0}, batch, length + 1, config.d_vocab, 3, step);
+    Tensor tokens = random_tokens({{3, 0}}, batch, length + 1, config.d_vocab, step);
     Tensor inputs = slice(tokens, 2, 0, length), targets = slice(tokens, 2, 1, length + 1);
     auto start = Clock::now();
     train_step(model, optimizer, inputs, targets);

@@ -36,11 +36,10 @@ Tensor sinusoidal_positions(int64_t T, int64_t D, DType dtype, Device device) {
 }
 }  // namespace
 
-Transformer::Transformer(TransformerConfig config, std::vector<uint32_t> replica_ids, uint64_t seed, DType dtype,
-                         Device device)
-    : config_(std::move(config)), replica_ids_(std::move(replica_ids)), seed_(seed), dtype_(dtype), device_(device) {
+Transformer::Transformer(TransformerConfig config, std::vector<ReplicaKey> keys, DType dtype, Device device)
+    : config_(std::move(config)), replica_keys_(std::move(keys)), dtype_(dtype), device_(device) {
   config_.validate();
-  if (replica_ids_.empty()) throw std::invalid_argument("Transformer: at least one replica");
+  if (replica_keys_.empty()) throw std::invalid_argument("Transformer: at least one replica");
   const TransformerConfig& c = config_;
   const int64_t D = c.d_model, H = c.n_heads, E = c.head_width(), M = c.d_mlp;
   auto add = [&](const std::string& name, const Shape& shape, Role role, int64_t fan_in) {
@@ -49,7 +48,7 @@ Transformer::Transformer(TransformerConfig config, std::vector<uint32_t> replica
     const int64_t per_replica = numel(shape);
     std::vector<double> values(replicas() * per_replica);
     for (int64_t r = 0; r < replicas(); ++r) {
-      Philox rng(seed_, replica_ids_[r], RandomStream::init, static_cast<uint32_t>(parameters_.size()));
+      Philox rng(replica_keys_[r], RandomStream::init, static_cast<uint32_t>(parameters_.size()));
       for (int64_t i = 0; i < per_replica; ++i) values[r * per_replica + i] = initial_value(c.init, role, fan_in, rng, i);
     }
     Tensor value = Tensor::from_vector<double>(full, values).to(dtype_).to(device_);

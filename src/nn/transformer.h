@@ -9,6 +9,7 @@
 
 #include "autograd/hooks.h"
 #include "nn/transformer_config.h"
+#include "random/replica_key.h"
 #include "tensor/tensor.h"
 
 namespace mechlab {
@@ -20,18 +21,20 @@ struct NamedParameter {
 
 class Transformer {
  public:
-  // replica_ids name the replicas (their random keys): replica i of a packed run equals a run of
-  // replica_ids = {i} alone. Parameters start as config.init says, drawn from (seed, replica id).
-  Transformer(TransformerConfig config, std::vector<uint32_t> replica_ids, uint64_t seed,
-              DType dtype = DType::f32, Device device = Device::cpu);
+  // One replica per key: replica i of a packed run equals a run of {keys[i]} alone. Parameters
+  // start as config.init says, drawn from each replica's key.
+  Transformer(TransformerConfig config, std::vector<ReplicaKey> keys, DType dtype = DType::f32,
+              Device device = Device::cpu);
 
   // tokens i32 (R, B, T) or vectors (R, B, T, d_input) -> logits (R, B, T, d_vocab) or (R, B, T, d_output).
   // Every intermediate passes through hooks (TransformerLens hook names) when hooks is given.
   Tensor forward(const Tensor& input, ActivationHooks* hooks = nullptr) const;
 
   const TransformerConfig& config() const { return config_; }
-  int64_t replicas() const { return static_cast<int64_t>(replica_ids_.size()); }
-  const std::vector<uint32_t>& replica_ids() const { return replica_ids_; }
+  int64_t replicas() const { return static_cast<int64_t>(replica_keys_.size()); }
+  const std::vector<ReplicaKey>& replica_keys() const { return replica_keys_; }
+  DType dtype() const { return dtype_; }
+  Device device() const { return device_; }
   const std::vector<NamedParameter>& parameters() const { return parameters_; }
   const Tensor& parameter(const std::string& name) const;
   bool has_parameter(const std::string& name) const { return index_.count(name) > 0; }
@@ -47,8 +50,7 @@ class Transformer {
   Tensor positions(int64_t T) const;
 
   TransformerConfig config_;
-  std::vector<uint32_t> replica_ids_;
-  uint64_t seed_;
+  std::vector<ReplicaKey> replica_keys_;
   DType dtype_;
   Device device_;
   std::vector<NamedParameter> parameters_;

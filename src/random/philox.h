@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "random/replica_key.h"
+
 namespace mechlab {
 
 // Independent streams of randomness within one replica.
@@ -30,6 +32,8 @@ class Philox {
       : key_{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)},
         step_(step),
         tag_((replica << 8) ^ static_cast<uint32_t>(stream)) {}
+  Philox(const ReplicaKey& replica, RandomStream stream, uint32_t step)
+      : Philox(replica.seed, replica.index, stream, step) {}
 
   // Four independent 32-bit words for position `index`.
   std::array<uint32_t, 4> words(uint64_t index) const {

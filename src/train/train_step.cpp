@@ -14,15 +14,15 @@ std::vector<double> train_step(const Transformer& model, Optimizer& optimizer, c
   return losses.to_vector<double>();
 }
 
-Tensor random_tokens(const std::vector<uint32_t>& replica_ids, int64_t batch, int64_t length, int32_t vocab,
-                     uint64_t seed, uint32_t step) {
+Tensor random_tokens(const std::vector<ReplicaKey>& replicas, int64_t batch, int64_t length, int32_t vocab,
+                     uint32_t step) {
   const int64_t per_replica = batch * length;
-  std::vector<int32_t> ids(replica_ids.size() * per_replica);
-  for (size_t r = 0; r < replica_ids.size(); ++r) {
-    Philox rng(seed, replica_ids[r], RandomStream::data, step);
+  std::vector<int32_t> ids(replicas.size() * per_replica);
+  for (size_t r = 0; r < replicas.size(); ++r) {
+    Philox rng(replicas[r], RandomStream::data, step);
     for (int64_t i = 0; i < per_replica; ++i) ids[r * per_replica + i] = static_cast<int32_t>(rng.below(i, vocab));
   }
-  return Tensor::from_vector<int32_t>({static_cast<int64_t>(replica_ids.size()), batch, length}, ids);
+  return Tensor::from_vector<int32_t>({static_cast<int64_t>(replicas.size()), batch, length}, ids);
 }
 
 }  // namespace mechlab

@@ -11,9 +11,9 @@ namespace mechlab {
 std::vector<double> train_step(const Transformer& model, Optimizer& optimizer, const Tensor& inputs,
                                const Tensor& targets, const Tensor& mask = Tensor());
 
-// Uniform random token ids (R, B, T) in [0, vocab) keyed by (seed, replica id, data stream, step):
+// Uniform random token ids (R, B, T) in [0, vocab) keyed by (replica key, data stream, step):
 // replica r's batch is the same whether it trains alone or packed with others.
-Tensor random_tokens(const std::vector<uint32_t>& replica_ids, int64_t batch, int64_t length, int32_t vocab,
-                     uint64_t seed, uint32_t step);
+Tensor random_tokens(const std::vector<ReplicaKey>& replicas, int64_t batch, int64_t length, int32_t vocab,
+                     uint32_t step);
 
 }  // namespace mechlab
