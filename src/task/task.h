@@ -1,0 +1,52 @@
+// A synthetic task: samples batches from the counter-based generator and knows its own metrics.
+// One implementation per task lives in tasks/<name>/; the registry (task/registry.h) builds them by name.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nn/transformer.h"
+#include "random/philox.h"
+#include "random/replica_key.h"
+
+namespace mechlab {
+
+// One batch for R replicas. Inputs are i32 token ids (R, B, T) or f32 vectors (R, B, T, d_input);
+// targets are i32 ids (R, B, T) for a cross-entropy task; loss_mask (R, B, T) selects the positions
+// that count (undefined: all of them).
+struct Batch {
+  Tensor inputs;
+  Tensor targets;
+  Tensor loss_mask;
+};
+
+// Flat metric names to values, one map per replica, e.g. {"loss_bigram": 2.24, "bos_attn.L0H0": 0.74}.
+using Metrics = std::map<std::string, double>;
+
+// A task option as `mechlab tasks` lists it and the config schema validates it.
+struct TaskOption {
+  std::string key;          // under "task.", e.g. "seq_len"
+  nlohmann::json default_value;
+  std::string description;
+  double min = -1e300, max = 1e300;  // for numbers
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+
+  // Sets the model fields the task dictates (d_vocab, n_ctx, input kind...); throws ConfigError
+  // naming the model key when a user's value contradicts the task.
+  virtual void adapt_model(TransformerConfig& model) const = 0;
+
+  // A batch of `batch_size` examples per replica, a pure function of (replica key, stream, step).
+  virtual Batch sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
+                       uint32_t step) const = 0;
+
+  // Task metrics of `model` on `batch` (evaluation mode; the caller holds a NoGradGuard).
+  virtual std::vector<Metrics> evaluate(const Transformer& model, const Batch& batch) const = 0;
+};
+
+}  // namespace mechlab
