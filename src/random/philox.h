@@ -41,6 +41,12 @@ class Philox {
   }
   // Uniform in [0, 1) with 24 random bits (exactly representable in float).
   double uniform(uint64_t index) const { return (words(index)[0] >> 8) * 0x1.0p-24; }
+  // Uniform in [0, 1) with 53 random bits (every multiple of 2^-53) from the first two words: inverse-CDF
+  // draws need it because 24 bits would round table probabilities (some near 2^-20) to steps of 2^-24.
+  double uniform53(uint64_t index) const {
+    const auto w = words(index);
+    return (((static_cast<uint64_t>(w[0]) << 32) | w[1]) >> 11) * 0x1.0p-53;
+  }
   // Standard normal by Box-Muller on the first two words.
   double normal(uint64_t index) const {
     const auto w = words(index);
