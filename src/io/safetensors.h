@@ -6,14 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "tensor/tensor.h"
+#include "tensor/named_tensor.h"
 
 namespace mechlab {
-
-struct NamedTensor {
-  std::string name;  // e.g. "blocks.0.attn.W_Q"
-  Tensor value;
-};
 
 struct SafetensorsFile {
   std::vector<NamedTensor> tensors;  // in the order they were saved (their order in the byte buffer)

@@ -10,14 +10,13 @@
 #include "autograd/hooks.h"
 #include "nn/transformer_config.h"
 #include "random/replica_key.h"
+#include "tensor/named_tensor.h"
 #include "tensor/tensor.h"
 
 namespace mechlab {
 
-struct NamedParameter {
-  std::string name;
-  Tensor value;  // (R, ...) with requires_grad
-};
+// A parameter: (R, ...) with requires_grad.
+using NamedParameter = NamedTensor;
 
 class Transformer {
  public:

@@ -25,21 +25,14 @@ struct Batch {
 // Flat metric names to values, one map per replica, e.g. {"loss_bigram": 2.24, "bos_attn.L0H0": 0.74}.
 using Metrics = std::map<std::string, double>;
 
-// A task option as `mechlab tasks` lists it and the config schema validates it.
-struct TaskOption {
-  std::string key;          // under "task.", e.g. "seq_len"
-  nlohmann::json default_value;
-  std::string description;
-  double min = -1e300, max = 1e300;  // for numbers
-};
-
 class Task {
  public:
   virtual ~Task() = default;
 
-  // Sets the model fields the task dictates (d_vocab, n_ctx, input kind...); throws ConfigError
-  // naming the model key when a user's value contradicts the task.
-  virtual void adapt_model(TransformerConfig& model) const = 0;
+  // Fills in the model fields the task dictates (d_vocab, n_ctx, input kind...) in the resolved "model"
+  // section, so config.json shows them; throws ConfigError naming the model key when a user's value
+  // contradicts the task.
+  virtual void adapt_model(nlohmann::json& model) const = 0;
 
   // A batch of `batch_size` examples per replica, a pure function of (replica key, stream, step).
   virtual Batch sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,

@@ -1,0 +1,58 @@
+#include "analysis/probe_dump.h"
+
+#include <fmt/format.h>
+
+#include "analysis/norms.h"
+#include "autograd/grad_mode.h"
+#include "io/npy.h"
+#include "ops/ops.h"
+#include "tensor/replica_slice.h"
+
+namespace mechlab {
+
+namespace fs = std::filesystem;
+
+fs::path dump_dir(const fs::path& replica_dir, int64_t step) {
+  return replica_dir / "dumps" / fmt::format("step_{:08d}", step);
+}
+
+void write_probe_tokens(const Batch& probe, const std::vector<fs::path>& replica_dirs) {
+  for (size_t r = 0; r < replica_dirs.size(); ++r)
+    save_npy(replica_dirs[r] / "dumps" / "probe_tokens.npy", replica_slice(probe.inputs, r));
+}
+
+void write_probe_dump(const Transformer& model, const Batch& probe, int64_t step, const std::vector<fs::path>& replica_dirs) {
+  NoGradGuard no_grad;
+  ActivationHooks hooks;
+  const int L = model.config().n_layers;
+  hooks.capture("blocks.0.hook_resid_pre");
+  for (int l = 0; l < L; ++l) {
+    const std::string block = "blocks." + std::to_string(l);
+    hooks.capture(block + ".hook_resid_post");
+    hooks.capture(block + ".attn.hook_pattern");
+    hooks.capture(block + ".attn.hook_v");
+  }
+  Tensor logits = model.forward(probe.inputs, &hooks);
+
+  std::vector<Tensor> resid_norms{last_axis_norms(hooks.get("blocks.0.hook_resid_pre"))};  // each (R, B, T)
+  for (int l = 0; l < L; ++l) resid_norms.push_back(last_axis_norms(hooks.get("blocks." + std::to_string(l) + ".hook_resid_post")));
+  std::vector<Tensor> stacked;
+  for (const Tensor& n : resid_norms) stacked.push_back(reshape(n, {n.dim(0), 1, n.dim(1), n.dim(2)}));
+  Tensor all_resid = concat(stacked, 1);  // (R, L + 1, B, T)
+
+  for (size_t r = 0; r < replica_dirs.size(); ++r) {
+    const fs::path dir = dump_dir(replica_dirs[r], step);
+    fs::create_directories(dir);
+    save_npy(dir / "logits.npy", replica_slice(logits, r));
+    save_npy(dir / "resid_norms.npy", replica_slice(all_resid, r));
+    for (int l = 0; l < L; ++l) {
+      const std::string attn = "blocks." + std::to_string(l) + ".attn.";
+      if (!model.config().layer(l).attention) continue;
+      save_npy(dir / (attn + "hook_pattern.npy"), replica_slice(hooks.get(attn + "hook_pattern"), r));
+      Tensor value_norms = head_value_norms(hooks.get(attn + "hook_v"), model.parameter(attn + "W_O"));
+      save_npy(dir / (attn + "value_norms.npy"), replica_slice(value_norms, r));
+    }
+  }
+}
+
+}  // namespace mechlab

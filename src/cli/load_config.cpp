@@ -1,0 +1,37 @@
+#include "cli/load_config.h"
+
+#include <stdexcept>
+
+#include "config/config_error.h"
+#include "config/json_file.h"
+#include "config/run_schema.h"
+#include "task/registry.h"
+
+namespace mechlab {
+
+LoadedConfig load_config(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
+  nlohmann::json user = read_json_file(file);
+  if (!user.is_object()) throw ConfigError(file.string(), "a config must be a JSON object with sections such as model and train");
+  for (const std::string& assignment : overrides) run_schema().apply_override(user, assignment);
+  nlohmann::json resolved = run_schema().resolve(user);
+
+  LoadedConfig loaded;
+  loaded.task = make_task(resolved["task"]);
+  loaded.task->adapt_model(resolved["model"]);
+  loaded.run = run_config_from_resolved(resolved);
+  try {
+    loaded.run.model.validate();
+  } catch (const std::invalid_argument& e) {
+    // TransformerConfig names its field as "model.x: ..."; keep that as the path.
+    const std::string message = e.what();
+    const size_t colon = message.find(": ");
+    throw ConfigError(message.substr(0, colon), colon == std::string::npos ? message : message.substr(colon + 2));
+  }
+  return loaded;
+}
+
+std::filesystem::path run_root(const RunConfig& run) {
+  return run.outputs.dir.empty() ? std::filesystem::path("results") / run.name : std::filesystem::path(run.outputs.dir);
+}
+
+}  // namespace mechlab

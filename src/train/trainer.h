@@ -1,0 +1,33 @@
+// The training loop of one run: sample -> forward -> loss -> backward -> step -> record, for all
+// replicas at once, with evaluations, probe dumps and checkpoints on their schedules.
+#pragma once
+#include <atomic>
+#include <stdexcept>
+
+#include "config/run_config.h"
+#include "io/run_directory.h"
+#include "task/task.h"
+
+namespace mechlab {
+
+// A loss went NaN or infinite; the last good checkpoint stays.
+class TrainingDiverged : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class TrainingOutcome { finished, interrupted };
+
+class Trainer {
+ public:
+  Trainer(const RunConfig& run, const Task& task, RunDirectory& directory);
+  // Trains from step 0, or from the latest checkpoint when the directory is being resumed, up to
+  // train.steps. Checks `stop` after every step: when set, writes a checkpoint and returns interrupted.
+  TrainingOutcome train(const std::atomic<bool>& stop);
+
+ private:
+  const RunConfig& run_;
+  const Task& task_;
+  RunDirectory& directory_;
+};
+
+}  // namespace mechlab

@@ -1,0 +1,148 @@
+#include "tasks/bigram_backcopy/bigram_backcopy_task.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "analysis/norms.h"
+#include "config/config_error.h"
+#include "ops/ops.h"
+
+namespace mechlab {
+
+namespace {
+double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  const size_t middle = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + middle, values.end());
+  return values[middle];
+}
+
+double mean(const std::vector<double>& values) {
+  double total = 0.0;
+  for (double v : values) total += v;
+  return values.empty() ? 0.0 : total / static_cast<double>(values.size());
+}
+
+// Sets model.<key> to `value` when the user left it at 0, and refuses a different value.
+void require_model_value(nlohmann::json& model, const char* key, int64_t value, const std::string& why) {
+  if (model[key].get<int64_t>() == 0) model[key] = value;
+  if (model[key].get<int64_t>() != value)
+    throw ConfigError(std::string("model.") + key, why + "; leave it at 0 or set " + std::to_string(value));
+}
+}  // namespace
+
+BigramBackcopyTask::BigramBackcopyTask(const nlohmann::json& options)
+    : seq_len_(options["seq_len"]), process_(options["n_triggers"].get<int>()) {}
+
+Schema BigramBackcopyTask::options() {
+  Schema s;
+  s.add({"seq_len", ValueType::integer, 64, "Sequence length T (the model sees x[0:T] and predicts x[1:T+1]).", 2, 1 << 20});
+  s.add({"n_triggers", ValueType::integer, 3, "The k most frequent characters are triggers (3: space, e, t).", 0, 64});
+  return s;
+}
+
+void BigramBackcopyTask::adapt_model(nlohmann::json& model) const {
+  require_model_value(model, "d_vocab", process_.vocab_size(), "bigram_backcopy has 65 characters plus BOS");
+  if (model["n_ctx"].get<int64_t>() == 0) model["n_ctx"] = seq_len_;
+  if (model["n_ctx"].get<int64_t>() < seq_len_ && model["positions"] == "learned")
+    throw ConfigError("model.n_ctx", fmt::format("is {} but task.seq_len is {}; raise n_ctx or leave it at 0",
+                                                 model["n_ctx"].get<int64_t>(), seq_len_));
+  if (model["input"] != "tokens") throw ConfigError("model.input", "bigram_backcopy feeds tokens; set it to tokens");
+  if (model["output"] != "logits") throw ConfigError("model.output", "bigram_backcopy predicts tokens; set it to logits");
+}
+
+Batch BigramBackcopyTask::sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
+                                 uint32_t step) const {
+  const int64_t R = static_cast<int64_t>(replicas.size()), T = seq_len_;
+  std::vector<int32_t> inputs(R * batch_size * T), targets(R * batch_size * T), sequence(T + 1);
+  for (int64_t r = 0; r < R; ++r) {
+    const Philox rng(replicas[r], stream, step);
+    for (int64_t b = 0; b < batch_size; ++b) {
+      process_.sample(rng, static_cast<uint64_t>(b), T + 1, sequence.data());
+      const int64_t row = (r * batch_size + b) * T;
+      std::copy(sequence.begin(), sequence.end() - 1, inputs.begin() + row);
+      std::copy(sequence.begin() + 1, sequence.end(), targets.begin() + row);
+    }
+  }
+  return {Tensor::from_vector<int32_t>({R, batch_size, T}, inputs), Tensor::from_vector<int32_t>({R, batch_size, T}, targets),
+          Tensor()};
+}
+
+std::vector<Metrics> BigramBackcopyTask::evaluate(const Transformer& model, const Batch& batch) const {
+  const TransformerConfig& c = model.config();
+  const int64_t R = batch.inputs.dim(0), B = batch.inputs.dim(1), T = batch.inputs.dim(2), H = c.n_heads;
+  ActivationHooks hooks;
+  for (int l = 0; l < c.n_layers; ++l) {
+    hooks.capture(fmt::format("blocks.{}.attn.hook_pattern", l));
+    hooks.capture(fmt::format("blocks.{}.attn.hook_v", l));
+    hooks.capture(fmt::format("blocks.{}.hook_resid_post", l));
+  }
+  const Tensor logits = model.forward(batch.inputs, &hooks);
+  const std::vector<float> ce = token_cross_entropy(logits, batch.targets).to_vector<float>();  // (R, B, T)
+  const std::vector<int32_t> tokens = batch.inputs.to_vector<int32_t>();
+
+  std::vector<Metrics> metrics(R);
+  for (int64_t r = 0; r < R; ++r) {
+    std::vector<double> bigram, backcopy, oracle, first, all;
+    for (int64_t i = r * B * T; i < (r + 1) * B * T; ++i) {
+      all.push_back(ce[i]);
+      if (i % T == 0) {
+        first.push_back(ce[i]);  // predicting x_1 after BOS: a restricted unigram, not a bigram
+      } else if (process_.is_trigger(tokens[i])) {
+        backcopy.push_back(ce[i]);
+      } else {
+        bigram.push_back(ce[i]);
+        oracle.push_back(process_.next_token_entropy(tokens[i]));
+      }
+    }
+    metrics[r]["eval_loss"] = mean(all);
+    metrics[r]["loss_bigram"] = mean(bigram);
+    metrics[r]["loss_backcopy"] = mean(backcopy);
+    metrics[r]["oracle_bigram_entropy"] = mean(oracle);
+    metrics[r]["loss_first"] = mean(first);
+  }
+
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string block = fmt::format("blocks.{}", l);
+    const std::vector<float> resid = last_axis_norms(hooks.get(block + ".hook_resid_post")).to_vector<float>();  // (R, B, T)
+    for (int64_t r = 0; r < R; ++r) {
+      std::vector<double> bos, others;
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t < T; ++t) (t == 0 ? bos : others).push_back(resid[(r * B + b) * T + t]);
+      metrics[r][fmt::format("resid_norm_bos.L{}", l)] = mean(bos);
+      metrics[r][fmt::format("resid_norm_median.L{}", l)] = median(others);
+    }
+    if (!c.layer(l).attention) continue;
+    const std::vector<float> pattern = hooks.get(block + ".attn.hook_pattern").to_vector<float>();  // (R, B, H, T, T)
+    const std::vector<float> value_norms =
+        head_value_norms(hooks.get(block + ".attn.hook_v"), model.parameter(block + ".attn.W_O")).to_vector<float>();  // (R, B, H, T)
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t h = 0; h < H; ++h) {
+        std::vector<double> bos_nontrigger, bos_trigger, prev_trigger, value_bos, value_others;
+        for (int64_t b = 0; b < B; ++b) {
+          const float* p = &pattern[(((r * B + b) * H + h) * T) * T];
+          const float* vn = &value_norms[((r * B + b) * H + h) * T];
+          value_bos.push_back(vn[0]);
+          for (int64_t i = 1; i < T; ++i) {
+            value_others.push_back(vn[i]);
+            if (process_.is_trigger(tokens[(r * B + b) * T + i])) {
+              bos_trigger.push_back(p[i * T]);
+              prev_trigger.push_back(p[i * T + i - 1]);
+            } else {
+              bos_nontrigger.push_back(p[i * T]);
+            }
+          }
+        }
+        const std::string head = fmt::format("L{}H{}", l, h);
+        metrics[r]["bos_attn_nontrigger." + head] = mean(bos_nontrigger);
+        metrics[r]["bos_attn_trigger." + head] = mean(bos_trigger);
+        metrics[r]["prev_attn_trigger." + head] = mean(prev_trigger);
+        metrics[r]["value_norm_bos." + head] = mean(value_bos);
+        metrics[r]["value_norm_median." + head] = median(value_others);
+      }
+  }
+  return metrics;
+}
+
+}  // namespace mechlab

@@ -1,0 +1,37 @@
+// Bigram-Backcopy (Guo et al. 2024, studies.md section 1): next-character prediction on sequences that
+// follow Shakespeare's bigram statistics, except that after a trigger character the previous character
+// is copied. A one-layer model learns the copy with an attention head that is active on triggers and
+// parks its attention on BOS (the attention sink) everywhere else.
+#pragma once
+#include "config/schema.h"
+#include "task/task.h"
+#include "tasks/bigram_backcopy/process.h"
+
+namespace mechlab {
+
+class BigramBackcopyTask final : public Task {
+ public:
+  explicit BigramBackcopyTask(const nlohmann::json& options);
+  static Schema options();
+
+  void adapt_model(nlohmann::json& model) const override;
+  Batch sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
+               uint32_t step) const override;
+  // eval_loss; loss_bigram and loss_backcopy (positions i >= 1 whose input is not / is a trigger);
+  // oracle_bigram_entropy (the floor of loss_bigram, the same positions); loss_first (position 0, which
+  // predicts x_1 from BOS: a restricted unigram with entropy 3.4, kept apart as the reference run does);
+  // per layer l and head h ("L0H0"):
+  // bos_attn_nontrigger / bos_attn_trigger (mean attention on position 0 from queries i >= 1 whose input
+  // is not / is a trigger), prev_attn_trigger (trigger queries' attention on i - 1), value_norm_bos and
+  // value_norm_median (||W_O v|| at BOS and the median over other positions); per layer ("L0"):
+  // resid_norm_bos and resid_norm_median (||h|| after the layer).
+  std::vector<Metrics> evaluate(const Transformer& model, const Batch& batch) const override;
+
+  const BigramBackcopyProcess& process() const { return process_; }
+
+ private:
+  int64_t seq_len_;
+  BigramBackcopyProcess process_;
+};
+
+}  // namespace mechlab
