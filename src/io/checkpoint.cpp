@@ -15,8 +15,10 @@ void save_checkpoint(const std::filesystem::path& path, const Transformer& model
   for (const NamedParameter& p : model.parameters()) tensors.push_back({p.name, replica_slice(p.value, replica)});
   if (optimizer)
     for (const NamedTensor& s : optimizer->state()) tensors.push_back({"optim." + s.name, replica_slice(s.value, replica)});
-  save_safetensors(path, tensors,
-                   {{"format", kCheckpointFormat}, {"step", std::to_string(step)}, {"config", replica_config.dump()}});
+  // Where the run lives is not part of its state: the same training writes the same bytes anywhere.
+  nlohmann::json config = replica_config;
+  config["outputs"]["dir"] = "";
+  save_safetensors(path, tensors, {{"format", kCheckpointFormat}, {"step", std::to_string(step)}, {"config", config.dump()}});
 }
 
 namespace {

@@ -41,8 +41,11 @@ void check_writable(const fs::path& root) {
   while (!fs::exists(probe) && probe.has_parent_path() && probe != probe.parent_path()) probe = probe.parent_path();
   if (!fs::is_directory(probe))
     throw ConfigError("outputs.dir", "'" + probe.string() + "' exists and is not a directory; choose another outputs.dir");
-  if (access(probe.c_str(), W_OK) != 0)
+  // access() says yes to root on read-only mounts; making (and removing) a directory is the real test.
+  std::string trial = (probe / ".mechlab-write-test-XXXXXX").string();
+  if (access(probe.c_str(), W_OK) != 0 || mkdtemp(trial.data()) == nullptr)
     throw ConfigError("outputs.dir", "cannot write under '" + probe.string() + "'; choose a writable outputs.dir or --out");
+  fs::remove(trial);
 }
 }  // namespace
 

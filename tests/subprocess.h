@@ -1,0 +1,37 @@
+// Running the mechlab binary from tests: capture its exit code and output, or start it and signal it.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mechlab::testing {
+
+struct ProcessResult {
+  int exit_code = -1;  // 128 + signal when killed by a signal
+  std::string out, err;
+};
+
+// Runs MECHLAB_BINARY with `args` in directory `cwd`, waits, and returns what it printed.
+ProcessResult run_mechlab(const std::vector<std::string>& args, const std::filesystem::path& cwd = ".");
+
+// Starts MECHLAB_BINARY in the background (output discarded); returns its pid.
+int start_mechlab(const std::vector<std::string>& args, const std::filesystem::path& cwd = ".");
+// Waits for a started process and returns its exit code (128 + signal when killed).
+int wait_for(int pid);
+
+// A fresh directory under the system temp directory, removed when the object goes away.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_text(const std::filesystem::path& path);
+void write_text(const std::filesystem::path& path, const std::string& text);
+
+}  // namespace mechlab::testing
