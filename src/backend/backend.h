@@ -32,15 +32,17 @@ enum class UnaryOp { scale, relu, gelu, square };
 // softmax: causal softmax; relu: ReLU(scores) / (number of visible keys); linear: scores, causally masked.
 enum class AttentionKind { softmax, relu, linear };
 
-// Hyper-parameters of one optimizer update; per-replica learning rates arrive as a tensor.
+// Constant hyper-parameters of an optimizer. What changes from step to step (scheduled learning rate,
+// bias corrections) arrives in a device tensor, so a captured step replays with new values.
 struct AdamStep {
   double beta1, beta2, eps, weight_decay;
   bool decoupled;  // AdamW: decay the parameter directly instead of adding wd * p to the gradient
-  int64_t step;    // 1-based, for bias correction
 };
 struct SgdStep {
   double momentum, weight_decay;
 };
+// Columns of the per-step values tensor (R, 3) f64 the optimizer kernels read.
+enum StepValue { kLearningRate = 0, kBias1 = 1 /* 1 - beta1^t */, kBias2Sqrt = 2 /* sqrt(1 - beta2^t) */ };
 
 class Backend {
  public:
@@ -84,11 +86,14 @@ class Backend {
   virtual void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse,
                                       const Tensor& dloss, Tensor& dlogits) = 0;
 
-  // Optimizer and clipping kernels over a parameter (R, ...) with per-replica lr (R) and scale (R).
+  // Optimizer and clipping kernels over a parameter (R, ...). step_values (R, 3) f64 (see StepValue);
+  // grad_scale (R) f64 multiplies the gradient (clipping).
   virtual void sum_squares_per_replica(const Tensor& x, Tensor& out /* (R) f64, accumulated */) = 0;
-  virtual void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const Tensor& lr,
+  // scale[r] = min(1, clip_norm / (sqrt(squares[r]) + 1e-6)) as torch's clip_grad_norm_; 1 when clip_norm is 0.
+  virtual void clip_scales(const Tensor& squares, double clip_norm, Tensor& scales) = 0;
+  virtual void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const Tensor& step_values,
                            const Tensor& grad_scale, const AdamStep& step) = 0;
-  virtual void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const Tensor& lr,
+  virtual void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const Tensor& step_values,
                           const Tensor& grad_scale, const SgdStep& step) = 0;
 };
 

@@ -8,16 +8,20 @@
 namespace mechlab {
 
 Optimizer::Optimizer(const std::vector<NamedParameter>& parameters, OptimizerConfig config, int64_t replicas)
-    : parameters_(parameters), config_(std::move(config)), replicas_(replicas), grad_norms_(replicas, 0.0) {
+    : parameters_(parameters), config_(std::move(config)), replicas_(replicas) {
   if (config_.lr.size() == 1) config_.lr.assign(replicas_, config_.lr[0]);
   if (static_cast<int64_t>(config_.lr.size()) != replicas_)
     throw std::invalid_argument("optim.lr: give one learning rate or one per replica (" + std::to_string(replicas_) + ")");
+  const Device device = parameters_.empty() ? Device::cpu : parameters_[0].value.device();
   for (const NamedParameter& p : parameters_) {
     const Tensor& v = p.value;
     first_moment_.push_back(Tensor::zeros(v.shape(), v.dtype(), v.device()));
     second_moment_.push_back(config_.kind == OptimizerKind::sgd ? Tensor()
                                                                  : Tensor::zeros(v.shape(), v.dtype(), v.device()));
   }
+  step_values_ = Tensor::zeros({replicas_, 3}, DType::f64, device);
+  squares_ = Tensor::zeros({replicas_}, DType::f64, device);
+  grad_scale_ = Tensor::full({replicas_}, 1.0, DType::f64, device);
 }
 
 std::vector<double> Optimizer::learning_rates() const {
@@ -26,36 +30,48 @@ std::vector<double> Optimizer::learning_rates() const {
   return rates;
 }
 
+std::vector<double> Optimizer::last_grad_norms() const {
+  std::vector<double> norms = squares_.to_vector<double>();
+  for (double& n : norms) n = std::sqrt(n);
+  return norms;
+}
+
 void Optimizer::step() {
-  if (parameters_.empty()) return;
-  const Device device = parameters_[0].value.device();
-  Backend& backend = backend_for(device);
+  prepare_step();
+  apply();
+}
 
-  Tensor squares = Tensor::zeros({replicas_}, DType::f64, device);
-  for (const NamedParameter& p : parameters_)
-    if (p.value.grad().defined()) backend.sum_squares_per_replica(p.value.grad(), squares);
-  std::vector<double> sums = squares.to_vector<double>();
-  std::vector<double> scales(replicas_, 1.0);
-  for (int64_t r = 0; r < replicas_; ++r) {
-    grad_norms_[r] = std::sqrt(sums[r]);
-    // As torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
-    if (config_.clip_norm > 0) scales[r] = std::min(1.0, config_.clip_norm / (grad_norms_[r] + 1e-6));
-  }
-  Tensor lr = Tensor::from_vector<double>({replicas_}, learning_rates()).to(device);
-  Tensor grad_scale = Tensor::from_vector<double>({replicas_}, scales).to(device);
-
+void Optimizer::prepare_step() {
+  const std::vector<double> rates = learning_rates();
   ++step_;
+  const double t = static_cast<double>(step_);
+  std::vector<double> values(replicas_ * 3);
+  for (int64_t r = 0; r < replicas_; ++r) {
+    values[3 * r + kLearningRate] = rates[r];
+    values[3 * r + kBias1] = 1.0 - std::pow(config_.beta1, t);
+    values[3 * r + kBias2Sqrt] = std::sqrt(1.0 - std::pow(config_.beta2, t));
+  }
+  backend_for(step_values_.device()).copy_from_host(step_values_.raw(), values.data(), step_values_.bytes());
+}
+
+void Optimizer::apply() {
+  if (parameters_.empty()) return;
+  Backend& backend = backend_for(parameters_[0].value.device());
+  backend.fill(squares_, 0.0);
+  for (const NamedParameter& p : parameters_)
+    if (p.value.grad().defined()) backend.sum_squares_per_replica(p.value.grad(), squares_);
+  backend.clip_scales(squares_, config_.clip_norm, grad_scale_);
   for (size_t i = 0; i < parameters_.size(); ++i) {
     Tensor param = parameters_[i].value;
     const Tensor& grad = param.grad();
     if (!grad.defined()) continue;
     if (config_.kind == OptimizerKind::sgd) {
-      backend.sgd_update(param, grad, first_moment_[i], lr, grad_scale,
+      backend.sgd_update(param, grad, first_moment_[i], step_values_, grad_scale_,
                          SgdStep{config_.momentum, config_.weight_decay});
     } else {
-      backend.adam_update(param, grad, first_moment_[i], second_moment_[i], lr, grad_scale,
+      backend.adam_update(param, grad, first_moment_[i], second_moment_[i], step_values_, grad_scale_,
                           AdamStep{config_.beta1, config_.beta2, config_.eps, config_.weight_decay,
-                                   config_.kind == OptimizerKind::adamw, step_});
+                                   config_.kind == OptimizerKind::adamw});
     }
   }
 }

@@ -25,15 +25,20 @@ class Optimizer {
  public:
   Optimizer(const std::vector<NamedParameter>& parameters, OptimizerConfig config, int64_t replicas);
 
-  // Applies one update from the parameters' current gradients (parameters without one are skipped).
+  // Applies one update from the parameters' current gradients (parameters without one are skipped):
+  // prepare_step() then apply().
   void step();
+  // Host half of a step: counts it and writes its learning rates and bias corrections to the device.
+  void prepare_step();
+  // Device half: gradient norms, clipping and the updates, kernels only, so a CUDA graph can hold it.
+  void apply();
   void zero_grad();
 
   int64_t steps_taken() const { return step_; }
   // Learning rate of each replica at the next step.
   std::vector<double> learning_rates() const;
-  // Global gradient norm of each replica before clipping, from the last step.
-  const std::vector<double>& last_grad_norms() const { return grad_norms_; }
+  // Global gradient norm of each replica before clipping, from the last step (reads the device).
+  std::vector<double> last_grad_norms() const;
 
   // State for checkpoints: per parameter, the first (Adam m / SGD momentum) and second (Adam v) moments.
   std::vector<NamedParameter> state() const;
@@ -46,7 +51,9 @@ class Optimizer {
   int64_t replicas_;
   int64_t step_ = 0;
   std::vector<Tensor> first_moment_, second_moment_;
-  std::vector<double> grad_norms_;
+  Tensor step_values_;  // (R, 3) f64: learning rate, 1 - beta1^t, sqrt(1 - beta2^t)
+  Tensor squares_;      // (R) f64: summed squared gradients of the last step
+  Tensor grad_scale_;   // (R) f64: clipping factors of the last step
 };
 
 }  // namespace mechlab

@@ -111,11 +111,12 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
       const double seconds = std::chrono::duration<double>(Clock::now() - window_start).count();
       const double tokens = static_cast<double>(batch.targets.numel() * window_steps);
       if (eval_now) final_metrics = evaluate();
+      const std::vector<double> grad_norms = optimizer.last_grad_norms();
       for (int64_t r = 0; r < R; ++r) {
         nlohmann::ordered_json record{{"step", step},
                                       {"loss", losses[r]},
                                       {"lr", lrs[r]},
-                                      {"grad_norm", optimizer.last_grad_norms()[r]},
+                                      {"grad_norm", grad_norms[r]},
                                       {"tokens_per_s", seconds > 0 ? tokens / seconds : 0.0},
                                       {"elapsed_s", std::chrono::duration<double>(Clock::now() - start).count()}};
         if (eval_now)

@@ -43,10 +43,11 @@ class CpuBackend final : public Backend {
                               Tensor& dlogits) override;
 
   void sum_squares_per_replica(const Tensor& x, Tensor& out) override;
-  void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const Tensor& lr,
+  void clip_scales(const Tensor& squares, double clip_norm, Tensor& scales) override;
+  void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const Tensor& step_values,
                    const Tensor& grad_scale, const AdamStep& step) override;
-  void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const Tensor& lr, const Tensor& grad_scale,
-                  const SgdStep& step) override;
+  void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const Tensor& step_values,
+                  const Tensor& grad_scale, const SgdStep& step) override;
 
  private:
   // Training repeats the same shapes every step; reusing freed blocks by size avoids page faults.
