@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -13,10 +14,21 @@ extern char** environ;
 
 namespace mechlab::testing {
 
+std::string mechlab_binary() {
+  const char* path = std::getenv("MECHLAB_BINARY");
+  return path ? path : MECHLAB_BINARY;
+}
+
+std::string source_dir() {
+  const char* path = std::getenv("MECHLAB_SOURCE_DIR");
+  return path ? path : MECHLAB_SOURCE_DIR;
+}
+
 namespace {
 int spawn(const std::vector<std::string>& args, const std::filesystem::path& cwd, const std::string& out,
           const std::string& err) {
-  std::vector<std::string> argv_strings{MECHLAB_BINARY};
+  const std::string binary = mechlab_binary();
+  std::vector<std::string> argv_strings{binary};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_strings) argv.push_back(a.data());
@@ -27,9 +39,9 @@ int spawn(const std::vector<std::string>& args, const std::filesystem::path& cwd
   posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addchdir_np(&actions, std::filesystem::absolute(cwd).c_str());
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, MECHLAB_BINARY, &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start " + std::string(MECHLAB_BINARY));
+  if (rc != 0) throw std::runtime_error("cannot start " + binary);
   return pid;
 }
 }  // namespace

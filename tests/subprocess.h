@@ -11,10 +11,15 @@ struct ProcessResult {
   std::string out, err;
 };
 
-// Runs MECHLAB_BINARY with `args` in directory `cwd`, waits, and returns what it printed.
+// The mechlab binary and the source tree: compiled-in paths, overridable by the environment variables
+// MECHLAB_BINARY and MECHLAB_SOURCE_DIR (the GPU machine runs a build copied from elsewhere).
+std::string mechlab_binary();
+std::string source_dir();
+
+// Runs mechlab_binary() with `args` in directory `cwd`, waits, and returns what it printed.
 ProcessResult run_mechlab(const std::vector<std::string>& args, const std::filesystem::path& cwd = ".");
 
-// Starts MECHLAB_BINARY in the background (output discarded); returns its pid.
+// Starts mechlab_binary() in the background (output discarded); returns its pid.
 int start_mechlab(const std::vector<std::string>& args, const std::filesystem::path& cwd = ".");
 // Waits for a started process and returns its exit code (128 + signal when killed).
 int wait_for(int pid);

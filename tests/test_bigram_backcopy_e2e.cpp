@@ -10,7 +10,7 @@ using namespace mechlab::testing;
 
 TEST_CASE("configs/bigram_backcopy/quick.json learns backcopy and forms the attention sink") {
   TempDir dir;
-  const std::string config = std::string(MECHLAB_SOURCE_DIR) + "/configs/bigram_backcopy/quick.json";
+  const std::string config = source_dir() + "/configs/bigram_backcopy/quick.json";
   ProcessResult result = run_mechlab({"run", config, "--out", (dir / "run").string()});
   INFO(result.err);
   REQUIRE(result.exit_code == 0);

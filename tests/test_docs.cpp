@@ -9,5 +9,5 @@ TEST_CASE("docs/config.md matches `mechlab validate --reference`") {
   ProcessResult reference = run_mechlab({"validate", "--reference"});
   REQUIRE(reference.exit_code == 0);
   INFO("regenerate with: build/mechlab validate --reference > docs/config.md");
-  CHECK(reference.out == read_text(std::string(MECHLAB_SOURCE_DIR) + "/docs/config.md"));
+  CHECK(reference.out == read_text(source_dir() + "/docs/config.md"));
 }

@@ -87,5 +87,6 @@ TEST_CASE("one learning rate per replica") {
   p.set_grad(Tensor::from_vector<double>({2, 1}, {1.0, 1.0}));
   optimizer.step();
   check_close(p.to_vector<double>(), {0.9, 0.7});
-  CHECK_THROWS_AS(Optimizer({{"p", p}}, OptimizerConfig{.lr = {0.1, 0.2, 0.3}}, 2), std::invalid_argument);
+  c.lr = {0.1, 0.2, 0.3};
+  CHECK_THROWS_AS(Optimizer({{"p", p}}, c, 2), std::invalid_argument);
 }

@@ -18,7 +18,7 @@ fs::path dump_dir(const fs::path& replica_dir, int64_t step) {
 
 void write_probe_tokens(const Batch& probe, const std::vector<fs::path>& replica_dirs) {
   for (size_t r = 0; r < replica_dirs.size(); ++r)
-    save_npy(replica_dirs[r] / "dumps" / "probe_tokens.npy", replica_slice(probe.inputs, r));
+    save_npy(replica_dirs[r] / "dumps" / "probe_tokens.npy", replica_slice(probe.inputs, r).to(Device::cpu));
 }
 
 void write_probe_dump(const Transformer& model, const Batch& probe, int64_t step, const std::vector<fs::path>& replica_dirs) {

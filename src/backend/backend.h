@@ -98,5 +98,7 @@ class Backend {
 };
 
 Backend& backend_for(Device device);
+// The CUDA backend, or nullptr when mechlab was built without nvcc or no GPU is usable.
+Backend* cuda_backend_or_null();
 
 }  // namespace mechlab

@@ -1,6 +1,7 @@
-// Benchmark, not a test: time of one CPU training step (forward, backward, AdamW) for a fixed config,
-// and its FLOP rate as a fraction of the single-precision matrix-product rate Eigen reaches on the same
-// cores, measured in the same run. Prints one table.
+// Benchmark, not a test: time of one training step (forward, backward, AdamW). On the CPU it prints a
+// table with the step's FLOP rate as a fraction of the SGEMM rate Eigen reaches on the same cores in the
+// same run (scripts/bench); on CUDA (scripts/bench_gpu) one JSON line per run, compared there with the
+// PyTorch twin scripts/bench_torch_reference.py.
 #include <CLI/CLI.hpp>
 #include <Eigen/Core>
 #include <fmt/format.h>
@@ -10,8 +11,15 @@
 #include <algorithm>
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
 #include "ops/ops.h"
+#include "train/step_runner.h"
 #include "train/train_step.h"
+
+#ifdef MECHLAB_HAS_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 
 using namespace mechlab;
 using Clock = std::chrono::steady_clock;
@@ -39,55 +47,140 @@ double step_flops(const TransformerConfig& c, int64_t B, int64_t T) {
 }
 }  // namespace
 
+namespace {
+struct StepTiming {
+  double median_s = 0, fastest_s = 0, mean_s = 0, gpu_busy_fraction = 0, final_loss = 0, memory_mb = 0;
+};
+
+double device_memory_used_mb() {
+#ifdef MECHLAB_HAS_CUDA
+  size_t free = 0, total = 0;
+  if (cudaMemGetInfo(&free, &total) == cudaSuccess) return static_cast<double>(total - free) / (1 << 20);
+#endif
+  return 0.0;
+}
+
+// Times `steps` steps after `warmup` untimed ones. Batches are sampled up front (as the trainer samples
+// the next batch while the device works) and cycled.
+StepTiming time_steps(const TransformerConfig& config, int64_t replicas, int64_t batch, int64_t length, Device device,
+                      bool graph, int warmup, int steps) {
+  std::vector<ReplicaKey> keys;
+  for (int64_t r = 0; r < replicas; ++r) keys.push_back({1, static_cast<uint32_t>(r)});
+  const double memory_before = device_memory_used_mb();
+  Transformer model(config, keys, DType::f32, device);
+  OptimizerConfig oc;
+  oc.kind = OptimizerKind::adamw;
+  oc.lr = {1e-3};
+  oc.weight_decay = 0.1;
+  Optimizer optimizer(model.parameters(), oc, replicas);
+  StepRunner runner(model, optimizer, graph);
+  std::vector<Batch> batches;
+  for (uint32_t i = 0; i < 8; ++i) {
+    Tensor tokens = random_tokens(keys, batch, length + 1, config.d_vocab, i);
+    batches.push_back({slice(tokens, 2, 0, length), slice(tokens, 2, 1, length + 1), Tensor()});
+  }
+  StepTiming timing;
+  std::vector<double> times;
+  Tensor losses;
+  for (int step = 0; step < warmup; ++step) losses = runner.step(batches[step % 8]);
+  losses.to_vector<double>();  // wait for the warm-up
+  const auto start = Clock::now();
+  for (int step = 0; step < steps; ++step) {
+    const auto step_start = Clock::now();
+    losses = runner.step(batches[step % 8]);
+    if (device == Device::cpu) times.push_back(seconds_since(step_start));
+  }
+  const std::vector<double> final_losses = losses.to_vector<double>();  // waits for the last step
+  const double total = seconds_since(start);
+  timing.mean_s = total / steps;
+  if (times.empty()) times.push_back(timing.mean_s);
+  std::sort(times.begin(), times.end());
+  timing.median_s = times[times.size() / 2];
+  timing.fastest_s = times.front();
+  for (double l : final_losses) timing.final_loss += l / static_cast<double>(final_losses.size());
+  timing.memory_mb = device_memory_used_mb() - memory_before;
+#ifdef MECHLAB_HAS_CUDA
+  if (device == Device::cuda) {
+    // The GPU's span over the same number of steps, between events on the backend's stream, against
+    // the wall time: below 1 when the device waits for the host (launches, copies, sampling).
+    cudaStream_t stream = cuda_backend()->stream();
+    cudaEvent_t begin, end;
+    cudaEventCreate(&begin);
+    cudaEventCreate(&end);
+    const auto wall_start = Clock::now();
+    cudaEventRecord(begin, stream);
+    for (int step = 0; step < steps; ++step) losses = runner.step(batches[step % 8]);
+    cudaEventRecord(end, stream);
+    losses.to_vector<double>();
+    const double wall = seconds_since(wall_start);
+    float gpu_ms = 0;
+    cudaEventElapsedTime(&gpu_ms, begin, end);
+    timing.gpu_busy_fraction = gpu_ms / 1e3 / wall;
+    cudaEventDestroy(begin);
+    cudaEventDestroy(end);
+  }
+#endif
+  return timing;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App app{"mechlab CPU training-step benchmark"};
+  CLI::App app{"mechlab training-step benchmark"};
   int threads = 2, steps = 30, warmup = 5;
-  int64_t batch = 32, length = 64;
+  int64_t batch = 32, length = 64, replicas = 1;
+  std::string device_name = "cpu", format = "table";
+  bool no_graph = false;
   TransformerConfig config;
   config.n_layers = 2;
   config.n_heads = 4;
   config.d_model = 64;
   config.d_mlp = 256;
-  config.n_ctx = 64;
   config.d_vocab = 66;
-  app.add_option("--threads", threads, "worker threads")->check(CLI::PositiveNumber);
+  app.add_option("--device", device_name, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--threads", threads, "CPU worker threads")->check(CLI::PositiveNumber);
   app.add_option("--steps", steps, "timed steps")->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "untimed steps first")->check(CLI::NonNegativeNumber);
   app.add_option("--batch", batch, "batch size B")->check(CLI::PositiveNumber);
+  app.add_option("--seq", length, "sequence length T")->check(CLI::PositiveNumber);
+  app.add_option("--replicas", replicas, "replicas R trained together")->check(CLI::PositiveNumber);
   app.add_option("--layers", config.n_layers, "layers L")->check(CLI::PositiveNumber);
+  app.add_option("--heads", config.n_heads, "heads H")->check(CLI::PositiveNumber);
   app.add_option("--d-model", config.d_model, "model width")->check(CLI::PositiveNumber);
   app.add_option("--d-mlp", config.d_mlp, "MLP width")->check(CLI::NonNegativeNumber);
+  app.add_option("--vocab", config.d_vocab, "vocabulary V")->check(CLI::PositiveNumber);
+  app.add_option("--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  app.add_flag("--no-graph", no_graph, "on CUDA, launch every kernel instead of replaying a CUDA graph");
   CLI11_PARSE(app, argc, argv);
+  config.n_ctx = static_cast<int>(length);
+  const Device device = device_name == "cuda" ? Device::cuda : Device::cpu;
+  if (device == Device::cuda && !cuda_backend_or_null()) {
+    fmt::print(stderr, "mechlab_bench: no usable CUDA GPU\n");
+    return 1;
+  }
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
 
-  const double eigen_rate = eigen_gflops(threads, 1024);
-
-  Transformer model(config, {{1, 0}});
-  OptimizerConfig oc;
-  oc.kind = OptimizerKind::adamw;
-  oc.lr = {1e-3};
-  oc.weight_decay = 0.1;
-  Optimizer optimizer(model.parameters(), oc, 1);
-  std::vector<double> times;
-  for (int step = 0; step < warmup + steps; ++step) {
-    Tensor tokens = random_tokens({{3, 0}}, batch, length + 1, config.d_vocab, step);
-    Tensor inputs = slice(tokens, 2, 0, length), targets = slice(tokens, 2, 1, length + 1);
-    auto start = Clock::now();
-    train_step(model, optimizer, inputs, targets);
-    if (step >= warmup) times.push_back(seconds_since(start));
+  const StepTiming t = time_steps(config, replicas, batch, length, device, !no_graph, warmup, steps);
+  const double flops = step_flops(config, batch, length) * static_cast<double>(replicas);
+  if (format == "json") {
+    nlohmann::ordered_json record{{"impl", "mechlab"}, {"device", device_name}, {"graph", device == Device::cuda && !no_graph},
+                                  {"layers", config.n_layers}, {"heads", config.n_heads}, {"d_model", config.d_model},
+                                  {"d_mlp", config.d_mlp}, {"seq", length}, {"vocab", config.d_vocab}, {"batch", batch},
+                                  {"replicas", replicas}, {"steps", steps}, {"ms_per_step", t.mean_s * 1e3},
+                                  {"final_loss", t.final_loss}, {"gpu_memory_mb", t.memory_mb},
+                                  {"kernel_fraction", t.gpu_busy_fraction}, {"gflops", flops / t.mean_s / 1e9}};
+    fmt::print("{}\n", record.dump());
+    return 0;
   }
-  std::sort(times.begin(), times.end());
-  const double median = times[times.size() / 2];
-  const double flops = step_flops(config, batch, length);
-  const double rate = flops / median / 1e9;
-
-  fmt::print("mechlab CPU training step: L={} H={} d_model={} d_mlp={} T={} vocab={} batch={} AdamW, {} threads\n",
-             config.n_layers, config.n_heads, config.d_model, config.d_mlp, length, config.d_vocab, batch, threads);
+  const double eigen_rate = eigen_gflops(threads, 1024);
+  const double rate = flops / t.median_s / 1e9;
+  fmt::print("mechlab {} training step: L={} H={} d_model={} d_mlp={} T={} vocab={} batch={} replicas={} AdamW, {} threads\n",
+             device_name, config.n_layers, config.n_heads, config.d_model, config.d_mlp, length, config.d_vocab, batch,
+             replicas, threads);
   fmt::print("| {:<44} | {:>14} |\n", "measure", "value");
   fmt::print("|{:-<46}|{:-<16}|\n", "", "");
   fmt::print("| {:<44} | {:>10.1f} GF/s |\n", "Eigen SGEMM 1024^3 per thread (reference)", eigen_rate);
-  fmt::print("| {:<44} | {:>11.2f} ms |\n", fmt::format("mechlab step, median of {}", steps), median * 1e3);
-  fmt::print("| {:<44} | {:>11.2f} ms |\n", "mechlab step, fastest", times.front() * 1e3);
+  fmt::print("| {:<44} | {:>11.2f} ms |\n", fmt::format("mechlab step, median of {}", steps), t.median_s * 1e3);
+  fmt::print("| {:<44} | {:>11.2f} ms |\n", "mechlab step, fastest", t.fastest_s * 1e3);
   fmt::print("| {:<44} | {:>8.3f} GFLOP |\n", "matrix-product FLOPs per step", flops / 1e9);
   fmt::print("| {:<44} | {:>11.2f} ms |\n", "FLOP floor at the Eigen rate", flops / eigen_rate / 1e6);
   fmt::print("| {:<44} | {:>10.1f} GF/s |\n", "mechlab FLOP rate", rate);

@@ -8,14 +8,10 @@
 
 #include "backend/backend.h"
 #include "cli/commands.h"
-#include "cli/load_config.h"
+#include "config/load_config.h"
 #include "config/config_error.h"
 #include "io/run_directory.h"
 #include "train/trainer.h"
-
-namespace mechlab {
-Backend* cuda_backend_or_null();
-}
 
 namespace mechlab::cli {
 
@@ -46,7 +42,7 @@ int run(const RunOptions& options) {
   LoadedConfig loaded = load_config(options.config, overrides);
   const RunConfig& run = loaded.run;
   if (run.train.device == Device::cuda && !cuda_backend_or_null())
-    throw ConfigError("train.device", "this mechlab was built without CUDA (no nvcc at build time); use cpu");
+    throw ConfigError("train.device", "no usable CUDA GPU (or mechlab was built without nvcc); use cpu");
 
   RunDirectory directory = RunDirectory::inspect(run_root(run), run, options.resume, options.overwrite);
   if (directory.state() == RunState::finished) {

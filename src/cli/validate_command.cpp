@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
-#include "cli/load_config.h"
+#include "config/load_config.h"
 #include "config/config_error.h"
 #include "config/run_schema.h"
 #include "nn/transformer.h"

@@ -19,6 +19,7 @@ struct TrainConfig {
   int64_t steps = 1000;
   int64_t batch_size = 64;
   Device device = Device::cpu;
+  bool cuda_graph = true;
   int threads = 0;  // 0: every core
   int64_t eval_every = 100;
   int64_t eval_batch_size = 256;

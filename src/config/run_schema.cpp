@@ -12,22 +12,20 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 Schema build_run_schema() {
   Schema s;
   auto integer = [&](const char* path, int64_t value, double min, double max, const char* meaning) {
-    s.add({path, ValueType::integer, value, meaning, min, max});
+    s.integer(path, value, meaning, min, max);
   };
   auto number = [&](const char* path, double value, double min, double max, bool min_exclusive, const char* meaning) {
-    s.add({path, ValueType::number, value, meaning, min, max, min_exclusive});
+    s.number(path, value, meaning, min, max, min_exclusive);
   };
-  auto boolean = [&](const char* path, bool value, const char* meaning) {
-    s.add({path, ValueType::boolean, value, meaning});
-  };
+  auto boolean = [&](const char* path, bool value, const char* meaning) { s.boolean(path, value, meaning); };
   auto choice = [&](const char* path, const char* value, std::vector<std::string> choices, const char* meaning) {
-    s.add({path, ValueType::choice, value, meaning, -kInf, kInf, false, std::move(choices)});
+    s.choice(path, value, std::move(choices), meaning);
   };
 
-  s.add({"name", ValueType::string, nullptr, "Run name; the run directory defaults to results/<name>."});
+  s.string("name", nullptr, "Run name; the run directory defaults to results/<name>.");
   integer("seed", 0, 0, 9.2e18, "Seed of the single replica (ignored when seeds is given).");
-  s.add({"seeds", ValueType::integer_list, nlohmann::json::array(),
-         "One replica per seed, trained together in one process; each writes its own outputs.", 0, 9.2e18});
+  s.integer_list("seeds", nlohmann::json::array(),
+                 "One replica per seed, trained together in one process; each writes its own outputs.", 0, 9.2e18);
 
   s.section_by("task", "task.name", task_schema, task_names);
 
@@ -53,16 +51,15 @@ Schema build_run_schema() {
   boolean("model.input_projection", true, "Vector input goes through W_in; false feeds it to the blocks as it is.");
   choice("model.output", "logits", {"logits", "readout"}, "Unembedding to the vocabulary, or a linear readout (set by the task).");
   boolean("model.residual", true, "Sublayers add to a residual stream; false makes each replace it.");
-  s.add({"model.attention_layers", ValueType::boolean_list, nlohmann::json::array(),
-         "Per layer, false drops the attention sublayer; empty keeps all."});
-  s.add({"model.mlp_layers", ValueType::boolean_list, nlohmann::json::array(),
-         "Per layer, false drops the MLP sublayer; empty keeps all."});
+  s.boolean_list("model.attention_layers", nlohmann::json::array(),
+                 "Per layer, false drops the attention sublayer; empty keeps all.");
+  s.boolean_list("model.mlp_layers", nlohmann::json::array(), "Per layer, false drops the MLP sublayer; empty keeps all.");
   choice("model.init.scheme", "pytorch", {"pytorch", "normal", "zeros"},
          "pytorch: nn.Linear uniform and nn.Embedding N(0,1); normal: N(0, std), biases 0; zeros. LayerNorm w=1, b=0.");
   number("model.init.std", 0.02, 0.0, kInf, true, "Standard deviation of the normal scheme.");
 
   choice("optim.kind", "adamw", {"sgd", "adam", "adamw"}, "Optimizer (Adam adds weight decay to the gradient, AdamW decays the weights).");
-  s.add({"optim.lr", ValueType::number_list, 1e-3, "Learning rate, or one per seed.", 0.0, kInf, true, {}, true});
+  s.number_list("optim.lr", 1e-3, "Learning rate, or one per seed.", 0.0, kInf, true, /*scalar_or_list=*/true);
   number("optim.beta1", 0.9, 0.0, 1.0, false, "Adam beta1 (below 1).");
   number("optim.beta2", 0.999, 0.0, 1.0, false, "Adam beta2 (below 1).");
   number("optim.eps", 1e-8, 0.0, kInf, true, "Adam epsilon.");
@@ -76,13 +73,14 @@ Schema build_run_schema() {
   integer("train.steps", 1000, 1, 1e12, "Optimizer steps.");
   integer("train.batch_size", 64, 1, 1 << 24, "Sequences per step and replica.");
   choice("train.device", "cpu", {"cpu", "cuda"}, "Where to train (--device overrides).");
+  boolean("train.cuda_graph", true, "On CUDA, capture the whole training step once as a CUDA graph and replay it.");
   integer("train.threads", 0, 0, 4096, "CPU threads; 0 uses every core (--threads overrides). Results do not depend on it.");
   integer("train.eval_every", 100, 1, 1e12, "Steps between evaluations (task metrics on a fixed evaluation batch).");
   integer("train.eval_batch_size", 256, 1, 1 << 24, "Sequences in the evaluation batch.");
   integer("train.log_every", 50, 1, 1e12, "Steps between lines in metrics.jsonl (and progress lines off a terminal).");
   integer("train.checkpoint_every", 500, 1, 1e12, "Steps between checkpoints; the last step always gets one.");
 
-  s.add({"outputs.dir", ValueType::string, "", "Run directory; empty means results/<name>."});
+  s.string("outputs.dir", "", "Run directory; empty means results/<name>.");
   choice("outputs.dumps", "log", {"log", "every", "none"},
          "When to dump attention patterns and norms of the probe batch: log-spaced (dense early), every dump_every steps, or never.");
   integer("outputs.dump_every", 500, 1, 1e12, "Steps between dumps when dumps is every.");

@@ -11,6 +11,7 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
   if (ids.dtype() != DType::i32 || ids.ndim() < 1 || ids.dim(0) != table.dim(0))
     throw std::invalid_argument("embedding: ids must be i32 (R, ...) with R = " + std::to_string(table.dim(0)) +
                                 ", got " + to_string(ids.shape()));
+  if (ids.device() != table.device()) throw std::invalid_argument("embedding: ids and table are on different devices");
   const int64_t R = table.dim(0), D = table.dim(2), N = ids.numel() / R;
   Shape out_shape = ids.shape();
   out_shape.push_back(D);

@@ -22,6 +22,7 @@ Tensor token_cross_entropy(const Tensor& logits, const Tensor& targets) {
   if (targets.dtype() != DType::i32 || targets.shape() != rows_shape)
     throw std::invalid_argument("cross_entropy: targets must be i32 of shape " + to_string(rows_shape) + ", got " +
                                 to_string(targets.shape()));
+  if (targets.device() != logits.device()) throw std::invalid_argument("cross_entropy: targets and logits are on different devices");
   const int64_t rows = numel(rows_shape), V = logits.dim(-1);
   Tensor loss = Tensor::empty(rows_shape, logits.dtype(), logits.device());
   Tensor lse = Tensor::empty({rows}, logits.dtype(), logits.device());

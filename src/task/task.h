@@ -20,6 +20,10 @@ struct Batch {
   Tensor inputs;
   Tensor targets;
   Tensor loss_mask;
+
+  Batch to(Device device) const {
+    return {inputs.to(device), targets.to(device), loss_mask.defined() ? loss_mask.to(device) : Tensor()};
+  }
 };
 
 // Flat metric names to values, one map per replica, e.g. {"loss_bigram": 2.24, "bos_attn.L0H0": 0.74}.

@@ -12,8 +12,8 @@
 #include "io/checkpoint.h"
 #include "io/metrics_log.h"
 #include "train/progress.h"
+#include "train/step_runner.h"
 #include "train/step_schedule.h"
-#include "train/train_step.h"
 
 namespace mechlab {
 
@@ -63,8 +63,9 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
   if (run_.outputs.dumps == DumpSchedule::log) dump_steps = to_set(log_spaced_steps(run_.outputs.dump_points, last));
   if (run_.outputs.dumps == DumpSchedule::every) dump_steps = to_set(every_n_steps(run_.outputs.dump_every, last));
 
-  const Batch eval_batch = task_.sample(keys, run_.train.eval_batch_size, RandomStream::eval_data, 0);
-  const Batch probe = task_.sample(keys, run_.outputs.probe_batch_size, RandomStream::probe, 0);
+  const Device device = run_.train.device;
+  const Batch eval_batch = task_.sample(keys, run_.train.eval_batch_size, RandomStream::eval_data, 0).to(device);
+  const Batch probe = task_.sample(keys, run_.outputs.probe_batch_size, RandomStream::probe, 0).to(device);
   std::vector<MetricsLog> logs;
   for (const fs::path& dir : dirs) logs.emplace_back(dir / "metrics.jsonl");
 
@@ -89,6 +90,7 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
     if (dump_steps.count(0)) write_probe_dump(model, probe, 0, dirs);
   }
 
+  StepRunner runner(model, optimizer, run_.train.cuda_graph);
   Progress progress(step, last, run_.train.log_every);
   std::vector<double> losses(R, 0.0);
   auto window_start = Clock::now();
@@ -96,7 +98,7 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
   while (step < last) {
     const Batch batch = task_.sample(keys, run_.train.batch_size, RandomStream::data, static_cast<uint32_t>(step));
     const std::vector<double> lrs = optimizer.learning_rates();
-    losses = train_step(model, optimizer, batch.inputs, batch.targets, batch.loss_mask);
+    losses = runner.step(batch).to_vector<double>();
     ++step;
     ++window_steps;
     for (int64_t r = 0; r < R; ++r)

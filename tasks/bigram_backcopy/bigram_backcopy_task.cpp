@@ -37,8 +37,8 @@ BigramBackcopyTask::BigramBackcopyTask(const nlohmann::json& options)
 
 Schema BigramBackcopyTask::options() {
   Schema s;
-  s.add({"seq_len", ValueType::integer, 64, "Sequence length T (the model sees x[0:T] and predicts x[1:T+1]).", 2, 1 << 20});
-  s.add({"n_triggers", ValueType::integer, 3, "The k most frequent characters are triggers (3: space, e, t).", 0, 64});
+  s.integer("seq_len", 64, "Sequence length T (the model sees x[0:T] and predicts x[1:T+1]).", 2, 1 << 20);
+  s.integer("n_triggers", 3, "The k most frequent characters are triggers (3: space, e, t).", 0, 64);
   return s;
 }
 

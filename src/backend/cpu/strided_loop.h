@@ -1,9 +1,10 @@
-// Walks N strided operands over a common shape: collapses axes that are contiguous for every operand,
-// then hands the body one innermost row at a time with each operand's starting offset and stride.
+// Walks N strided operands over a common shape (collapsed by collapse_dims), handing the body one
+// innermost row at a time with each operand's starting offset and stride.
 #pragma once
 #include <array>
 
 #include "backend/backend.h"
+#include "backend/collapse_dims.h"
 #include "backend/cpu/parallel.h"
 
 namespace mechlab::cpu {
@@ -14,25 +15,10 @@ template <size_t N> struct StridedLoop {
   std::array<int64_t, N> offsets;
 
   explicit StridedLoop(const std::array<const StridedView*, N>& views) {
-    const Shape& full = views[0]->shape;
-    for (size_t k = 0; k < N; ++k) offsets[k] = views[k]->offset;
-    for (size_t axis = 0; axis < full.size(); ++axis) {
-      if (full[axis] == 1) continue;
-      bool merge = !shape.empty();
-      for (size_t k = 0; k < N && merge; ++k)
-        merge = strides[k].back() == views[k]->strides[axis] * full[axis];
-      if (merge) {
-        shape.back() *= full[axis];
-        for (size_t k = 0; k < N; ++k) strides[k].back() = views[k]->strides[axis];
-      } else {
-        shape.push_back(full[axis]);
-        for (size_t k = 0; k < N; ++k) strides[k].push_back(views[k]->strides[axis]);
-      }
-    }
-    if (shape.empty()) {
-      shape.push_back(1);
-      for (size_t k = 0; k < N; ++k) strides[k].push_back(0);
-    }
+    CollapsedDims<N> c = collapse_dims<N>(views);
+    shape = std::move(c.shape);
+    strides = std::move(c.strides);
+    offsets = c.offsets;
   }
 
   // body(offsets, length, inner_strides) for each innermost row, rows spread over threads.

@@ -1,4 +1,4 @@
-#include "cli/load_config.h"
+#include "config/load_config.h"
 
 #include <stdexcept>
 

@@ -1,0 +1,79 @@
+// Causal attention patterns, one warp per query row: key j is visible to query i when j <= i.
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/rows.cuh"
+#include "backend/cuda/strided.cuh"
+
+namespace mechlab {
+
+using namespace cuda;
+
+namespace {
+__device__ inline float exp_of(float x) { return expf(x); }
+__device__ inline double exp_of(double x) { return exp(x); }
+
+template <typename T>
+__global__ void pattern_kernel(AttentionKind kind, const T* scores, T* pattern, int64_t rows, int64_t length) {
+  const int64_t row = warp_row();
+  if (row >= rows) return;
+  const int64_t i = row % length;
+  const T* s = scores + row * length;
+  T* p = pattern + row * length;
+  if (kind == AttentionKind::softmax) {
+    T max_score = -INFINITY;
+    for (int64_t j = lane(); j <= i; j += 32) max_score = max(max_score, s[j]);
+    max_score = warp_max(max_score);
+    double total = 0.0;
+    for (int64_t j = lane(); j <= i; j += 32) total += exp_of(s[j] - max_score);
+    const T inverse = static_cast<T>(1.0 / warp_sum(total));
+    for (int64_t j = lane(); j < length; j += 32) p[j] = j <= i ? exp_of(s[j] - max_score) * inverse : T(0);
+  } else if (kind == AttentionKind::relu) {
+    const T inverse = T(1) / static_cast<T>(i + 1);
+    for (int64_t j = lane(); j < length; j += 32) p[j] = (j <= i && s[j] > T(0)) ? s[j] * inverse : T(0);
+  } else {
+    for (int64_t j = lane(); j < length; j += 32) p[j] = j <= i ? s[j] : T(0);
+  }
+}
+
+template <typename T>
+__global__ void pattern_backward_kernel(AttentionKind kind, const T* scores, const T* pattern, const T* dpattern,
+                                        T* dscores, int64_t rows, int64_t length) {
+  const int64_t row = warp_row();
+  if (row >= rows) return;
+  const int64_t i = row % length, base = row * length;
+  if (kind == AttentionKind::softmax) {
+    double dot = 0.0;
+    for (int64_t j = lane(); j <= i; j += 32) dot += static_cast<double>(dpattern[base + j]) * pattern[base + j];
+    const T total = static_cast<T>(warp_sum(dot));
+    for (int64_t j = lane(); j < length; j += 32)
+      dscores[base + j] = j <= i ? pattern[base + j] * (dpattern[base + j] - total) : T(0);
+  } else if (kind == AttentionKind::relu) {
+    const T inverse = T(1) / static_cast<T>(i + 1);
+    for (int64_t j = lane(); j < length; j += 32)
+      dscores[base + j] = (j <= i && scores[base + j] > T(0)) ? dpattern[base + j] * inverse : T(0);
+  } else {
+    for (int64_t j = lane(); j < length; j += 32) dscores[base + j] = j <= i ? dpattern[base + j] : T(0);
+  }
+}
+}  // namespace
+
+void CudaBackend::attention_pattern(AttentionKind kind, const Tensor& scores, Tensor& pattern) {
+  const int64_t length = scores.dim(-1), rows = scores.numel() / length;
+  if (rows == 0) return;
+  dispatch_float(scores.dtype(), [&]<typename T>() {
+    pattern_kernel<<<row_blocks(rows), 32 * kRowsPerBlock, 0, stream_>>>(kind, scores.data<T>(), pattern.data<T>(), rows, length);
+  });
+  check_launch("attention_pattern");
+}
+
+void CudaBackend::attention_pattern_backward(AttentionKind kind, const Tensor& scores, const Tensor& pattern,
+                                             const Tensor& dpattern, Tensor& dscores) {
+  const int64_t length = scores.dim(-1), rows = scores.numel() / length;
+  if (rows == 0) return;
+  dispatch_float(scores.dtype(), [&]<typename T>() {
+    pattern_backward_kernel<<<row_blocks(rows), 32 * kRowsPerBlock, 0, stream_>>>(
+        kind, scores.data<T>(), pattern.data<T>(), dpattern.data<T>(), dscores.data<T>(), rows, length);
+  });
+  check_launch("attention_pattern_backward");
+}
+
+}  // namespace mechlab

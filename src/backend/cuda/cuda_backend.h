@@ -1,0 +1,84 @@
+// The CUDA backend: a kernel for every Backend operation, cuBLAS strided-batched products, one stream.
+// Reductions use fixed thread-to-data maps and fixed shuffle trees (no atomics), so two runs on the same
+// GPU give bitwise identical results. Memory comes from a caching allocator; while a CUDA graph is being
+// captured, blocks come from (and return to) that graph's private pool, so replays own their memory.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <map>
+#include <utility>
+#include <mutex>
+#include <unordered_map>
+
+#include "backend/backend.h"
+
+namespace mechlab {
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend();
+  ~CudaBackend() override;
+
+  cudaStream_t stream() const { return stream_; }
+  // Allocations until end_pool() come from pool `id` (> 0); memory of a pool is never handed elsewhere.
+  void begin_pool(int id);
+  void end_pool();
+  // Frees the blocks cached in the shared pool (after a capture, the warm-up's blocks are not needed).
+  void trim();
+
+  void* allocate(size_t bytes) override;
+  void release(void* data, size_t bytes) override;
+  void copy_from_host(void* dst, const void* src, size_t bytes) override;
+  void copy_to_host(void* dst, const void* src, size_t bytes) override;
+
+  void fill(Tensor& out, double value) override;
+  void convert(const Tensor& x, Tensor& out) override;
+  void strided_copy(const Tensor& x, const StridedView& view_x, Tensor& out, const StridedView& view_out,
+                    bool accumulate) override;
+
+  void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmShape& shape) override;
+  void binary(BinaryOp op, const Tensor& a, const StridedView& view_a, const Tensor& b, const StridedView& view_b,
+              Tensor& out) override;
+  void unary(UnaryOp op, const Tensor& x, Tensor& out, double scalar) override;
+  void unary_backward(UnaryOp op, const Tensor& x, const Tensor& dout, Tensor& dx, double scalar) override;
+  void sum_mid(const Tensor& x, int64_t outer, int64_t mid, int64_t inner, Tensor& out) override;
+
+  void gather_rows(const Tensor& table, const Tensor& ids, Tensor& out) override;
+  void scatter_add_rows(const Tensor& dout, const Tensor& ids, Tensor& dtable) override;
+
+  void attention_pattern(AttentionKind kind, const Tensor& scores, Tensor& pattern) override;
+  void attention_pattern_backward(AttentionKind kind, const Tensor& scores, const Tensor& pattern,
+                                  const Tensor& dpattern, Tensor& dscores) override;
+
+  void layer_norm(const Tensor& x, double eps, Tensor& out, Tensor& stats) override;
+  void layer_norm_backward(const Tensor& x, const Tensor& stats, const Tensor& dout, Tensor& dx) override;
+
+  void cross_entropy(const Tensor& logits, const Tensor& targets, Tensor& loss, Tensor& lse) override;
+  void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse, const Tensor& dloss,
+                              Tensor& dlogits) override;
+
+  void sum_squares_per_replica(const Tensor& x, Tensor& out) override;
+  void clip_scales(const Tensor& squares, double clip_norm, Tensor& scales) override;
+  void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const Tensor& step_values,
+                   const Tensor& grad_scale, const AdamStep& step) override;
+  void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const Tensor& step_values,
+                  const Tensor& grad_scale, const SgdStep& step) override;
+
+ private:
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  void* cublas_workspace_ = nullptr;
+  std::mutex mutex_;
+  int current_pool_ = 0;                                // 0: the shared cache
+  std::map<int, std::multimap<size_t, void*>> free_;    // pool -> size -> free blocks
+  std::unordered_map<void*, int> owner_;                // block -> pool
+  std::map<std::pair<int64_t, DType>, Tensor> ones_;    // ones vectors for sums, by length and dtype
+
+  const Tensor& ones_of_length(int64_t length, DType dtype);
+};
+
+// The process's CUDA backend, or nullptr when no GPU is usable.
+CudaBackend* cuda_backend();
+
+}  // namespace mechlab

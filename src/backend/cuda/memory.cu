@@ -1,0 +1,146 @@
+// CUDA backend setup, the caching allocator with graph pools, host copies, fill, convert, strided copy.
+#include "backend/cuda/check.h"
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/strided.cuh"
+
+namespace mechlab {
+
+using namespace cuda;
+
+CudaBackend* cuda_backend() {
+  static CudaBackend* backend = []() -> CudaBackend* {
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+      cudaGetLastError();  // clear the error: having no GPU is not a failure
+      return nullptr;
+    }
+    return new CudaBackend();  // lives for the process: tensors may be released at exit
+  }();
+  return backend;
+}
+
+Backend* cuda_backend_or_null() { return cuda_backend(); }
+
+CudaBackend::CudaBackend() {
+  check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+  check(cublasCreate(&cublas_), "cublasCreate");
+  check(cublasSetStream(cublas_, stream_), "cublasSetStream");
+  // A fixed workspace keeps cuBLAS from allocating inside a graph capture.
+  constexpr size_t kWorkspace = 32u << 20;
+  check(cudaMalloc(&cublas_workspace_, kWorkspace), "cudaMalloc(cuBLAS workspace)");
+  check(cublasSetWorkspace(cublas_, cublas_workspace_, kWorkspace), "cublasSetWorkspace");
+}
+
+CudaBackend::~CudaBackend() = default;
+
+void CudaBackend::begin_pool(int id) {
+  std::lock_guard lock(mutex_);
+  current_pool_ = id;
+}
+void CudaBackend::end_pool() {
+  std::lock_guard lock(mutex_);
+  current_pool_ = 0;
+}
+
+void CudaBackend::trim() {
+  std::lock_guard lock(mutex_);
+  for (auto& [bytes, data] : free_[0]) {
+    owner_.erase(data);
+    cudaFree(data);
+  }
+  free_[0].clear();
+}
+
+void* CudaBackend::allocate(size_t bytes) {
+  std::lock_guard lock(mutex_);
+  auto& free = free_[current_pool_];
+  auto found = free.find(bytes);
+  if (found != free.end()) {
+    void* data = found->second;
+    free.erase(found);
+    return data;
+  }
+  void* data = nullptr;
+  check(cudaMalloc(&data, bytes ? bytes : 1), "cudaMalloc");
+  owner_[data] = current_pool_;
+  return data;
+}
+
+void CudaBackend::release(void* data, size_t bytes) {
+  std::lock_guard lock(mutex_);
+  free_[owner_.at(data)].emplace(bytes, data);
+}
+
+void CudaBackend::copy_from_host(void* dst, const void* src, size_t bytes) {
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "copy to device");
+  check(cudaStreamSynchronize(stream_), "copy to device");
+}
+
+void CudaBackend::copy_to_host(void* dst, const void* src, size_t bytes) {
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), "copy to host");
+  check(cudaStreamSynchronize(stream_), "copy to host");
+}
+
+namespace {
+template <typename T> __global__ void fill_kernel(T* out, int64_t n, T value) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i < n) out[i] = value;
+}
+
+template <typename S, typename T> __global__ void convert_kernel(const S* in, T* out, int64_t n) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i < n) out[i] = static_cast<T>(in[i]);
+}
+
+template <typename T> __global__ void strided_copy_kernel(const T* in, T* out, StridedArgs<2> a, bool accumulate) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i >= a.numel) return;
+  int64_t at[2];
+  strided_offsets(a, i, at);
+  out[at[1]] = accumulate ? out[at[1]] + in[at[0]] : in[at[0]];
+}
+
+// Calls fn(T{}) with T the C++ type of `dtype` (any dtype).
+template <typename Fn> void dispatch_any(DType dtype, Fn&& fn) {
+  switch (dtype) {
+    case DType::f32: fn(float{}); break;
+    case DType::f64: fn(double{}); break;
+    case DType::i32: fn(int32_t{}); break;
+  }
+}
+}  // namespace
+
+void CudaBackend::fill(Tensor& out, double value) {
+  if (out.numel() == 0) return;
+  dispatch_any(out.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    fill_kernel<<<blocks_for(out.numel()), kThreads, 0, stream_>>>(static_cast<T*>(out.raw()), out.numel(), static_cast<T>(value));
+  });
+  check_launch("fill");
+}
+
+void CudaBackend::convert(const Tensor& x, Tensor& out) {
+  if (x.numel() == 0) return;
+  dispatch_any(x.dtype(), [&](auto s) {
+    dispatch_any(out.dtype(), [&](auto t) {
+      using S = decltype(s);
+      using T = decltype(t);
+      convert_kernel<<<blocks_for(x.numel()), kThreads, 0, stream_>>>(static_cast<const S*>(x.raw()), static_cast<T*>(out.raw()), x.numel());
+    });
+  });
+  check_launch("convert");
+}
+
+void CudaBackend::strided_copy(const Tensor& x, const StridedView& view_x, Tensor& out, const StridedView& view_out,
+                               bool accumulate) {
+  StridedArgs<2> a = strided_args<2>({&view_x, &view_out});
+  if (a.numel == 0) return;
+  dispatch_any(x.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    strided_copy_kernel<<<blocks_for(a.numel), kThreads, 0, stream_>>>(static_cast<const T*>(x.raw()),
+                                                                     static_cast<T*>(out.raw()), a, accumulate);
+  });
+  check_launch("strided_copy");
+}
+
+}  // namespace mechlab

@@ -1,0 +1,82 @@
+#include "op_cases.h"
+
+#include "ops/ops.h"
+
+namespace mechlab::testing {
+
+namespace {
+// Token ids or targets for an input of shape `shape` (all but the last axis), on `like`'s device.
+Tensor ids_like(const Tensor& like, const Shape& shape, int32_t vocab) {
+  std::vector<int32_t> ids(numel(shape));
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 7 + 3 + i / 5) % vocab);
+  return Tensor::from_vector<int32_t>(shape, ids).to(like.device());
+}
+Shape leading(const Tensor& x) { return Shape(x.shape().begin(), x.shape().end() - 1); }
+Tensor constant(const Tensor& like, const Shape& shape, double value) {
+  return Tensor::full(shape, value, like.dtype(), like.device());
+}
+// A 0/1 mask over the leading axes of x, about two thirds ones.
+Tensor mask_like(const Tensor& x) {
+  std::vector<double> mask(numel(leading(x)));
+  for (size_t i = 0; i < mask.size(); ++i) mask[i] = i % 3 == 1 ? 0.0 : 1.0;
+  return Tensor::from_vector<double>(leading(x), mask).to(x.dtype()).to(x.device());
+}
+}  // namespace
+
+const std::vector<OpCase>& op_cases() {
+  static const std::vector<OpCase> cases = {
+      {"matmul", {{3, 4, 5}, {3, 5, 2}}, [](auto& x) { return matmul(x[0], x[1]); }, 0, {{4, 130, 70}, {4, 70, 300}}},
+      {"matmul A^T", {{2, 5, 4}, {2, 5, 3}}, [](auto& x) { return matmul(x[0], x[1], true, false); }, 0, {{3, 70, 40}, {3, 70, 90}}},
+      {"matmul B^T", {{2, 4, 5}, {2, 3, 5}}, [](auto& x) { return matmul(x[0], x[1], false, true); }, 0, {{3, 40, 70}, {3, 90, 70}}},
+      {"matmul A^T B^T", {{2, 5, 4}, {2, 3, 5}}, [](auto& x) { return matmul(x[0], x[1], true, true); }},
+      {"batched matmul (R, H, B)", {{2, 3, 2, 4, 5}, {2, 3, 2, 5, 4}}, [](auto& x) { return matmul(x[0], x[1]); }},
+      {"matmul tall (several row tiles)", {{1, 130, 3}, {1, 3, 2}}, [](auto& x) { return matmul(x[0], x[1]); }},
+      {"add", {{2, 3, 4}, {2, 3, 4}}, [](auto& x) { return add(x[0], x[1]); }, 0, {{64, 33, 65}, {64, 33, 65}}},
+      {"add broadcast trailing", {{2, 3, 4}, {4}}, [](auto& x) { return add(x[0], x[1]); }, 0, {{8, 300, 64}, {64}}},
+      {"add broadcast both", {{2, 1, 4}, {1, 3, 1}}, [](auto& x) { return add(x[0], x[1]); }},
+      {"sub broadcast", {{2, 3, 4}, {3, 1}}, [](auto& x) { return sub(x[0], x[1]); }},
+      {"mul", {{2, 3, 4}, {2, 3, 4}}, [](auto& x) { return mul(x[0], x[1]); }},
+      {"mul broadcast replica axis", {{2, 3, 4}, {2, 1, 1}}, [](auto& x) { return mul(x[0], x[1]); }, 0, {{4, 512, 64}, {4, 1, 1}}},
+      {"div broadcast", {{2, 3, 4}, {3, 1}}, [](auto& x) { return div(x[0], add(x[1], constant(x[1], x[1].shape(), 3.0))); }},
+      {"scale", {{2, 3, 4}}, [](auto& x) { return scale(x[0], -1.7); }},
+      {"relu", {{2, 3, 4}}, [](auto& x) { return relu(x[0]); }, 0.05},
+      {"gelu", {{2, 3, 4}}, [](auto& x) { return gelu(scale(x[0], 3.0)); }, 0, {{64, 1000}}},
+      {"square", {{2, 3, 4}}, [](auto& x) { return square(x[0]); }},
+      {"sum axis", {{2, 3, 4}}, [](auto& x) { return sum(x[0], {1}); }, 0, {{3, 5000, 70}}},
+      {"sum non-adjacent axes keepdim", {{2, 3, 4}}, [](auto& x) { return sum(x[0], {0, 2}, true); }, 0, {{40, 3, 300}}},
+      {"sum all", {{2, 3, 4}}, [](auto& x) { return sum(x[0], {0, 1, 2}); }, 0, {{30, 70, 50}}},
+      {"mean last axis", {{2, 3, 4}}, [](auto& x) { return mean(x[0], {-1}); }, 0, {{300, 1000}}},
+      {"reshape", {{2, 3, 4}}, [](auto& x) { return reshape(x[0], {4, -1}); }},
+      {"permute", {{2, 3, 4}}, [](auto& x) { return permute(x[0], {2, 0, 1}); }, 0, {{64, 33, 16}}},
+      {"transpose", {{2, 3, 4, 5}}, [](auto& x) { return transpose(x[0], 1, 3); }},
+      {"slice", {{2, 5, 3}}, [](auto& x) { return slice(x[0], 1, 1, 4); }},
+      {"concat", {{2, 2, 3}, {2, 4, 3}}, [](auto& x) { return concat({x[0], x[1]}, 1); }},
+      {"broadcast_to", {{3, 1}}, [](auto& x) { return broadcast_to(x[0], {2, 3, 4}); }},
+      {"embedding (repeated ids)", {{2, 5, 3}},
+       [](auto& x) { return embedding(x[0], ids_like(x[0], {2, 4}, 5)); }},
+      {"embedding large", {{2, 66, 64}}, [](auto& x) { return embedding(x[0], ids_like(x[0], {2, 6}, 66)); }, 0,
+       {{2, 66, 64}}},
+      {"attention softmax", {{2, 3, 5, 5}}, [](auto& x) { return attention_pattern(scale(x[0], 3.0), AttentionKind::softmax); },
+       0, {{2, 3, 70, 70}}},
+      {"attention relu", {{2, 3, 5, 5}}, [](auto& x) { return attention_pattern(x[0], AttentionKind::relu); }, 0.05,
+       {{2, 3, 70, 70}}},
+      {"attention linear", {{2, 3, 5, 5}}, [](auto& x) { return attention_pattern(x[0], AttentionKind::linear); }, 0,
+       {{2, 3, 70, 70}}},
+      {"layer_norm", {{2, 3, 6}}, [](auto& x) { return layer_norm(x[0]); }, 0, {{4, 100, 100}}},
+      {"layer_norm weight bias", {{2, 3, 6}, {6}, {6}}, [](auto& x) { return layer_norm(x[0], x[1], x[2]); }, 0,
+       {{8, 64, 256}, {256}, {256}}},
+      {"layer_norm weight only", {{2, 3, 6}, {6}}, [](auto& x) { return layer_norm(x[0], x[1], Tensor()); }},
+      {"token_cross_entropy", {{2, 3, 7}},
+       [](auto& x) { return token_cross_entropy(scale(x[0], 3.0), ids_like(x[0], leading(x[0]), x[0].dim(-1))); }, 0,
+       {{2, 64, 200}}},
+      {"cross_entropy masked", {{2, 3, 7}},
+       [](auto& x) {
+         return cross_entropy(scale(x[0], 3.0), ids_like(x[0], leading(x[0]), x[0].dim(-1)), mask_like(x[0]));
+       },
+       0, {{4, 64, 66}}},
+      {"mse", {{2, 3, 4}, {2, 3, 4}}, [](auto& x) { return mse(x[0], x[1]); }},
+  };
+  return cases;
+}
+
+}  // namespace mechlab::testing

@@ -1,0 +1,110 @@
+// The CUDA backend against the CPU: every op of the table forward and backward in float32, bitwise
+// repeatable training, and the quick Bigram-Backcopy config's first 100 losses. Without a usable GPU each
+// test reports itself skipped by name. Tolerance for ops: max |cuda - cpu| / max(max |cpu|, 1e-3) < 1e-5.
+#include <doctest/doctest.h>
+
+#include <cstring>
+
+#include "config/load_config.h"
+#include "op_cases.h"
+#include "subprocess.h"
+#include "ops/ops.h"
+#include "train/train_step.h"
+
+using namespace mechlab;
+using namespace mechlab::testing;
+
+namespace {
+bool gpu_available(const char* test) {
+  if (cuda_backend_or_null()) return true;
+  MESSAGE("SKIPPED (no CUDA device): " << std::string(test));
+  return false;
+}
+
+double relative_difference(const Tensor& expected, const Tensor& actual) {
+  const std::vector<double> a = expected.to_vector<double>(), b = actual.to_vector<double>();
+  double diff = 0.0, scale = 1e-3;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::abs(a[i] - b[i]));
+    scale = std::max(scale, std::abs(a[i]));
+  }
+  return diff / scale;
+}
+
+// The forward output and the gradient of sum(output * weights) for each input, on `device`.
+std::vector<Tensor> run_case(const OpCase& op, const std::vector<Tensor>& host_inputs, Device device) {
+  std::vector<Tensor> inputs;
+  for (const Tensor& x : host_inputs) inputs.push_back(x.to(device).clone().set_requires_grad(true));
+  Tensor out = op.fn(inputs);
+  Tensor weights = random_tensor(out.shape(), 999, 0.0, DType::f32).to(device);
+  std::vector<int> axes(out.ndim());
+  for (int i = 0; i < out.ndim(); ++i) axes[i] = i;
+  sum(mul(out, weights), axes).backward();
+  std::vector<Tensor> results{out.to(Device::cpu)};
+  for (const Tensor& x : inputs) results.push_back(x.grad().to(Device::cpu));
+  return results;
+}
+}  // namespace
+
+TEST_CASE("every op on CUDA matches the CPU in float32, forward and backward") {
+  if (!gpu_available("every op on CUDA matches the CPU in float32, forward and backward")) return;
+  double worst = 0.0;
+  for (const OpCase& op : op_cases()) {
+    std::vector<std::vector<Shape>> shape_sets{op.input_shapes};
+    if (!op.large_input_shapes.empty()) shape_sets.push_back(op.large_input_shapes);
+    for (const auto& shapes : shape_sets) {
+      std::vector<Tensor> inputs;
+      for (size_t i = 0; i < shapes.size(); ++i)
+        inputs.push_back(random_tensor(shapes[i], static_cast<uint32_t>(200 + i), op.floor, DType::f32));
+      std::vector<Tensor> cpu = run_case(op, inputs, Device::cpu), gpu = run_case(op, inputs, Device::cuda);
+      for (size_t k = 0; k < cpu.size(); ++k) {
+        const double difference = relative_difference(cpu[k], gpu[k]);
+        worst = std::max(worst, difference);
+        INFO(std::string(op.name) << " " << to_string(shapes[0]) << (k == 0 ? " output" : " gradient of input " + std::to_string(k - 1))
+                     << ": relative difference " << difference);
+        CHECK(difference < 1e-5);
+      }
+    }
+  }
+  MESSAGE("worst CPU/CUDA relative difference over all ops: " << worst);
+}
+
+namespace {
+LoadedConfig quick_config(const std::string& device) {
+  return load_config(source_dir() + "/configs/bigram_backcopy/quick.json", {"train.device=" + device});
+}
+
+// Losses of the first `steps` steps of the quick config on `device`, and the final parameters' bits.
+std::pair<std::vector<double>, std::vector<float>> train_quick(Device device, int steps) {
+  LoadedConfig loaded = quick_config(device == Device::cuda ? "cuda" : "cpu");
+  Transformer model(loaded.run.model, loaded.run.replica_keys(), DType::f32, device);
+  Optimizer optimizer(model.parameters(), loaded.run.optim, 1);
+  std::vector<double> losses;
+  for (int step = 0; step < steps; ++step) {
+    Batch batch = loaded.task->sample(loaded.run.replica_keys(), loaded.run.train.batch_size, RandomStream::data, step);
+    losses.push_back(train_step(model, optimizer, batch.inputs.to(device), batch.targets.to(device))[0]);
+  }
+  std::vector<float> bits;
+  for (const NamedParameter& p : model.parameters()) {
+    std::vector<float> values = p.value.to_vector<float>();
+    bits.insert(bits.end(), values.begin(), values.end());
+  }
+  return {losses, bits};
+}
+}  // namespace
+
+TEST_CASE("training on CUDA is bitwise repeatable") {
+  if (!gpu_available("training on CUDA is bitwise repeatable")) return;
+  auto first = train_quick(Device::cuda, 30), second = train_quick(Device::cuda, 30);
+  CHECK(std::memcmp(first.second.data(), second.second.data(), first.second.size() * sizeof(float)) == 0);
+  CHECK(first.first == second.first);
+}
+
+TEST_CASE("the quick config's first 100 losses on CUDA agree with the CPU") {
+  if (!gpu_available("the quick config's first 100 losses on CUDA agree with the CPU")) return;
+  auto cpu = train_quick(Device::cpu, 100).first, gpu = train_quick(Device::cuda, 100).first;
+  double worst = 0.0;
+  for (int step = 0; step < 100; ++step) worst = std::max(worst, std::abs(cpu[step] - gpu[step]) / cpu[step]);
+  MESSAGE("first 100 losses: worst relative difference CPU vs CUDA " << worst << " (loss " << cpu[0] << " -> " << cpu[99] << ")");
+  CHECK(worst < 1e-4);
+}
