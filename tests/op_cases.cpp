@@ -29,6 +29,7 @@ const std::vector<OpCase>& op_cases() {
       {"matmul A^T", {{2, 5, 4}, {2, 5, 3}}, [](auto& x) { return matmul(x[0], x[1], true, false); }, 0, {{3, 70, 40}, {3, 70, 90}}},
       {"matmul B^T", {{2, 4, 5}, {2, 3, 5}}, [](auto& x) { return matmul(x[0], x[1], false, true); }, 0, {{3, 40, 70}, {3, 90, 70}}},
       {"matmul A^T B^T", {{2, 5, 4}, {2, 3, 5}}, [](auto& x) { return matmul(x[0], x[1], true, true); }},
+      {"matmul scaled (alpha)", {{2, 4, 5}, {2, 3, 5}}, [](auto& x) { return matmul(x[0], x[1], false, true, 0.37); }},
       {"batched matmul (R, H, B)", {{2, 3, 2, 4, 5}, {2, 3, 2, 5, 4}}, [](auto& x) { return matmul(x[0], x[1]); }},
       {"matmul tall (several row tiles)", {{1, 130, 3}, {1, 3, 2}}, [](auto& x) { return matmul(x[0], x[1]); }},
       {"add", {{2, 3, 4}, {2, 3, 4}}, [](auto& x) { return add(x[0], x[1]); }, 0, {{64, 33, 65}, {64, 33, 65}}},

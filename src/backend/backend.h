@@ -41,6 +41,11 @@ struct AdamStep {
 struct SgdStep {
   double momentum, weight_decay;
 };
+// One parameter in an optimizer update (second_moment is undefined for SGD).
+struct OptimizerSlot {
+  Tensor param, grad, first_moment, second_moment;
+};
+
 // Columns of the per-step values tensor (R, 3) f64 the optimizer kernels read.
 enum StepValue { kLearningRate = 0, kBias1 = 1 /* 1 - beta1^t */, kBias2Sqrt = 2 /* sqrt(1 - beta2^t) */ };
 
@@ -86,15 +91,17 @@ class Backend {
   virtual void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse,
                                       const Tensor& dloss, Tensor& dlogits) = 0;
 
-  // Optimizer and clipping kernels over a parameter (R, ...). step_values (R, 3) f64 (see StepValue);
-  // grad_scale (R) f64 multiplies the gradient (clipping).
-  virtual void sum_squares_per_replica(const Tensor& x, Tensor& out /* (R) f64, accumulated */) = 0;
+  // Optimizer and clipping kernels over all parameters (R, ...) at once, so a step launches a few
+  // kernels rather than a few per parameter. step_values (R, 3) f64 (see StepValue); grad_scale (R) f64
+  // multiplies the gradient (clipping).
+  // out (R) f64 = the sum of squares of every tensor of xs, per replica.
+  virtual void sum_squares_per_replica(const std::vector<Tensor>& xs, Tensor& out) = 0;
   // scale[r] = min(1, clip_norm / (sqrt(squares[r]) + 1e-6)) as torch's clip_grad_norm_; 1 when clip_norm is 0.
   virtual void clip_scales(const Tensor& squares, double clip_norm, Tensor& scales) = 0;
-  virtual void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const Tensor& step_values,
+  virtual void adam_update(const std::vector<OptimizerSlot>& slots, const Tensor& step_values,
                            const Tensor& grad_scale, const AdamStep& step) = 0;
-  virtual void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const Tensor& step_values,
-                          const Tensor& grad_scale, const SgdStep& step) = 0;
+  virtual void sgd_update(const std::vector<OptimizerSlot>& slots, const Tensor& step_values, const Tensor& grad_scale,
+                          const SgdStep& step) = 0;
 };
 
 Backend& backend_for(Device device);

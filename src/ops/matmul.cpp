@@ -7,7 +7,7 @@
 
 namespace mechlab {
 
-Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b, double alpha) {
   check_same_kind(a, b, "matmul");
   auto fail = [&](const char* why) {
     return std::invalid_argument(std::string("matmul: ") + why + ": " + to_string(a.shape()) +
@@ -27,16 +27,20 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
   g.a_batch_stride = g.m * g.k;
   g.b_batch_stride = g.k * g.n;
   g.c_batch_stride = g.m * g.n;
+  g.alpha = alpha;
   Shape out_shape = lead;
   out_shape.push_back(g.m);
   out_shape.push_back(g.n);
   Tensor out = Tensor::empty(out_shape, a.dtype(), a.device());
   backend_for(a.device()).gemm(a, b, out, g);
-  return record(out, "matmul", {a, b}, [a, b, transpose_a, transpose_b](const Tensor& dc) -> std::vector<Tensor> {
-    // With C = op(A) op(B): d op(A) = dC op(B)^T and d op(B) = op(A)^T dC, transposed back where op was.
+  return record(out, "matmul", {a, b}, [a, b, transpose_a, transpose_b, alpha](const Tensor& dc) -> std::vector<Tensor> {
+    // With C = alpha op(A) op(B): d op(A) = alpha dC op(B)^T and d op(B) = alpha op(A)^T dC, transposed
+    // back where op was.
     Tensor da, db;
-    if (a.requires_grad()) da = transpose_a ? matmul(b, dc, transpose_b, true) : matmul(dc, b, false, !transpose_b);
-    if (b.requires_grad()) db = transpose_b ? matmul(dc, a, true, transpose_a) : matmul(a, dc, !transpose_a, false);
+    if (a.requires_grad())
+      da = transpose_a ? matmul(b, dc, transpose_b, true, alpha) : matmul(dc, b, false, !transpose_b, alpha);
+    if (b.requires_grad())
+      db = transpose_b ? matmul(dc, a, true, transpose_a, alpha) : matmul(a, dc, !transpose_a, false, alpha);
     return {da, db};
   });
 }

@@ -9,8 +9,9 @@
 
 namespace mechlab {
 
-// Products. Leading (batch) dims of a and b must match; op() transposes the last two dims.
-Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+// Products alpha * op(a) op(b). Leading (batch) dims of a and b must match; op() transposes the last two
+// dims. alpha saves a separate scaling pass (attention scores are the largest tensors of a step).
+Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false, double alpha = 1.0);
 
 // Elementwise with NumPy broadcasting.
 Tensor add(const Tensor& a, const Tensor& b);

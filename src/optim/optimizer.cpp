@@ -55,25 +55,24 @@ void Optimizer::prepare_step() {
 }
 
 void Optimizer::apply() {
-  if (parameters_.empty()) return;
-  Backend& backend = backend_for(parameters_[0].value.device());
-  backend.fill(squares_, 0.0);
-  for (const NamedParameter& p : parameters_)
-    if (p.value.grad().defined()) backend.sum_squares_per_replica(p.value.grad(), squares_);
-  backend.clip_scales(squares_, config_.clip_norm, grad_scale_);
+  std::vector<OptimizerSlot> slots;
+  std::vector<Tensor> grads;
   for (size_t i = 0; i < parameters_.size(); ++i) {
-    Tensor param = parameters_[i].value;
-    const Tensor& grad = param.grad();
-    if (!grad.defined()) continue;
-    if (config_.kind == OptimizerKind::sgd) {
-      backend.sgd_update(param, grad, first_moment_[i], step_values_, grad_scale_,
-                         SgdStep{config_.momentum, config_.weight_decay});
-    } else {
-      backend.adam_update(param, grad, first_moment_[i], second_moment_[i], step_values_, grad_scale_,
-                          AdamStep{config_.beta1, config_.beta2, config_.eps, config_.weight_decay,
-                                   config_.kind == OptimizerKind::adamw});
-    }
+    const Tensor& param = parameters_[i].value;
+    if (!param.grad().defined()) continue;  // a parameter the loss does not reach
+    slots.push_back({param, param.grad(), first_moment_[i], second_moment_[i]});
+    grads.push_back(param.grad());
   }
+  if (slots.empty()) return;
+  Backend& backend = backend_for(slots[0].param.device());
+  backend.sum_squares_per_replica(grads, squares_);
+  backend.clip_scales(squares_, config_.clip_norm, grad_scale_);
+  if (config_.kind == OptimizerKind::sgd)
+    backend.sgd_update(slots, step_values_, grad_scale_, SgdStep{config_.momentum, config_.weight_decay});
+  else
+    backend.adam_update(slots, step_values_, grad_scale_,
+                        AdamStep{config_.beta1, config_.beta2, config_.eps, config_.weight_decay,
+                                 config_.kind == OptimizerKind::adamw});
 }
 
 void Optimizer::zero_grad() {

@@ -42,12 +42,12 @@ class CpuBackend final : public Backend {
   void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse, const Tensor& dloss,
                               Tensor& dlogits) override;
 
-  void sum_squares_per_replica(const Tensor& x, Tensor& out) override;
+  void sum_squares_per_replica(const std::vector<Tensor>& xs, Tensor& out) override;
   void clip_scales(const Tensor& squares, double clip_norm, Tensor& scales) override;
-  void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const Tensor& step_values,
-                   const Tensor& grad_scale, const AdamStep& step) override;
-  void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum, const Tensor& step_values,
-                  const Tensor& grad_scale, const SgdStep& step) override;
+  void adam_update(const std::vector<OptimizerSlot>& slots, const Tensor& step_values, const Tensor& grad_scale,
+                   const AdamStep& step) override;
+  void sgd_update(const std::vector<OptimizerSlot>& slots, const Tensor& step_values, const Tensor& grad_scale,
+                  const SgdStep& step) override;
 
  private:
   // Training repeats the same shapes every step; reusing freed blocks by size avoids page faults.

@@ -1,5 +1,6 @@
 // Sums over an axis and per-replica sums of squares. Each output element is summed sequentially in a
 // fixed order with a double accumulator: deterministic, and accurate over long axes in f32.
+#include <algorithm>
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
@@ -30,19 +31,23 @@ void CpuBackend::sum_mid(const Tensor& x, int64_t outer, int64_t mid, int64_t in
   });
 }
 
-void CpuBackend::sum_squares_per_replica(const Tensor& x, Tensor& out) {
-  const int64_t R = x.dim(0), block = x.numel() / R;
+void CpuBackend::sum_squares_per_replica(const std::vector<Tensor>& xs, Tensor& out) {
   double* o = out.data<double>();
-  dispatch_float(x.dtype(), [&]<typename T>() {
-    const T* in = x.data<T>();
-    cpu::parallel_chunks(R, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        double acc = 0.0;
-        for (int64_t i = 0; i < block; ++i) acc += static_cast<double>(in[r * block + i]) * in[r * block + i];
-        o[r] += acc;
-      }
+  const int64_t R = out.numel();
+  std::fill(o, o + R, 0.0);
+  for (const Tensor& x : xs) {
+    const int64_t block = x.numel() / R;
+    dispatch_float(x.dtype(), [&]<typename T>() {
+      const T* in = x.data<T>();
+      cpu::parallel_chunks(R, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          double acc = 0.0;
+          for (int64_t i = 0; i < block; ++i) acc += static_cast<double>(in[r * block + i]) * in[r * block + i];
+          o[r] += acc;
+        }
+      });
     });
-  });
+  }
 }
 
 }  // namespace mechlab

@@ -18,11 +18,12 @@ template <typename T> __device__ inline T apply(BinaryOp op, T a, T b) {
   return a;
 }
 
-template <typename T> __global__ void binary_kernel(BinaryOp op, const T* a, const T* b, T* out, StridedArgs<3> s) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= s.numel) return;
-  int64_t at[3];
-  strided_offsets(s, i, at);
+template <typename T, typename Index>
+__global__ void binary_kernel(BinaryOp op, const T* a, const T* b, T* out, StridedArgs<3> s) {
+  const Index i = static_cast<Index>(blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x);
+  if (i >= static_cast<Index>(s.numel)) return;
+  Index at[3];
+  strided_offsets<Index, 3>(s, i, at);
   out[at[2]] = apply(op, a[at[0]], b[at[1]]);
 }
 
@@ -80,7 +81,10 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const StridedView& view_a
     } else {
       StridedView view_out = StridedView::contiguous(out.shape());
       StridedArgs<3> s = strided_args<3>({&view_a, &view_b, &view_out});
-      binary_kernel<<<blocks_for(n), kThreads, 0, stream_>>>(op, a.data<T>(), b.data<T>(), out.data<T>(), s);
+      if (fits_32_bits(s))
+        binary_kernel<T, int32_t><<<blocks_for(n), kThreads, 0, stream_>>>(op, a.data<T>(), b.data<T>(), out.data<T>(), s);
+      else
+        binary_kernel<T, int64_t><<<blocks_for(n), kThreads, 0, stream_>>>(op, a.data<T>(), b.data<T>(), out.data<T>(), s);
     }
   });
   check_launch("binary");

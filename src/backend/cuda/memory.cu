@@ -92,11 +92,12 @@ template <typename S, typename T> __global__ void convert_kernel(const S* in, T*
   if (i < n) out[i] = static_cast<T>(in[i]);
 }
 
-template <typename T> __global__ void strided_copy_kernel(const T* in, T* out, StridedArgs<2> a, bool accumulate) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= a.numel) return;
-  int64_t at[2];
-  strided_offsets(a, i, at);
+template <typename T, typename Index>
+__global__ void strided_copy_kernel(const T* in, T* out, StridedArgs<2> a, bool accumulate) {
+  const Index i = static_cast<Index>(blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x);
+  if (i >= static_cast<Index>(a.numel)) return;
+  Index at[2];
+  strided_offsets<Index, 2>(a, i, at);
   out[at[1]] = accumulate ? out[at[1]] + in[at[0]] : in[at[0]];
 }
 
@@ -137,8 +138,12 @@ void CudaBackend::strided_copy(const Tensor& x, const StridedView& view_x, Tenso
   if (a.numel == 0) return;
   dispatch_any(x.dtype(), [&](auto zero) {
     using T = decltype(zero);
-    strided_copy_kernel<<<blocks_for(a.numel), kThreads, 0, stream_>>>(static_cast<const T*>(x.raw()),
-                                                                     static_cast<T*>(out.raw()), a, accumulate);
+    const T* in = static_cast<const T*>(x.raw());
+    T* o = static_cast<T*>(out.raw());
+    if (fits_32_bits(a))
+      strided_copy_kernel<T, int32_t><<<blocks_for(a.numel), kThreads, 0, stream_>>>(in, o, a, accumulate);
+    else
+      strided_copy_kernel<T, int64_t><<<blocks_for(a.numel), kThreads, 0, stream_>>>(in, o, a, accumulate);
   });
   check_launch("strided_copy");
 }

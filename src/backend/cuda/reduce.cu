@@ -11,9 +11,11 @@ using namespace cuda;
 namespace {
 constexpr int kSquaresChunk = 8192;  // elements per block of the first pass
 
-template <typename T> __global__ void sum_squares_kernel(const T* x, int64_t block, int chunks, double* partials) {
+// partials[r * columns + first_column + chunk]: one column per chunk of every tensor.
+template <typename T>
+__global__ void sum_squares_kernel(const T* x, int64_t block, int64_t columns, int64_t first_column, double* partials) {
   __shared__ double partial[kThreads];
-  const int r = blockIdx.y, chunk = blockIdx.x;
+  const int64_t r = blockIdx.y, chunk = blockIdx.x;
   const int64_t begin = chunk * static_cast<int64_t>(kSquaresChunk);
   const int64_t end = min(block, begin + kSquaresChunk);
   double acc = 0.0;
@@ -27,15 +29,15 @@ template <typename T> __global__ void sum_squares_kernel(const T* x, int64_t blo
     if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
     __syncthreads();
   }
-  if (threadIdx.x == 0) partials[r * chunks + chunk] = partial[0];
+  if (threadIdx.x == 0) partials[r * columns + first_column + chunk] = partial[0];
 }
 
-__global__ void add_partials_kernel(const double* partials, int chunks, int replicas, double* out) {
+__global__ void add_partials_kernel(const double* partials, int64_t columns, int replicas, double* out) {
   const int r = blockIdx.x * blockDim.x + threadIdx.x;
   if (r >= replicas) return;
   double total = 0.0;
-  for (int c = 0; c < chunks; ++c) total += partials[r * chunks + c];
-  out[r] += total;
+  for (int64_t c = 0; c < columns; ++c) total += partials[r * columns + c];
+  out[r] = total;
 }
 
 __global__ void clip_scales_kernel(const double* squares, double clip_norm, double* scales, int replicas) {
@@ -73,16 +75,23 @@ const Tensor& CudaBackend::ones_of_length(int64_t length, DType dtype) {
   return ones;
 }
 
-void CudaBackend::sum_squares_per_replica(const Tensor& x, Tensor& out) {
-  const int64_t R = x.dim(0), block = x.numel() / R;
-  const int chunks = static_cast<int>(std::max<int64_t>(1, (block + kSquaresChunk - 1) / kSquaresChunk));
-  Tensor partials = Tensor::empty({R * chunks}, DType::f64, Device::cuda);
-  dispatch_float(x.dtype(), [&]<typename T>() {
-    sum_squares_kernel<<<dim3(chunks, static_cast<unsigned>(R)), kThreads, 0, stream_>>>(x.data<T>(), block, chunks,
-                                                                                       partials.data<double>());
-  });
+void CudaBackend::sum_squares_per_replica(const std::vector<Tensor>& xs, Tensor& out) {
+  const int64_t R = out.numel();
+  auto chunks_of = [](const Tensor& x) { return std::max<int64_t>(1, (x.numel() / x.dim(0) + kSquaresChunk - 1) / kSquaresChunk); };
+  int64_t columns = 0;
+  for (const Tensor& x : xs) columns += chunks_of(x);
+  Tensor partials = Tensor::empty({R * std::max<int64_t>(columns, 1)}, DType::f64, Device::cuda);
+  int64_t first_column = 0;
+  for (const Tensor& x : xs) {
+    const int64_t chunks = chunks_of(x);
+    dispatch_float(x.dtype(), [&]<typename T>() {
+      sum_squares_kernel<<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(R)), kThreads, 0, stream_>>>(
+          x.data<T>(), x.numel() / R, columns, first_column, partials.data<double>());
+    });
+    first_column += chunks;
+  }
   check_launch("sum_squares");
-  add_partials_kernel<<<blocks_for(R), kThreads, 0, stream_>>>(partials.data<double>(), chunks, static_cast<int>(R),
+  add_partials_kernel<<<blocks_for(R), kThreads, 0, stream_>>>(partials.data<double>(), columns, static_cast<int>(R),
                                                               out.data<double>());
   check_launch("add_partials");
 }

@@ -30,13 +30,26 @@ template <int N> StridedArgs<N> strided_args(const std::array<const StridedView*
   return a;
 }
 
-template <int N> __device__ inline void strided_offsets(const StridedArgs<N>& a, int64_t index, int64_t (&at)[N]) {
-  for (int k = 0; k < N; ++k) at[k] = a.offsets[k];
+// Index is int32_t when every offset fits (fits_32_bits): 64-bit division is many times slower on a GPU.
+template <typename Index, int N>
+__device__ inline void strided_offsets(const StridedArgs<N>& a, Index index, Index (&at)[N]) {
+  for (int k = 0; k < N; ++k) at[k] = static_cast<Index>(a.offsets[k]);
   for (int d = a.ndim - 1; d >= 0; --d) {
-    const int64_t i = index % a.shape[d];
-    index /= a.shape[d];
-    for (int k = 0; k < N; ++k) at[k] += i * a.strides[k][d];
+    const Index extent = static_cast<Index>(a.shape[d]);
+    const Index i = index % extent;
+    index /= extent;
+    for (int k = 0; k < N; ++k) at[k] += i * static_cast<Index>(a.strides[k][d]);
   }
+}
+
+template <int N> bool fits_32_bits(const StridedArgs<N>& a) {
+  if (a.numel >= (int64_t{1} << 31)) return false;
+  for (int k = 0; k < N; ++k) {
+    int64_t reach = a.offsets[k];
+    for (int d = 0; d < a.ndim; ++d) reach += (a.shape[d] - 1) * a.strides[k][d];
+    if (reach >= (int64_t{1} << 31)) return false;
+  }
+  return true;
 }
 
 // Warp-level sums in a fixed butterfly order: the same bits on every run.
