@@ -9,6 +9,7 @@
 #include "op_cases.h"
 #include "subprocess.h"
 #include "ops/ops.h"
+#include "train/step_runner.h"
 #include "train/train_step.h"
 
 using namespace mechlab;
@@ -107,4 +108,30 @@ TEST_CASE("the quick config's first 100 losses on CUDA agree with the CPU") {
   for (int step = 0; step < 100; ++step) worst = std::max(worst, std::abs(cpu[step] - gpu[step]) / cpu[step]);
   MESSAGE("first 100 losses: worst relative difference CPU vs CUDA " << worst << " (loss " << cpu[0] << " -> " << cpu[99] << ")");
   CHECK(worst < 1e-4);
+}
+
+TEST_CASE("a step replayed from a CUDA graph equals the step launched kernel by kernel, bit for bit") {
+  if (!gpu_available("a step replayed from a CUDA graph equals the step launched kernel by kernel, bit for bit")) return;
+  auto run = [](bool graph) {
+    LoadedConfig loaded = quick_config("cuda");
+    const std::vector<ReplicaKey> keys = replicas_for_seeds({0, 1});  // two replicas, two learning rates
+    loaded.run.optim.lr = {1e-3, 3e-3};
+    Transformer model(loaded.run.model, keys, DType::f32, Device::cuda);
+    Optimizer optimizer(model.parameters(), loaded.run.optim, 2);
+    StepRunner runner(model, optimizer, graph);
+    std::vector<double> losses;
+    for (int step = 0; step < 30; ++step) {
+      Batch batch = loaded.task->sample(keys, 16, RandomStream::data, step);
+      for (double loss : runner.step(batch).to_vector<double>()) losses.push_back(loss);
+    }
+    std::vector<float> bits;
+    for (const NamedParameter& p : model.parameters()) {
+      std::vector<float> values = p.value.to_vector<float>();
+      bits.insert(bits.end(), values.begin(), values.end());
+    }
+    return std::make_pair(losses, bits);
+  };
+  auto replayed = run(true), eager = run(false);
+  CHECK(replayed.first == eager.first);
+  CHECK(std::memcmp(replayed.second.data(), eager.second.data(), replayed.second.size() * sizeof(float)) == 0);
 }

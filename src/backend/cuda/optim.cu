@@ -21,20 +21,23 @@ template <typename T> struct SlotTable {
   T* second[kSlotsPerLaunch];
 };
 
-// The slot holding global index i, and i's position inside it.
-template <typename T> __device__ inline int slot_of(const SlotTable<T>& t, int64_t i) {
-  int s = 0;
-  while (s + 1 < t.count && i >= t.begin[s + 1]) ++s;
-  return s;
+// Where a thread's element lives: slot k, element i of that slot, replica r.
+struct Element {
+  int k;
+  int64_t i, r;
+};
+template <typename T> __device__ inline Element locate(const SlotTable<T>& t, int64_t index) {
+  int k = 0;
+  while (k + 1 < t.count && index >= t.begin[k + 1]) ++k;
+  const int64_t i = index - t.begin[k];
+  return {k, i, i / t.block[k]};
 }
 
 template <typename T>
 __global__ void adam_kernel(SlotTable<T> t, const double* values, const double* scales, AdamStep s) {
   const int64_t index = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (index >= t.begin[t.count]) return;
-  const int k = slot_of(t, index);
-  const int64_t i = index - t.begin[k];
-  const int64_t r = i / t.block[k];
+  const auto [k, i, r] = locate(t, index);
   const double lr = values[3 * r + kLearningRate];
   const T step_size = static_cast<T>(lr / values[3 * r + kBias1]);
   const T bias2_sqrt = static_cast<T>(values[3 * r + kBias2Sqrt]);
@@ -53,9 +56,7 @@ template <typename T>
 __global__ void sgd_kernel(SlotTable<T> t, const double* values, const double* scales, SgdStep s) {
   const int64_t index = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (index >= t.begin[t.count]) return;
-  const int k = slot_of(t, index);
-  const int64_t i = index - t.begin[k];
-  const int64_t r = i / t.block[k];
+  const auto [k, i, r] = locate(t, index);
   T gi = t.grad[k][i] * static_cast<T>(scales[r]) + static_cast<T>(s.weight_decay) * t.param[k][i];
   if (s.momentum != 0.0) {
     t.first[k][i] = static_cast<T>(s.momentum) * t.first[k][i] + gi;
