@@ -45,9 +45,7 @@ double step_flops(const TransformerConfig& c, int64_t B, int64_t T) {
   const double per_layer = 2 * N * D * H * E * 4 + 2 * 2 * B * H * T * T * E + 2 * 2 * N * D * M;
   return 3 * (c.n_layers * per_layer + 2 * N * D * c.d_vocab);
 }
-}  // namespace
 
-namespace {
 struct StepTiming {
   double median_s = 0, fastest_s = 0, mean_s = 0, gpu_busy_fraction = 0, final_loss = 0, memory_mb = 0;
 };

@@ -87,10 +87,9 @@ Command add_run(CLI::App& app) {
   sub->add_option("--device", options->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   sub->add_flag("--resume", options->resume, "continue an interrupted run from its last checkpoint (or start it)");
   sub->add_flag("--overwrite", options->overwrite, "replace a run directory that holds another run");
-  return [options, &app] {
+  return [options] {
     options->command_line = "mechlab run " + options->config;
     for (const auto& o : options->overrides) options->command_line += " " + o;
-    (void)app;
     return run(*options);
   };
 }

@@ -1,17 +1,15 @@
 #include "train/train_step.h"
 
 #include "ops/ops.h"
+#include "train/step_runner.h"
 #include "random/philox.h"
 
 namespace mechlab {
 
 std::vector<double> train_step(const Transformer& model, Optimizer& optimizer, const Tensor& inputs,
                                const Tensor& targets, const Tensor& mask) {
-  optimizer.zero_grad();
-  Tensor losses = cross_entropy(model.forward(inputs), targets, mask);  // (R)
-  sum(losses, {0}).backward();
-  optimizer.step();
-  return losses.to_vector<double>();
+  StepRunner eager(model, optimizer, /*use_graph=*/false);
+  return eager.step({inputs, targets, mask}).to_vector<double>();
 }
 
 Tensor random_tokens(const std::vector<ReplicaKey>& replicas, int64_t batch, int64_t length, int32_t vocab,

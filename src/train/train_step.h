@@ -1,4 +1,5 @@
-// One optimisation step, the unit the trainer loop repeats: forward -> loss -> backward -> update.
+// One eager optimisation step (forward -> loss -> backward -> update) for tests and tools that train by
+// hand; the trainer keeps a StepRunner, which can also replay steps from a CUDA graph.
 #pragma once
 #include <vector>
 

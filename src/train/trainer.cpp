@@ -35,6 +35,24 @@ int64_t latest_common_checkpoint(const std::vector<fs::path>& dirs) {
 }
 
 std::set<int64_t> to_set(const std::vector<int64_t>& steps) { return {steps.begin(), steps.end()}; }
+
+// A metrics.jsonl record: the given fields, then the task metrics (when an evaluation ran).
+nlohmann::ordered_json record_of(nlohmann::ordered_json fields, const Metrics* metrics) {
+  if (metrics)
+    for (const auto& [name, value] : *metrics) fields[name] = value;
+  return fields;
+}
+
+// summary.json of each replica: the final evaluation and the last training loss (null when this
+// invocation ran no step, i.e. it resumed from the last checkpoint).
+void write_summaries(const RunConfig& run, const std::vector<fs::path>& dirs, const std::vector<double>* last_losses,
+                     const std::vector<Metrics>& metrics) {
+  for (size_t r = 0; r < dirs.size(); ++r) {
+    nlohmann::ordered_json fields{{"name", run.name}, {"seed", run.seeds[r]}, {"steps", run.train.steps},
+                                  {"final_train_loss", last_losses ? nlohmann::ordered_json((*last_losses)[r]) : nullptr}};
+    write_file_atomically(dirs[r] / "summary.json", record_of(fields, &metrics[r]).dump(2) + "\n");
+  }
+}
 }  // namespace
 
 Trainer::Trainer(const RunConfig& run, const Task& task, RunDirectory& directory)
@@ -82,17 +100,13 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
   if (step == 0) {
     write_probe_tokens(probe, dirs);
     final_metrics = evaluate();
-    for (int64_t r = 0; r < R; ++r) {
-      nlohmann::ordered_json record{{"step", 0}};
-      for (const auto& [name, value] : final_metrics[r]) record[name] = value;
-      logs[r].append(record);
-    }
+    for (int64_t r = 0; r < R; ++r) logs[r].append(record_of({{"step", 0}}, &final_metrics[r]));
     if (dump_steps.count(0)) write_probe_dump(model, probe, 0, dirs);
   }
 
   StepRunner runner(model, optimizer, run_.train.cuda_graph);
   Progress progress(step, last, run_.train.log_every);
-  std::vector<double> losses(R, 0.0);
+  std::vector<double> losses;
   auto window_start = Clock::now();
   int64_t window_steps = 0;
   while (step < last) {
@@ -114,17 +128,14 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
       const double tokens = static_cast<double>(batch.targets.numel() * window_steps);
       if (eval_now) final_metrics = evaluate();
       const std::vector<double> grad_norms = optimizer.last_grad_norms();
-      for (int64_t r = 0; r < R; ++r) {
-        nlohmann::ordered_json record{{"step", step},
-                                      {"loss", losses[r]},
-                                      {"lr", lrs[r]},
-                                      {"grad_norm", grad_norms[r]},
-                                      {"tokens_per_s", seconds > 0 ? tokens / seconds : 0.0},
-                                      {"elapsed_s", std::chrono::duration<double>(Clock::now() - start).count()}};
-        if (eval_now)
-          for (const auto& [name, value] : final_metrics[r]) record[name] = value;
-        logs[r].append(record);
-      }
+      for (int64_t r = 0; r < R; ++r)
+        logs[r].append(record_of({{"step", step},
+                                  {"loss", losses[r]},
+                                  {"lr", lrs[r]},
+                                  {"grad_norm", grad_norms[r]},
+                                  {"tokens_per_s", seconds > 0 ? tokens / seconds : 0.0},
+                                  {"elapsed_s", std::chrono::duration<double>(Clock::now() - start).count()}},
+                                 eval_now ? &final_metrics[r] : nullptr));
       window_start = Clock::now();
       window_steps = 0;
     }
@@ -141,13 +152,7 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
   progress.finish();
   if (final_metrics.empty()) final_metrics = evaluate();  // resumed from a checkpoint of the last step
 
-  for (int64_t r = 0; r < R; ++r) {
-    nlohmann::ordered_json summary{{"name", run_.name}, {"seed", run_.seeds[r]}, {"steps", last},
-                                   {"final_train_loss", losses[r]}};
-    if (!final_metrics.empty())
-      for (const auto& [name, value] : final_metrics[r]) summary[name] = value;
-    write_file_atomically(dirs[r] / "summary.json", summary.dump(2) + "\n");
-  }
+  write_summaries(run_, dirs, losses.empty() ? nullptr : &losses, final_metrics);
   directory_.log(fmt::format("finished {} steps", last));
   return TrainingOutcome::finished;
 }
