@@ -112,8 +112,9 @@ TEST_CASE("the quick config's first 100 losses on CUDA agree with the CPU") {
 
 TEST_CASE("a step replayed from a CUDA graph equals the step launched kernel by kernel, bit for bit") {
   if (!gpu_available("a step replayed from a CUDA graph equals the step launched kernel by kernel, bit for bit")) return;
-  auto run = [](bool graph) {
+  auto run = [](bool graph, const char* positions) {
     LoadedConfig loaded = quick_config("cuda");
+    loaded.run.model.positions = std::string(positions) == "learned" ? Positions::learned : Positions::sinusoidal;
     const std::vector<ReplicaKey> keys = replicas_for_seeds({0, 1});  // two replicas, two learning rates
     loaded.run.optim.lr = {1e-3, 3e-3};
     Transformer model(loaded.run.model, keys, DType::f32, Device::cuda);
@@ -131,7 +132,10 @@ TEST_CASE("a step replayed from a CUDA graph equals the step launched kernel by 
     }
     return std::make_pair(losses, bits);
   };
-  auto replayed = run(true), eager = run(false);
-  CHECK(replayed.first == eager.first);
-  CHECK(std::memcmp(replayed.second.data(), eager.second.data(), replayed.second.size() * sizeof(float)) == 0);
+  for (const char* positions : {"learned", "sinusoidal"}) {
+    INFO("positions " << std::string(positions));
+    auto replayed = run(true, positions), eager = run(false, positions);
+    CHECK(replayed.first == eager.first);
+    CHECK(std::memcmp(replayed.second.data(), eager.second.data(), replayed.second.size() * sizeof(float)) == 0);
+  }
 }

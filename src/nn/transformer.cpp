@@ -106,6 +106,12 @@ int64_t Transformer::parameter_count() const {
   return total;
 }
 
+const Tensor& Transformer::sinusoidal_table(int64_t T) const {
+  Tensor& table = sinusoidal_tables_[T];
+  if (!table.defined()) table = sinusoidal_positions(T, config_.d_model, dtype_, device_);
+  return table;
+}
+
 Tensor Transformer::norm(const std::string& prefix, const Tensor& x, ActivationHooks* hooks) const {
   if (config_.layernorm == LayerNormPlacement::none) return x;
   const int64_t R = replicas(), D = config_.d_model;
@@ -179,7 +185,7 @@ Tensor Transformer::forward(const Tensor& input, ActivationHooks* hooks) const {
   if (c.positions == Positions::learned)
     resid = add(resid, hook(hooks, "hook_pos_embed", reshape(slice(parameter("pos_embed.W_pos"), 1, 0, T), {R, 1, T, D})));
   else if (c.positions == Positions::sinusoidal)
-    resid = add(resid, hook(hooks, "hook_pos_embed", sinusoidal_positions(T, D, dtype_, device_)));
+    resid = add(resid, hook(hooks, "hook_pos_embed", sinusoidal_table(T)));
 
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string block = "blocks." + std::to_string(l);

@@ -46,7 +46,9 @@ class Transformer {
   Tensor attention_block(int layer, const Tensor& x, ActivationHooks* hooks) const;
   Tensor mlp_block(int layer, const Tensor& x, ActivationHooks* hooks) const;
   Tensor norm(const std::string& prefix, const Tensor& x, ActivationHooks* hooks) const;
-  Tensor positions(int64_t T) const;
+  // The sinusoidal table (1, 1, T, D), built once per length: a host-to-device copy inside the step
+  // would break CUDA graph capture.
+  const Tensor& sinusoidal_table(int64_t T) const;
 
   TransformerConfig config_;
   std::vector<ReplicaKey> replica_keys_;
@@ -54,6 +56,7 @@ class Transformer {
   Device device_;
   std::vector<NamedParameter> parameters_;
   std::map<std::string, size_t> index_;
+  mutable std::map<int64_t, Tensor> sinusoidal_tables_;
 };
 
 }  // namespace mechlab
