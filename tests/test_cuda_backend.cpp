@@ -9,6 +9,7 @@
 #include "op_cases.h"
 #include "subprocess.h"
 #include "ops/ops.h"
+#include "train/eval_runner.h"
 #include "train/step_runner.h"
 #include "train/train_step.h"
 
@@ -137,5 +138,23 @@ TEST_CASE("a step replayed from a CUDA graph equals the step launched kernel by 
     auto replayed = run(true, positions), eager = run(false, positions);
     CHECK(replayed.first == eager.first);
     CHECK(std::memcmp(replayed.second.data(), eager.second.data(), replayed.second.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("an evaluation replayed from a CUDA graph gives the metrics of an eager one") {
+  if (!gpu_available("an evaluation replayed from a CUDA graph gives the metrics of an eager one")) return;
+  LoadedConfig loaded = quick_config("cuda");
+  const std::vector<ReplicaKey> keys = loaded.run.replica_keys();
+  Transformer model(loaded.run.model, keys, DType::f32, Device::cuda);
+  Optimizer optimizer(model.parameters(), loaded.run.optim, 1);
+  StepRunner runner(model, optimizer, true);
+  const Batch eval_batch = loaded.task->sample(keys, 64, RandomStream::eval_data, 0).to(Device::cuda);
+  EvalRunner recorded(model, *loaded.task, eval_batch, true);
+  for (int round = 0; round < 3; ++round) {  // eager, then recorded, then replayed on changed weights
+    for (int step = 0; step < 20; ++step) runner.step(loaded.task->sample(keys, 16, RandomStream::data, 20 * round + step));
+    const std::vector<Metrics> from_graph = recorded.evaluate(), eager = loaded.task->evaluate(model, eval_batch);
+    INFO("round " << round);
+    CHECK(from_graph == eager);
+    CHECK(from_graph[0].count("bos_attn_nontrigger.L0H0") == 1);
   }
 }

@@ -68,7 +68,7 @@ Schema build_run_schema() {
   s.integer("train.steps", 1000, "Optimizer steps.", 1, 1e12);
   s.integer("train.batch_size", 64, "Sequences per step and replica.", 1, 1 << 24);
   s.choice("train.device", "cpu", {"cpu", "cuda"}, "Where to train (--device overrides).");
-  s.boolean("train.cuda_graph", true, "On CUDA, capture the whole training step once as a CUDA graph and replay it.");
+  s.boolean("train.cuda_graph", true, "On CUDA, record the training step and the evaluation once as CUDA graphs and replay them.");
   s.integer("train.threads", 0, "CPU threads; 0 uses every core (--threads overrides). Results do not depend on it.", 0,
             4096);
   s.integer("train.eval_every", 100, "Steps between evaluations (task metrics on a fixed evaluation batch).", 1, 1e12);

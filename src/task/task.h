@@ -42,8 +42,15 @@ class Task {
   virtual Batch sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
                        uint32_t step) const = 0;
 
-  // Task metrics of `model` on `batch` (evaluation mode; the caller holds a NoGradGuard).
-  virtual std::vector<Metrics> evaluate(const Transformer& model, const Batch& batch) const = 0;
+  // An evaluation in two phases. The device phase computes every tensor the metrics need with ops
+  // alone (no reads to the host), so it can be recorded once as a CUDA graph and replayed at each
+  // evaluation; the host phase turns those tensors (copied to the CPU) into metrics.
+  using EvaluationTensors = std::map<std::string, Tensor>;
+  virtual EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const = 0;
+  virtual std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const = 0;
+
+  // Both phases at once (evaluation mode is set here).
+  std::vector<Metrics> evaluate(const Transformer& model, const Batch& batch) const;
 };
 
 }  // namespace mechlab

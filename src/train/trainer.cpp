@@ -11,6 +11,7 @@
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/metrics_log.h"
+#include "train/eval_runner.h"
 #include "train/progress.h"
 #include "train/step_runner.h"
 #include "train/step_schedule.h"
@@ -88,10 +89,8 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
   for (const fs::path& dir : dirs) logs.emplace_back(dir / "metrics.jsonl");
 
   const auto start = Clock::now();
-  auto evaluate = [&] {
-    NoGradGuard no_grad;
-    return task_.evaluate(model, eval_batch);
-  };
+  EvalRunner evaluation(model, task_, eval_batch, run_.train.cuda_graph);
+  auto evaluate = [&] { return evaluation.evaluate(); };
   auto save_all = [&] {
     for (int64_t r = 0; r < R; ++r)
       save_checkpoint(checkpoint_path(dirs[r], step), model, &optimizer, r, step, run_.replica_config(r));

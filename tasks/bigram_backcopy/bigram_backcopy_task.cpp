@@ -69,9 +69,8 @@ Batch BigramBackcopyTask::sample(const std::vector<ReplicaKey>& replicas, int64_
           Tensor()};
 }
 
-std::vector<Metrics> BigramBackcopyTask::evaluate(const Transformer& model, const Batch& batch) const {
+Task::EvaluationTensors BigramBackcopyTask::evaluation_tensors(const Transformer& model, const Batch& batch) const {
   const TransformerConfig& c = model.config();
-  const int64_t R = batch.inputs.dim(0), B = batch.inputs.dim(1), T = batch.inputs.dim(2), H = c.n_heads;
   ActivationHooks hooks;
   for (int l = 0; l < c.n_layers; ++l) {
     hooks.capture(fmt::format("blocks.{}.attn.hook_pattern", l));
@@ -79,7 +78,21 @@ std::vector<Metrics> BigramBackcopyTask::evaluate(const Transformer& model, cons
     hooks.capture(fmt::format("blocks.{}.hook_resid_post", l));
   }
   const Tensor logits = model.forward(batch.inputs, &hooks);
-  const std::vector<float> ce = token_cross_entropy(logits, batch.targets).to_vector<float>();  // (R, B, T)
+  EvaluationTensors tensors{{"token_loss", token_cross_entropy(logits, batch.targets)}};  // (R, B, T)
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string block = fmt::format("blocks.{}", l);
+    tensors[fmt::format("resid_sq.L{}", l)] = last_axis_squared_norms(hooks.get(block + ".hook_resid_post"));  // (R, B, T)
+    if (!c.layer(l).attention) continue;
+    tensors[fmt::format("pattern.L{}", l)] = hooks.get(block + ".attn.hook_pattern");  // (R, B, H, T, T)
+    tensors[fmt::format("value_sq.L{}", l)] =
+        head_value_squared_norms(hooks.get(block + ".attn.hook_v"), model.parameter(block + ".attn.W_O"));  // (R, B, H, T)
+  }
+  return tensors;
+}
+
+std::vector<Metrics> BigramBackcopyTask::summarize(const EvaluationTensors& t, const Batch& batch) const {
+  const int64_t R = batch.inputs.dim(0), B = batch.inputs.dim(1), T = batch.inputs.dim(2);
+  const std::vector<float> ce = t.at("token_loss").to_vector<float>();
   const std::vector<int32_t> tokens = batch.inputs.to_vector<int32_t>();
 
   std::vector<Metrics> metrics(R);
@@ -103,20 +116,20 @@ std::vector<Metrics> BigramBackcopyTask::evaluate(const Transformer& model, cons
     metrics[r]["loss_first"] = mean(first);
   }
 
-  for (int l = 0; l < c.n_layers; ++l) {
-    const std::string block = fmt::format("blocks.{}", l);
-    const std::vector<float> resid = last_axis_norms(hooks.get(block + ".hook_resid_post")).to_vector<float>();  // (R, B, T)
+  for (int l = 0; t.count(fmt::format("resid_sq.L{}", l)); ++l) {
+    const std::vector<float> resid = sqrt_on_host(t.at(fmt::format("resid_sq.L{}", l))).to_vector<float>();  // (R, B, T)
     for (int64_t r = 0; r < R; ++r) {
       std::vector<double> bos, others;
       for (int64_t b = 0; b < B; ++b)
-        for (int64_t t = 0; t < T; ++t) (t == 0 ? bos : others).push_back(resid[(r * B + b) * T + t]);
+        for (int64_t i = 0; i < T; ++i) (i == 0 ? bos : others).push_back(resid[(r * B + b) * T + i]);
       metrics[r][fmt::format("resid_norm_bos.L{}", l)] = mean(bos);
       metrics[r][fmt::format("resid_norm_median.L{}", l)] = median(others);
     }
-    if (!c.layer(l).attention) continue;
-    const std::vector<float> pattern = hooks.get(block + ".attn.hook_pattern").to_vector<float>();  // (R, B, H, T, T)
-    const std::vector<float> value_norms =
-        head_value_norms(hooks.get(block + ".attn.hook_v"), model.parameter(block + ".attn.W_O")).to_vector<float>();  // (R, B, H, T)
+    if (!t.count(fmt::format("pattern.L{}", l))) continue;
+    const Tensor& pattern_tensor = t.at(fmt::format("pattern.L{}", l));
+    const int64_t H = pattern_tensor.dim(2);
+    const std::vector<float> pattern = pattern_tensor.to_vector<float>();                                          // (R, B, H, T, T)
+    const std::vector<float> value_norms = sqrt_on_host(t.at(fmt::format("value_sq.L{}", l))).to_vector<float>();  // (R, B, H, T)
     for (int64_t r = 0; r < R; ++r)
       for (int64_t h = 0; h < H; ++h) {
         std::vector<double> bos_nontrigger, bos_trigger, prev_trigger, value_bos, value_others;

@@ -25,7 +25,8 @@ class BigramBackcopyTask final : public Task {
   // is not / is a trigger), prev_attn_trigger (trigger queries' attention on i - 1), value_norm_bos and
   // value_norm_median (||W_O v|| at BOS and the median over other positions); per layer ("L0"):
   // resid_norm_bos and resid_norm_median (||h|| after the layer).
-  std::vector<Metrics> evaluate(const Transformer& model, const Batch& batch) const override;
+  EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const override;
+  std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const override;
 
   const BigramBackcopyProcess& process() const { return process_; }
 
