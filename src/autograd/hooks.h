@@ -24,7 +24,6 @@ class ActivationHooks {
 
   const std::map<std::string, Tensor>& captured() const { return captured_; }
   const Tensor& get(const std::string& name) const;
-  void clear_captured() { captured_.clear(); }
 
  private:
   bool capture_all_ = false;

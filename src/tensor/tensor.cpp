@@ -133,6 +133,4 @@ Tensor Tensor::view(const Shape& shape) const {
   return t;
 }
 
-bool Tensor::same_storage(const Tensor& other) const { return impl_->buffer == other.impl_->buffer; }
-
 }  // namespace mechlab

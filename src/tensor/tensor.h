@@ -72,7 +72,6 @@ class Tensor {
   Tensor view(const Shape& shape) const;
 
   TensorImpl* impl() const { return impl_.get(); }
-  bool same_storage(const Tensor& other) const;
 
  private:
   std::shared_ptr<TensorImpl> impl_;
