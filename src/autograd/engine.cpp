@@ -23,8 +23,8 @@ std::vector<TensorImpl*> consumers_first_order(const Tensor& root) {
     auto& [impl, next_input] = stack.back();
     const auto& inputs = impl->grad_fn ? impl->grad_fn->inputs : std::vector<Tensor>{};
     if (next_input < inputs.size()) {
-      TensorImpl* child = inputs[next_input++].impl();
-      if (child->requires_grad && seen.insert(child).second) stack.push_back({child, 0});
+      TensorImpl* child = inputs[next_input++].impl();  // null for an optional input left out
+      if (child && child->requires_grad && seen.insert(child).second) stack.push_back({child, 0});
     } else {
       post_order.push_back(impl);
       stack.pop_back();

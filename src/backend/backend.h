@@ -82,9 +82,15 @@ class Backend {
   virtual void attention_pattern_backward(AttentionKind kind, const Tensor& scores, const Tensor& pattern,
                                           const Tensor& dpattern, Tensor& dscores) = 0;
 
-  // Normalises rows of width x.shape().back(); stats (rows, 2) holds mean and 1/std for the backward.
-  virtual void layer_norm(const Tensor& x, double eps, Tensor& out, Tensor& stats) = 0;
-  virtual void layer_norm_backward(const Tensor& x, const Tensor& stats, const Tensor& dout, Tensor& dx) = 0;
+  // Normalises rows of width D = x.shape().back(), then applies the optional affine: out = xhat * weight + bias.
+  // weight and bias hold G rows of D values (G = 1, or one row per leading-axis index: G = x.dim(0)), row
+  // group g = row / (rows / G). stats (rows, 2) holds mean and 1/std for the backward.
+  virtual void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor& out,
+                          Tensor& stats) = 0;
+  // dx from dout (scaled by weight where defined); where dout_xhat is defined it receives dout * xhat, whose
+  // row sums give the weight's gradient.
+  virtual void layer_norm_backward(const Tensor& x, const Tensor& stats, const Tensor& weight, const Tensor& dout,
+                                   Tensor& dx, Tensor& dout_xhat) = 0;
 
   // Per-row cross-entropy of logits (rows, V) against i32 targets (rows); lse (rows) keeps log-sum-exp.
   virtual void cross_entropy(const Tensor& logits, const Tensor& targets, Tensor& loss, Tensor& lse) = 0;

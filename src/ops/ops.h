@@ -43,7 +43,8 @@ Tensor embedding(const Tensor& table, const Tensor& ids);
 // scores (..., T, T) -> causal attention pattern of the given kind.
 Tensor attention_pattern(const Tensor& scores, AttentionKind kind);
 
-// Normalises over the last axis; with weight and bias (both (..., D) broadcastable) applies them after.
+// Normalises over the last axis; weight and bias (each optional) are applied after in the same kernel.
+// They are (D) or, for per-replica values, (R, 1, ..., 1, D) with R = x.dim(0).
 Tensor layer_norm(const Tensor& x, double eps = 1e-5);
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 

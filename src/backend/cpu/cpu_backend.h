@@ -35,8 +35,10 @@ class CpuBackend final : public Backend {
   void attention_pattern_backward(AttentionKind kind, const Tensor& scores, const Tensor& pattern,
                                   const Tensor& dpattern, Tensor& dscores) override;
 
-  void layer_norm(const Tensor& x, double eps, Tensor& out, Tensor& stats) override;
-  void layer_norm_backward(const Tensor& x, const Tensor& stats, const Tensor& dout, Tensor& dx) override;
+  void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor& out,
+                  Tensor& stats) override;
+  void layer_norm_backward(const Tensor& x, const Tensor& stats, const Tensor& weight, const Tensor& dout, Tensor& dx,
+                           Tensor& dout_xhat) override;
 
   void cross_entropy(const Tensor& logits, const Tensor& targets, Tensor& loss, Tensor& lse) override;
   void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse, const Tensor& dloss,

@@ -1,6 +1,7 @@
 // The CUDA backend: a kernel for every Backend operation, cuBLAS strided-batched products, one stream.
-// Reductions use fixed thread-to-data maps and fixed shuffle trees (no atomics), so two runs on the same
-// GPU give bitwise identical results. Memory comes from a caching allocator; while a CUDA graph is being
+// Reductions use fixed thread-to-data maps and fixed trees (no atomic accumulation; an arrival counter
+// only picks which block adds a column sum's partials, in a fixed order), so two runs on the same GPU give
+// bitwise identical results. Memory comes from a caching allocator; while a CUDA graph is being
 // captured, blocks come from (and return to) that graph's private pool, so replays own their memory.
 #pragma once
 #include <cublas_v2.h>
@@ -51,8 +52,10 @@ class CudaBackend final : public Backend {
   void attention_pattern_backward(AttentionKind kind, const Tensor& scores, const Tensor& pattern,
                                   const Tensor& dpattern, Tensor& dscores) override;
 
-  void layer_norm(const Tensor& x, double eps, Tensor& out, Tensor& stats) override;
-  void layer_norm_backward(const Tensor& x, const Tensor& stats, const Tensor& dout, Tensor& dx) override;
+  void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor& out,
+                  Tensor& stats) override;
+  void layer_norm_backward(const Tensor& x, const Tensor& stats, const Tensor& weight, const Tensor& dout, Tensor& dx,
+                           Tensor& dout_xhat) override;
 
   void cross_entropy(const Tensor& logits, const Tensor& targets, Tensor& loss, Tensor& lse) override;
   void cross_entropy_backward(const Tensor& logits, const Tensor& targets, const Tensor& lse, const Tensor& dloss,
@@ -74,6 +77,10 @@ class CudaBackend final : public Backend {
   std::map<int, std::multimap<size_t, void*>> free_;    // pool -> size -> free blocks
   std::unordered_map<void*, int> owner_;                // block -> pool
   std::map<std::pair<int64_t, DType>, Tensor> ones_;    // ones vectors for sums, by length and dtype
+
+  // Arrival counters of the column sums (see reduce.cu), zero between launches.
+  static constexpr int64_t kArrivalCounters = 1 << 16;
+  unsigned* arrivals_ = nullptr;
 
   const Tensor& ones_of_length(int64_t length, DType dtype);
 };

@@ -8,18 +8,32 @@ namespace mechlab {
 using namespace cuda;
 
 namespace {
+// Row `row`'s slice of an optional per-group parameter (see Backend::layer_norm), or nullptr.
 template <typename T>
-__global__ void layer_norm_kernel(const T* x, T* out, T* stats, int64_t rows, int64_t width, double eps) {
+__device__ inline const T* group_row(const T* param, int64_t groups, int64_t row, int64_t rows, int64_t width) {
+  return param ? param + (row / (rows / groups)) * width : nullptr;
+}
+
+template <typename T>
+__global__ void layer_norm_kernel(const T* x, const T* weight, const T* bias, int64_t groups, T* out, T* stats,
+                                  int64_t rows, int64_t width, double eps) {
   const int64_t row = warp_row();
   if (row >= rows) return;
   const T* in = x + row * width;
+  const T* w = group_row(weight, groups, row, rows, width);
+  const T* b = group_row(bias, groups, row, rows, width);
   double sum = 0.0;
   for (int64_t c = lane(); c < width; c += 32) sum += in[c];
   const double mean = warp_sum(sum) / static_cast<double>(width);
   double squares = 0.0;
   for (int64_t c = lane(); c < width; c += 32) squares += (in[c] - mean) * (in[c] - mean);
   const double rstd = 1.0 / sqrt(warp_sum(squares) / static_cast<double>(width) + eps);
-  for (int64_t c = lane(); c < width; c += 32) out[row * width + c] = static_cast<T>((in[c] - mean) * rstd);
+  for (int64_t c = lane(); c < width; c += 32) {
+    double y = (in[c] - mean) * rstd;
+    if (w) y *= w[c];
+    if (b) y += b[c];
+    out[row * width + c] = static_cast<T>(y);
+  }
   if (lane() == 0) {
     stats[2 * row] = static_cast<T>(mean);
     stats[2 * row + 1] = static_cast<T>(rstd);
@@ -27,40 +41,55 @@ __global__ void layer_norm_kernel(const T* x, T* out, T* stats, int64_t rows, in
 }
 
 template <typename T>
-__global__ void layer_norm_backward_kernel(const T* x, const T* stats, const T* g, T* dx, int64_t rows, int64_t width) {
+__global__ void layer_norm_backward_kernel(const T* x, const T* stats, const T* weight, int64_t groups, const T* g,
+                                           T* dx, T* dout_xhat, int64_t rows, int64_t width) {
   const int64_t row = warp_row();
   if (row >= rows) return;
   const double mean = stats[2 * row], rstd = stats[2 * row + 1];
   const T* in = x + row * width;
   const T* grad = g + row * width;
+  const T* w = group_row(weight, groups, row, rows, width);
   double g_sum = 0.0, gx_sum = 0.0;
   for (int64_t c = lane(); c < width; c += 32) {
-    g_sum += grad[c];
-    gx_sum += grad[c] * (in[c] - mean) * rstd;
+    const double gw = w ? static_cast<double>(grad[c]) * w[c] : grad[c];
+    g_sum += gw;
+    gx_sum += gw * (in[c] - mean) * rstd;
   }
   const double g_mean = warp_sum(g_sum) / static_cast<double>(width);
   const double gx_mean = warp_sum(gx_sum) / static_cast<double>(width);
-  for (int64_t c = lane(); c < width; c += 32)
-    dx[row * width + c] = static_cast<T>(rstd * (grad[c] - g_mean - (in[c] - mean) * rstd * gx_mean));
+  for (int64_t c = lane(); c < width; c += 32) {
+    const double xhat = (in[c] - mean) * rstd;
+    const double gw = w ? static_cast<double>(grad[c]) * w[c] : grad[c];
+    dx[row * width + c] = static_cast<T>(rstd * (gw - g_mean - xhat * gx_mean));
+    if (dout_xhat) dout_xhat[row * width + c] = static_cast<T>(grad[c] * xhat);
+  }
 }
+
+template <typename T> const T* optional(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
+int64_t groups_of(const Tensor& param, int64_t width) { return param.defined() ? param.numel() / width : 1; }
 }  // namespace
 
-void CudaBackend::layer_norm(const Tensor& x, double eps, Tensor& out, Tensor& stats) {
+void CudaBackend::layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor& out,
+                             Tensor& stats) {
   const int64_t width = x.dim(-1), rows = x.numel() / width;
   if (rows == 0) return;
+  const int64_t groups = groups_of(weight.defined() ? weight : bias, width);
   dispatch_float(x.dtype(), [&]<typename T>() {
-    layer_norm_kernel<<<row_blocks(rows), 32 * kRowsPerBlock, 0, stream_>>>(x.data<T>(), out.data<T>(), stats.data<T>(),
-                                                                           rows, width, eps);
+    layer_norm_kernel<<<row_blocks(rows), 32 * kRowsPerBlock, 0, stream_>>>(
+        x.data<T>(), optional<T>(weight), optional<T>(bias), groups, out.data<T>(), stats.data<T>(), rows, width, eps);
   });
   check_launch("layer_norm");
 }
 
-void CudaBackend::layer_norm_backward(const Tensor& x, const Tensor& stats, const Tensor& dout, Tensor& dx) {
+void CudaBackend::layer_norm_backward(const Tensor& x, const Tensor& stats, const Tensor& weight, const Tensor& dout,
+                                      Tensor& dx, Tensor& dout_xhat) {
   const int64_t width = x.dim(-1), rows = x.numel() / width;
   if (rows == 0) return;
   dispatch_float(x.dtype(), [&]<typename T>() {
+    T* gx = dout_xhat.defined() ? dout_xhat.data<T>() : nullptr;
     layer_norm_backward_kernel<<<row_blocks(rows), 32 * kRowsPerBlock, 0, stream_>>>(
-        x.data<T>(), stats.data<T>(), dout.data<T>(), dx.data<T>(), rows, width);
+        x.data<T>(), stats.data<T>(), optional<T>(weight), groups_of(weight, width), dout.data<T>(), dx.data<T>(), gx,
+        rows, width);
   });
   check_launch("layer_norm_backward");
 }

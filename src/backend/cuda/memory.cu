@@ -29,6 +29,8 @@ CudaBackend::CudaBackend() {
   constexpr size_t kWorkspace = 32u << 20;
   check(cudaMalloc(&cublas_workspace_, kWorkspace), "cudaMalloc(cuBLAS workspace)");
   check(cublasSetWorkspace(cublas_, cublas_workspace_, kWorkspace), "cublasSetWorkspace");
+  check(cudaMalloc(&arrivals_, kArrivalCounters * sizeof(unsigned)), "cudaMalloc(arrival counters)");
+  check(cudaMemset(arrivals_, 0, kArrivalCounters * sizeof(unsigned)), "cudaMemset(arrival counters)");
 }
 
 CudaBackend::~CudaBackend() = default;
