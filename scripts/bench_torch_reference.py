@@ -90,6 +90,7 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--attention", choices=["manual", "sdpa"], default="manual")
     p.add_argument("--device", default="cuda")
+    p.add_argument("--tf32", action="store_true", help="allow TF32 tensor-core matmuls (as mechlab's --tf32)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
     if a.d_model % a.heads:
@@ -107,13 +108,13 @@ def main():
     if not a.device.startswith("cuda") or not torch.cuda.is_available():
         sys.exit(f"bench_torch_reference: CUDA is unavailable (device {a.device!r}, "
                  f"torch {torch.__version__}, cuda available: {torch.cuda.is_available()})")
-    # mechlab computes in fp32, so TF32 tensor-core matmuls would make the comparison unfair.
+    # Both sides use the same precision: fp32 by default, TF32 tensor cores with --tf32 on both.
     # Only the legacy flags are set: mixing them with the new fp32_precision API raises in torch >= 2.9.
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    torch.backends.cudnn.allow_tf32 = a.tf32
     device = torch.device(a.device)
     torch.manual_seed(a.seed)
-    log(f"torch {torch.__version__} on {torch.cuda.get_device_name(device)}; fp32, TF32 disabled "
+    log(f"torch {torch.__version__} on {torch.cuda.get_device_name(device)}; fp32, TF32 {'allowed' if a.tf32 else 'disabled'} "
         f"(matmul.allow_tf32={torch.backends.cuda.matmul.allow_tf32}, cudnn.allow_tf32={torch.backends.cudnn.allow_tf32})")
 
     models = [Transformer(a).to(device) for _ in range(a.models)]
@@ -172,7 +173,7 @@ def main():
         "ms_per_step": elapsed * 1e3 / a.steps,  # all models together
         "final_loss": sum(l.item() for l in last_losses) / a.models,  # mean over models of the last step
         "max_memory_mb": torch.cuda.max_memory_allocated(device) / 2**20,
-        "torch": torch.__version__, "tf32": False,
+        "torch": torch.__version__, "tf32": a.tf32,
         "compile_mode": a.compile_mode, "warmup": a.warmup, "gpu": torch.cuda.get_device_name(device),
     }), flush=True)
 

@@ -47,6 +47,10 @@ struct OptimizerSlot {
 };
 
 // Columns of the per-step values tensor (R, 3) f64 the optimizer kernels read.
+// How CUDA multiplies fp32 matrices: fp32 (exact fp32 products) or tf32 (tensor cores round the inputs
+// to a 10-bit mantissa and accumulate in fp32). The CPU always computes in full precision.
+enum class MatmulPrecision { fp32, tf32 };
+
 enum StepValue { kLearningRate = 0, kBias1 = 1 /* 1 - beta1^t */, kBias2Sqrt = 2 /* sqrt(1 - beta2^t) */ };
 
 class Backend {
@@ -65,6 +69,7 @@ class Backend {
                             bool accumulate) = 0;
 
   virtual void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmShape& shape) = 0;
+  virtual void set_matmul_precision(MatmulPrecision) {}
   // out = a op b over the broadcast shape of the two views (out is contiguous in that shape).
   virtual void binary(BinaryOp op, const Tensor& a, const StridedView& view_a, const Tensor& b,
                       const StridedView& view_b, Tensor& out) = 0;

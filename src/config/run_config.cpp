@@ -101,6 +101,7 @@ RunConfig run_config_from_resolved(const nlohmann::json& resolved) {
   run.train.batch_size = t["batch_size"];
   run.train.device = t["device"] == "cuda" ? Device::cuda : Device::cpu;
   run.train.cuda_graph = t["cuda_graph"];
+  run.train.matmul_precision = t["matmul_precision"] == "tf32" ? MatmulPrecision::tf32 : MatmulPrecision::fp32;
   run.train.threads = t["threads"];
   run.train.eval_every = t["eval_every"];
   run.train.eval_batch_size = t["eval_batch_size"];

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "nn/transformer_config.h"
 #include "optim/optimizer.h"
 #include "random/replica_key.h"
@@ -20,6 +21,7 @@ struct TrainConfig {
   int64_t batch_size = 64;
   Device device = Device::cpu;
   bool cuda_graph = true;
+  MatmulPrecision matmul_precision = MatmulPrecision::fp32;
   int threads = 0;  // 0: every core
   int64_t eval_every = 100;
   int64_t eval_batch_size = 256;

@@ -8,6 +8,7 @@
 
 #include "analysis/probe_dump.h"
 #include "autograd/grad_mode.h"
+#include "backend/backend.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/metrics_log.h"
@@ -62,6 +63,7 @@ Trainer::Trainer(const RunConfig& run, const Task& task, RunDirectory& directory
 TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
   const std::vector<ReplicaKey> keys = run_.replica_keys();
   const int64_t R = run_.replicas(), last = run_.train.steps;
+  backend_for(run_.train.device).set_matmul_precision(run_.train.matmul_precision);
   Transformer model(run_.model, keys, DType::f32, run_.train.device);
   Optimizer optimizer(model.parameters(), run_.optim, R);
   std::vector<fs::path> dirs;
@@ -108,10 +110,16 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
   std::vector<double> losses;
   auto window_start = Clock::now();
   int64_t window_steps = 0;
+  auto sample_for = [&](int64_t s) {
+    return task_.sample(keys, run_.train.batch_size, RandomStream::data, static_cast<uint32_t>(s));
+  };
+  Batch next_batch = step < last ? sample_for(step) : Batch{};
   while (step < last) {
-    const Batch batch = task_.sample(keys, run_.train.batch_size, RandomStream::data, static_cast<uint32_t>(step));
+    const Batch batch = std::move(next_batch);
     const std::vector<double> lrs = optimizer.learning_rates();
-    losses = runner.step(batch).to_vector<double>();
+    const Tensor step_losses = runner.step(batch);
+    if (step + 1 < last) next_batch = sample_for(step + 1);  // on the host while the device runs the step
+    losses = step_losses.to_vector<double>();
     ++step;
     ++window_steps;
     for (int64_t r = 0; r < R; ++r)

@@ -7,6 +7,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <array>
 #include <map>
 #include <utility>
 #include <mutex>
@@ -39,6 +40,7 @@ class CudaBackend final : public Backend {
                     bool accumulate) override;
 
   void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmShape& shape) override;
+  void set_matmul_precision(MatmulPrecision precision) override;
   void binary(BinaryOp op, const Tensor& a, const StridedView& view_a, const Tensor& b, const StridedView& view_b,
               Tensor& out) override;
   void unary(UnaryOp op, const Tensor& x, Tensor& out, double scalar) override;
@@ -77,6 +79,16 @@ class CudaBackend final : public Backend {
   std::map<int, std::multimap<size_t, void*>> free_;    // pool -> size -> free blocks
   std::unordered_map<void*, int> owner_;                // block -> pool
   std::map<std::pair<int64_t, DType>, Tensor> ones_;    // ones vectors for sums, by length and dtype
+
+  // Pinned host buffers that make small host-to-device copies asynchronous (see copy_from_host).
+  struct StagingSlot {
+    void* host = nullptr;
+    size_t capacity = 0;
+    cudaEvent_t ready = nullptr;  // recorded after the slot's last copy
+  };
+  static constexpr size_t kStagingBytes = 64u << 20;
+  std::array<StagingSlot, 8> staging_;
+  size_t next_staging_ = 0;
 
   // Arrival counters of the column sums (see reduce.cu), zero between launches.
   static constexpr int64_t kArrivalCounters = 1 << 16;

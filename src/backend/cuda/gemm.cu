@@ -1,11 +1,17 @@
 // Batched GEMM through cuBLAS. cuBLAS is column-major, so row-major C = op(A) op(B) is computed as
-// C^T = op(B)^T op(A)^T, which needs no copies. Plain FP32 (no TF32), deterministic on one GPU.
+// C^T = op(B)^T op(A)^T, which needs no copies. Plain FP32 unless TF32 is asked for; deterministic on one
+// GPU either way.
 #include "backend/cuda/check.h"
 #include "backend/cuda/cuda_backend.h"
 
 namespace mechlab {
 
 using namespace cuda;
+
+void CudaBackend::set_matmul_precision(MatmulPrecision precision) {
+  check(cublasSetMathMode(cublas_, precision == MatmulPrecision::tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+        "cublasSetMathMode");
+}
 
 void CudaBackend::gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmShape& g) {
   if (g.batch == 0 || g.m == 0 || g.n == 0) return;

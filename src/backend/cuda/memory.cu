@@ -1,4 +1,6 @@
 // CUDA backend setup, the caching allocator with graph pools, host copies, fill, convert, strided copy.
+#include <cstring>
+
 #include "backend/cuda/check.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/strided.cuh"
@@ -74,8 +76,27 @@ void CudaBackend::release(void* data, size_t bytes) {
 }
 
 void CudaBackend::copy_from_host(void* dst, const void* src, size_t bytes) {
-  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "copy to device");
-  check(cudaStreamSynchronize(stream_), "copy to device");
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  check(cudaStreamIsCapturing(stream_, &capturing), "cudaStreamIsCapturing");
+  if (bytes > kStagingBytes || capturing != cudaStreamCaptureStatusNone) {  // large, or inside a capture: wait
+    check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "copy to device");
+    check(cudaStreamSynchronize(stream_), "copy to device");
+    return;
+  }
+  // Through a pinned staging slot: the host returns at once (the caller may reuse src) while the copy
+  // waits its turn on the stream, so batches and step values of the next step queue behind the running one.
+  StagingSlot& slot = staging_[next_staging_];
+  next_staging_ = (next_staging_ + 1) % staging_.size();
+  if (slot.ready) check(cudaEventSynchronize(slot.ready), "staging slot");  // its previous copy has left
+  if (slot.capacity < bytes) {
+    if (slot.host) check(cudaFreeHost(slot.host), "cudaFreeHost");
+    check(cudaHostAlloc(&slot.host, bytes, cudaHostAllocDefault), "cudaHostAlloc(staging)");
+    slot.capacity = bytes;
+  }
+  if (!slot.ready) check(cudaEventCreateWithFlags(&slot.ready, cudaEventDisableTiming), "cudaEventCreate(staging)");
+  std::memcpy(slot.host, src, bytes);
+  check(cudaMemcpyAsync(dst, slot.host, bytes, cudaMemcpyHostToDevice, stream_), "copy to device");
+  check(cudaEventRecord(slot.ready, stream_), "cudaEventRecord(staging)");
 }
 
 void CudaBackend::copy_to_host(void* dst, const void* src, size_t bytes) {
