@@ -7,6 +7,7 @@
 #include "analysis/norms.h"
 #include "config/config_error.h"
 #include "ops/ops.h"
+#include "tasks/bigram_backcopy/interventions.h"
 
 namespace mechlab {
 
@@ -33,12 +34,15 @@ void require_model_value(nlohmann::json& model, const char* key, int64_t value, 
 }  // namespace
 
 BigramBackcopyTask::BigramBackcopyTask(const nlohmann::json& options)
-    : seq_len_(options["seq_len"]), process_(options["n_triggers"].get<int>()) {}
+    : seq_len_(options["seq_len"]), interventions_(options["interventions"]), process_(options["n_triggers"].get<int>()) {}
 
 Schema BigramBackcopyTask::options() {
   Schema s;
   s.integer("seq_len", 64, "Sequence length T (the model sees x[0:T] and predicts x[1:T+1]).", 2, 1 << 20);
   s.integer("n_triggers", 3, "The k most frequent characters are triggers (3: space, e, t).", 0, 64);
+  s.boolean("interventions", true,
+            "At each evaluation also report loss_bigram / loss_backcopy with each head, each MLP, each layer's BOS "
+            "value state and each layer's BOS residual state zeroed (one extra forward pass each).");
   return s;
 }
 
@@ -74,6 +78,7 @@ Task::EvaluationTensors BigramBackcopyTask::evaluation_tensors(const Transformer
   ActivationHooks hooks;
   for (int l = 0; l < c.n_layers; ++l) {
     hooks.capture(fmt::format("blocks.{}.attn.hook_pattern", l));
+    hooks.capture(fmt::format("blocks.{}.attn.hook_attn_scores", l));
     hooks.capture(fmt::format("blocks.{}.attn.hook_v", l));
     hooks.capture(fmt::format("blocks.{}.hook_resid_post", l));
   }
@@ -84,9 +89,17 @@ Task::EvaluationTensors BigramBackcopyTask::evaluation_tensors(const Transformer
     tensors[fmt::format("resid_sq.L{}", l)] = last_axis_squared_norms(hooks.get(block + ".hook_resid_post"));  // (R, B, T)
     if (!c.layer(l).attention) continue;
     tensors[fmt::format("pattern.L{}", l)] = hooks.get(block + ".attn.hook_pattern");  // (R, B, H, T, T)
+    tensors[fmt::format("scores.L{}", l)] = hooks.get(block + ".attn.hook_attn_scores");  // (R, B, H, T, T)
     tensors[fmt::format("value_sq.L{}", l)] =
         head_value_squared_norms(hooks.get(block + ".attn.hook_v"), model.parameter(block + ".attn.W_O"));  // (R, B, H, T)
   }
+  if (interventions_)
+    for (const Intervention& intervention : bigram_backcopy_interventions(c)) {
+      ActivationHooks patched;
+      intervention.install(patched);
+      tensors["token_loss." + intervention.label] =
+          token_cross_entropy(model.forward(batch.inputs, &patched), batch.targets);  // (R, B, T)
+    }
   return tensors;
 }
 
@@ -96,25 +109,31 @@ std::vector<Metrics> BigramBackcopyTask::summarize(const EvaluationTensors& t, c
   const std::vector<int32_t> tokens = batch.inputs.to_vector<int32_t>();
 
   std::vector<Metrics> metrics(R);
-  for (int64_t r = 0; r < R; ++r) {
-    std::vector<double> bigram, backcopy, oracle, first, all;
-    for (int64_t i = r * B * T; i < (r + 1) * B * T; ++i) {
-      all.push_back(ce[i]);
-      if (i % T == 0) {
-        first.push_back(ce[i]);  // predicting x_1 after BOS: a restricted unigram, not a bigram
-      } else if (process_.is_trigger(tokens[i])) {
-        backcopy.push_back(ce[i]);
-      } else {
-        bigram.push_back(ce[i]);
-        oracle.push_back(process_.next_token_entropy(tokens[i]));
+  // Split losses of one per-position loss tensor, as metrics named <loss>[suffix].
+  auto split_losses = [&](const std::vector<float>& ce, const std::string& suffix) {
+    for (int64_t r = 0; r < R; ++r) {
+      std::vector<double> bigram, backcopy, oracle, first, all;
+      for (int64_t i = r * B * T; i < (r + 1) * B * T; ++i) {
+        all.push_back(ce[i]);
+        if (i % T == 0) {
+          first.push_back(ce[i]);  // predicting x_1 after BOS: a restricted unigram, not a bigram
+        } else if (process_.is_trigger(tokens[i])) {
+          backcopy.push_back(ce[i]);
+        } else {
+          bigram.push_back(ce[i]);
+          oracle.push_back(process_.next_token_entropy(tokens[i]));
+        }
       }
+      metrics[r]["eval_loss" + suffix] = mean(all);
+      metrics[r]["loss_bigram" + suffix] = mean(bigram);
+      metrics[r]["loss_backcopy" + suffix] = mean(backcopy);
+      metrics[r]["loss_first" + suffix] = mean(first);
+      if (suffix.empty()) metrics[r]["oracle_bigram_entropy"] = mean(oracle);
     }
-    metrics[r]["eval_loss"] = mean(all);
-    metrics[r]["loss_bigram"] = mean(bigram);
-    metrics[r]["loss_backcopy"] = mean(backcopy);
-    metrics[r]["oracle_bigram_entropy"] = mean(oracle);
-    metrics[r]["loss_first"] = mean(first);
-  }
+  };
+  split_losses(ce, "");
+  for (const auto& [name, tensor] : t)
+    if (name.rfind("token_loss.", 0) == 0) split_losses(tensor.to_vector<float>(), name.substr(std::string("token_loss").size()));
 
   for (int l = 0; t.count(fmt::format("resid_sq.L{}", l)); ++l) {
     const std::vector<float> resid = sqrt_on_host(t.at(fmt::format("resid_sq.L{}", l))).to_vector<float>();  // (R, B, T)
@@ -129,17 +148,24 @@ std::vector<Metrics> BigramBackcopyTask::summarize(const EvaluationTensors& t, c
     const Tensor& pattern_tensor = t.at(fmt::format("pattern.L{}", l));
     const int64_t H = pattern_tensor.dim(2);
     const std::vector<float> pattern = pattern_tensor.to_vector<float>();                                          // (R, B, H, T, T)
+    const std::vector<float> scores = t.at(fmt::format("scores.L{}", l)).to_vector<float>();                        // (R, B, H, T, T)
     const std::vector<float> value_norms = sqrt_on_host(t.at(fmt::format("value_sq.L{}", l))).to_vector<float>();  // (R, B, H, T)
     for (int64_t r = 0; r < R; ++r)
       for (int64_t h = 0; h < H; ++h) {
-        std::vector<double> bos_nontrigger, bos_trigger, prev_trigger, value_bos, value_others;
+        std::vector<double> bos_nontrigger, bos_trigger, prev_trigger, value_bos, value_others, gap_nontrigger, gap_trigger;
         for (int64_t b = 0; b < B; ++b) {
           const float* p = &pattern[(((r * B + b) * H + h) * T) * T];
+          const float* s = &scores[(((r * B + b) * H + h) * T) * T];
           const float* vn = &value_norms[((r * B + b) * H + h) * T];
           value_bos.push_back(vn[0]);
           for (int64_t i = 1; i < T; ++i) {
             value_others.push_back(vn[i]);
-            if (process_.is_trigger(tokens[(r * B + b) * T + i])) {
+            double others = 0.0;  // the BOS logit against the mean logit of the other visible keys
+            for (int64_t j = 1; j <= i; ++j) others += s[i * T + j];
+            const double gap = s[i * T] - others / static_cast<double>(i);
+            const bool trigger = process_.is_trigger(tokens[(r * B + b) * T + i]);
+            (trigger ? gap_trigger : gap_nontrigger).push_back(gap);
+            if (trigger) {
               bos_trigger.push_back(p[i * T]);
               prev_trigger.push_back(p[i * T + i - 1]);
             } else {
@@ -151,6 +177,8 @@ std::vector<Metrics> BigramBackcopyTask::summarize(const EvaluationTensors& t, c
         metrics[r]["bos_attn_nontrigger." + head] = mean(bos_nontrigger);
         metrics[r]["bos_attn_trigger." + head] = mean(bos_trigger);
         metrics[r]["prev_attn_trigger." + head] = mean(prev_trigger);
+        metrics[r]["bos_logit_gap_nontrigger." + head] = mean(gap_nontrigger);
+        metrics[r]["bos_logit_gap_trigger." + head] = mean(gap_trigger);
         metrics[r]["value_norm_bos." + head] = mean(value_bos);
         metrics[r]["value_norm_median." + head] = median(value_others);
       }

@@ -24,7 +24,10 @@ class BigramBackcopyTask final : public Task {
   // bos_attn_nontrigger / bos_attn_trigger (mean attention on position 0 from queries i >= 1 whose input
   // is not / is a trigger), prev_attn_trigger (trigger queries' attention on i - 1), value_norm_bos and
   // value_norm_median (||W_O v|| at BOS and the median over other positions); per layer ("L0"):
-  // resid_norm_bos and resid_norm_median (||h|| after the layer).
+  // resid_norm_bos and resid_norm_median (||h|| after the layer); per head bos_logit_gap_nontrigger /
+  // _trigger (the BOS attention logit minus the mean logit of the other visible keys, by query type).
+  // With task.interventions, the split losses again under each intervention of interventions.h, named
+  // e.g. loss_backcopy.zero_head.L0H0, loss_bigram.zero_mlp.L0, loss_bigram.zero_bos_value.L0.
   EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const override;
   std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const override;
 
@@ -32,6 +35,7 @@ class BigramBackcopyTask final : public Task {
 
  private:
   int64_t seq_len_;
+  bool interventions_;
   BigramBackcopyProcess process_;
 };
 
