@@ -69,6 +69,8 @@ const std::vector<OpCase>& op_cases() {
       {"layer_norm weight only", {{2, 3, 6}, {6}}, [](auto& x) { return layer_norm(x[0], x[1], Tensor()); }},
       {"layer_norm per-replica weight bias", {{2, 3, 4, 6}, {2, 1, 1, 6}, {2, 1, 1, 6}},
        [](auto& x) { return layer_norm(x[0], x[1], x[2]); }, 0, {{4, 64, 64, 64}, {4, 1, 1, 64}, {4, 1, 1, 64}}},
+      {"layer_norm shared weight, per-replica bias", {{2, 3, 6}, {6}, {2, 1, 6}},
+       [](auto& x) { return layer_norm(x[0], x[1], x[2]); }, 0, {{4, 100, 64}, {64}, {4, 1, 64}}},
       {"token_cross_entropy", {{2, 3, 7}},
        [](auto& x) { return token_cross_entropy(scale(x[0], 3.0), ids_like(x[0], leading(x[0]), x[0].dim(-1))); }, 0,
        {{2, 64, 200}}},

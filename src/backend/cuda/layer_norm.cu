@@ -15,13 +15,13 @@ __device__ inline const T* group_row(const T* param, int64_t groups, int64_t row
 }
 
 template <typename T>
-__global__ void layer_norm_kernel(const T* x, const T* weight, const T* bias, int64_t groups, T* out, T* stats,
-                                  int64_t rows, int64_t width, double eps) {
+__global__ void layer_norm_kernel(const T* x, const T* weight, int64_t weight_groups, const T* bias, int64_t bias_groups,
+                                  T* out, T* stats, int64_t rows, int64_t width, double eps) {
   const int64_t row = warp_row();
   if (row >= rows) return;
   const T* in = x + row * width;
-  const T* w = group_row(weight, groups, row, rows, width);
-  const T* b = group_row(bias, groups, row, rows, width);
+  const T* w = group_row(weight, weight_groups, row, rows, width);
+  const T* b = group_row(bias, bias_groups, row, rows, width);
   double sum = 0.0;
   for (int64_t c = lane(); c < width; c += 32) sum += in[c];
   const double mean = warp_sum(sum) / static_cast<double>(width);
@@ -73,10 +73,10 @@ void CudaBackend::layer_norm(const Tensor& x, const Tensor& weight, const Tensor
                              Tensor& stats) {
   const int64_t width = x.dim(-1), rows = x.numel() / width;
   if (rows == 0) return;
-  const int64_t groups = groups_of(weight.defined() ? weight : bias, width);
   dispatch_float(x.dtype(), [&]<typename T>() {
     layer_norm_kernel<<<row_blocks(rows), 32 * kRowsPerBlock, 0, stream_>>>(
-        x.data<T>(), optional<T>(weight), optional<T>(bias), groups, out.data<T>(), stats.data<T>(), rows, width, eps);
+        x.data<T>(), optional<T>(weight), groups_of(weight, width), optional<T>(bias), groups_of(bias, width),
+        out.data<T>(), stats.data<T>(), rows, width, eps);
   });
   check_launch("layer_norm");
 }
