@@ -5,6 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sstream>
+#include <string>
+
 #include "subprocess.h"
 
 using namespace mechlab::testing;
@@ -32,4 +35,30 @@ TEST_CASE("configs/bigram_backcopy/quick.json learns backcopy and forms the atte
   CHECK(summary["loss_backcopy.zero_head.L0H0"].get<double>() > 3.0);
   CHECK(std::abs(summary["loss_bigram.zero_head.L0H0"].get<double>() / bigram - 1.0) < 0.02);
   CHECK(summary["loss_bigram.zero_mlp.L0"].get<double>() > bigram + 0.5);
+
+  // The active/dormant table of the last step: the head is active on the three triggers and dormant
+  // (>= 0.89 on BOS) on most lowercase non-trigger letters, the frequent characters that follow bigrams.
+  std::istringstream table(read_text(dir / "run" / "dumps" / "step_00003000" / "active_dormant.csv"));
+  std::string line;
+  std::getline(table, line);
+  CHECK(line == "layer,head,token,text,trigger,bos_attention,state");
+  int rows = 0, active_triggers = 0, dormant_lowercase = 0, lowercase = 0;
+  while (std::getline(table, line)) {
+    ++rows;
+    // Fields from the right (the text field may be a quoted comma): ...,text,trigger,bos_attention,state.
+    const size_t state_at = line.rfind(','), attention_at = line.rfind(',', state_at - 1);
+    const size_t trigger_at = line.rfind(',', attention_at - 1), text_at = line.rfind(',', trigger_at - 1);
+    const bool trigger = line.substr(trigger_at + 1, attention_at - trigger_at - 1) == "1";
+    const bool active = line.substr(state_at + 1) == "active";
+    const std::string text = line.substr(text_at + 1, trigger_at - text_at - 1);
+    if (trigger) active_triggers += active;
+    if (!trigger && text.size() == 1 && text[0] >= 'a' && text[0] <= 'z') {
+      ++lowercase;
+      dormant_lowercase += !active;
+    }
+  }
+  CHECK(rows == 65);
+  CHECK(active_triggers == 3);
+  CHECK(lowercase == 23);
+  CHECK(dormant_lowercase >= 15);
 }

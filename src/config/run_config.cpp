@@ -16,6 +16,12 @@ std::vector<double> numbers(const nlohmann::json& value) {
   return value.is_array() ? value.get<std::vector<double>>() : std::vector<double>{value.get<double>()};
 }
 
+// train.<prefix>_every, <prefix>_dense_every, <prefix>_dense_until and <prefix>_log_points.
+StepSchedule schedule_from(const nlohmann::json& train, const std::string& prefix) {
+  return {train[prefix + "_every"], train[prefix + "_dense_every"], train[prefix + "_dense_until"],
+          train[prefix + "_log_points"]};
+}
+
 TransformerConfig model_from(const nlohmann::json& m) {
   TransformerConfig c;
   c.n_layers = m["n_layers"];
@@ -103,10 +109,10 @@ RunConfig run_config_from_resolved(const nlohmann::json& resolved) {
   run.train.cuda_graph = t["cuda_graph"];
   run.train.matmul_precision = t["matmul_precision"] == "tf32" ? MatmulPrecision::tf32 : MatmulPrecision::fp32;
   run.train.threads = t["threads"];
-  run.train.eval_every = t["eval_every"];
+  run.train.evaluations = schedule_from(t, "eval");
   run.train.eval_batch_size = t["eval_batch_size"];
   run.train.log_every = t["log_every"];
-  run.train.checkpoint_every = t["checkpoint_every"];
+  run.train.checkpoints = schedule_from(t, "checkpoint");
   run.optim.schedule.total_steps = run.train.steps;
   if (run.optim.schedule.kind == ScheduleKind::warmup_cosine && run.optim.schedule.warmup_steps > run.train.steps)
     throw ConfigError("optim.warmup_steps", "is longer than train.steps (" + std::to_string(run.train.steps) + ")");

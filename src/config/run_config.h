@@ -11,6 +11,7 @@
 #include "nn/transformer_config.h"
 #include "optim/optimizer.h"
 #include "random/replica_key.h"
+#include "train/step_schedule.h"
 
 namespace mechlab {
 
@@ -23,10 +24,10 @@ struct TrainConfig {
   bool cuda_graph = true;
   MatmulPrecision matmul_precision = MatmulPrecision::fp32;
   int threads = 0;  // 0: every core
-  int64_t eval_every = 100;
+  StepSchedule evaluations{100};
   int64_t eval_batch_size = 256;
   int64_t log_every = 50;
-  int64_t checkpoint_every = 500;
+  StepSchedule checkpoints{500};
 };
 
 struct OutputsConfig {

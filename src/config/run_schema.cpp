@@ -9,6 +9,17 @@ namespace mechlab {
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+// The dense-early and log-spaced additions to train.<prefix>_every (see StepSchedule).
+void schedule_keys(Schema& s, const std::string& prefix, const std::string& what, int64_t dense_every) {
+  s.integer("train." + prefix + "_dense_every", dense_every,
+            "Steps between " + what + " below " + prefix + "_dense_until (where mechanisms form).", 1, 1e12);
+  s.integer("train." + prefix + "_dense_until", 0,
+            "Below this step, also " + what + " every " + prefix + "_dense_every steps; 0 turns it off.", 0, 1e12);
+  s.integer("train." + prefix + "_log_points", 0,
+            "Also this many " + what + " spaced evenly in log(step) (dense early, sparse late); 0 turns it off.", 0,
+            1000000);
+}
+
 Schema build_run_schema() {
   Schema s;
   s.string("name", nullptr, "Run name; the run directory defaults to results/<name>.");
@@ -76,10 +87,12 @@ Schema build_run_schema() {
   s.integer("train.threads", 0, "CPU threads; 0 uses every core (--threads overrides). Results do not depend on it.", 0,
             4096);
   s.integer("train.eval_every", 100, "Steps between evaluations (task metrics on a fixed evaluation batch).", 1, 1e12);
+  schedule_keys(s, "eval", "evaluations", 20);
   s.integer("train.eval_batch_size", 256, "Sequences in the evaluation batch.", 1, 1 << 24);
   s.integer("train.log_every", 50, "Steps between lines in metrics.jsonl (and progress lines off a terminal).", 1,
             1e12);
   s.integer("train.checkpoint_every", 500, "Steps between checkpoints; the last step always gets one.", 1, 1e12);
+  schedule_keys(s, "checkpoint", "checkpoints", 100);
 
   s.string("outputs.dir", "", "Run directory; empty means results/<name>.");
   s.choice("outputs.dumps", "log", {"log", "every", "none"},

@@ -1,6 +1,7 @@
 // A synthetic task: samples batches from the counter-based generator and knows its own metrics.
 // One implementation per task lives in tasks/<name>/; the registry (task/registry.h) builds them by name.
 #pragma once
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -48,6 +49,10 @@ class Task {
   using EvaluationTensors = std::map<std::string, Tensor>;
   virtual EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const = 0;
   virtual std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const = 0;
+
+  // Task-specific analyses written beside each probe dump, into dump_dirs[r] for replica r (default: none).
+  virtual void write_dump_analyses(const Transformer& /*model*/,
+                                   const std::vector<std::filesystem::path>& /*dump_dirs*/) const {}
 
   // Both phases at once (evaluation mode is set here).
   std::vector<Metrics> evaluate(const Transformer& model, const Batch& batch) const;

@@ -25,3 +25,19 @@ std::vector<int64_t> log_spaced_steps(int64_t points, int64_t last) {
 }
 
 }  // namespace mechlab
+
+namespace mechlab {
+
+std::vector<int64_t> scheduled_steps(const StepSchedule& schedule, int64_t last) {
+  std::vector<int64_t> steps = every_n_steps(schedule.every, last);
+  for (int64_t s = 0; s < std::min(schedule.dense_until, last); s += schedule.dense_every) steps.push_back(s);
+  if (schedule.log_points > 0) {
+    const std::vector<int64_t> logs = log_spaced_steps(schedule.log_points, last);
+    steps.insert(steps.end(), logs.begin(), logs.end());
+  }
+  std::sort(steps.begin(), steps.end());
+  steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
+  return steps;
+}
+
+}  // namespace mechlab

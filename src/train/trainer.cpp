@@ -78,8 +78,8 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
     directory_.log(fmt::format("resuming from step {}", step));
   }
 
-  const std::set<int64_t> eval_steps = to_set(every_n_steps(run_.train.eval_every, last));
-  const std::set<int64_t> checkpoint_steps = to_set(every_n_steps(run_.train.checkpoint_every, last));
+  const std::set<int64_t> eval_steps = to_set(scheduled_steps(run_.train.evaluations, last));
+  const std::set<int64_t> checkpoint_steps = to_set(scheduled_steps(run_.train.checkpoints, last));
   std::set<int64_t> dump_steps;
   if (run_.outputs.dumps == DumpSchedule::log) dump_steps = to_set(log_spaced_steps(run_.outputs.dump_points, last));
   if (run_.outputs.dumps == DumpSchedule::every) dump_steps = to_set(every_n_steps(run_.outputs.dump_every, last));
@@ -97,12 +97,18 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
     for (int64_t r = 0; r < R; ++r)
       save_checkpoint(checkpoint_path(dirs[r], step), model, &optimizer, r, step, run_.replica_config(r));
   };
+  auto dump = [&](int64_t at) {
+    write_probe_dump(model, probe, at, dirs);
+    std::vector<fs::path> dump_dirs;
+    for (const fs::path& dir : dirs) dump_dirs.push_back(dump_dir(dir, at));
+    task_.write_dump_analyses(model, dump_dirs);
+  };
   std::vector<Metrics> final_metrics;
   if (step == 0) {
     write_probe_tokens(probe, dirs);
     final_metrics = evaluate();
     for (int64_t r = 0; r < R; ++r) logs[r].append(record_of({{"step", 0}}, &final_metrics[r]));
-    if (dump_steps.count(0)) write_probe_dump(model, probe, 0, dirs);
+    if (dump_steps.count(0)) dump(0);
   }
 
   StepRunner runner(model, optimizer, run_.train.cuda_graph);
@@ -146,7 +152,7 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
       window_start = Clock::now();
       window_steps = 0;
     }
-    if (dump_steps.count(step)) write_probe_dump(model, probe, step, dirs);
+    if (dump_steps.count(step)) dump(step);
     const bool stopping = stop.load();
     if (checkpoint_steps.count(step) || stopping) save_all();
     progress.update(step, losses[0]);

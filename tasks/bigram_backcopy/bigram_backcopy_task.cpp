@@ -7,6 +7,7 @@
 #include "analysis/norms.h"
 #include "config/config_error.h"
 #include "ops/ops.h"
+#include "tasks/bigram_backcopy/active_dormant.h"
 #include "tasks/bigram_backcopy/interventions.h"
 
 namespace mechlab {
@@ -34,12 +35,18 @@ void require_model_value(nlohmann::json& model, const char* key, int64_t value, 
 }  // namespace
 
 BigramBackcopyTask::BigramBackcopyTask(const nlohmann::json& options)
-    : seq_len_(options["seq_len"]), interventions_(options["interventions"]), process_(options["n_triggers"].get<int>()) {}
+    : seq_len_(options["seq_len"]),
+      bos_(options["bos"]),
+      interventions_(options["interventions"]),
+      process_(options["n_triggers"].get<int>()) {}
 
 Schema BigramBackcopyTask::options() {
   Schema s;
   s.integer("seq_len", 64, "Sequence length T (the model sees x[0:T] and predicts x[1:T+1]).", 2, 1 << 20);
   s.integer("n_triggers", 3, "The k most frequent characters are triggers (3: space, e, t).", 0, 64);
+  s.boolean("bos", true,
+            "Start every sequence with the BOS token <s>. false starts it with a character (x_0 from the unigram "
+            "without triggers) and no BOS; the sink metrics (bos_*) keep measuring position 0.");
   s.boolean("interventions", true,
             "At each evaluation also report loss_bigram / loss_backcopy with each head, each MLP, each layer's BOS "
             "value state and each layer's BOS residual state zeroed (one extra forward pass each).");
@@ -59,14 +66,16 @@ void BigramBackcopyTask::adapt_model(nlohmann::json& model) const {
 Batch BigramBackcopyTask::sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
                                  uint32_t step) const {
   const int64_t R = static_cast<int64_t>(replicas.size()), T = seq_len_;
-  std::vector<int32_t> inputs(R * batch_size * T), targets(R * batch_size * T), sequence(T + 1);
+  // Without BOS, the process's sequence is drawn one token longer and its BOS dropped, so x_0 is its x_1.
+  const int64_t skip = bos_ ? 0 : 1;
+  std::vector<int32_t> inputs(R * batch_size * T), targets(R * batch_size * T), sequence(T + 1 + skip);
   for (int64_t r = 0; r < R; ++r) {
     const Philox rng(replicas[r], stream, step);
     for (int64_t b = 0; b < batch_size; ++b) {
-      process_.sample(rng, static_cast<uint64_t>(b), T + 1, sequence.data());
+      process_.sample(rng, static_cast<uint64_t>(b), T + 1 + skip, sequence.data());
       const int64_t row = (r * batch_size + b) * T;
-      std::copy(sequence.begin(), sequence.end() - 1, inputs.begin() + row);
-      std::copy(sequence.begin() + 1, sequence.end(), targets.begin() + row);
+      std::copy(sequence.begin() + skip, sequence.end() - 1, inputs.begin() + row);
+      std::copy(sequence.begin() + skip + 1, sequence.end(), targets.begin() + row);
     }
   }
   return {Tensor::from_vector<int32_t>({R, batch_size, T}, inputs), Tensor::from_vector<int32_t>({R, batch_size, T}, targets),
@@ -103,6 +112,11 @@ Task::EvaluationTensors BigramBackcopyTask::evaluation_tensors(const Transformer
   return tensors;
 }
 
+void BigramBackcopyTask::write_dump_analyses(const Transformer& model,
+                                             const std::vector<std::filesystem::path>& dump_dirs) const {
+  write_active_dormant(model, process_, bos_, seq_len_, dump_dirs);
+}
+
 std::vector<Metrics> BigramBackcopyTask::summarize(const EvaluationTensors& t, const Batch& batch) const {
   const int64_t R = batch.inputs.dim(0), B = batch.inputs.dim(1), T = batch.inputs.dim(2);
   const std::vector<float> ce = t.at("token_loss").to_vector<float>();
@@ -116,7 +130,7 @@ std::vector<Metrics> BigramBackcopyTask::summarize(const EvaluationTensors& t, c
       for (int64_t i = r * B * T; i < (r + 1) * B * T; ++i) {
         all.push_back(ce[i]);
         if (i % T == 0) {
-          first.push_back(ce[i]);  // predicting x_1 after BOS: a restricted unigram, not a bigram
+          first.push_back(ce[i]);  // position 0: after BOS a restricted unigram, without BOS a bigram with no context
         } else if (process_.is_trigger(tokens[i])) {
           backcopy.push_back(ce[i]);
         } else {

@@ -30,11 +30,14 @@ class BigramBackcopyTask final : public Task {
   // e.g. loss_backcopy.zero_head.L0H0, loss_bigram.zero_mlp.L0, loss_bigram.zero_bos_value.L0.
   EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const override;
   std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const override;
+  // active_dormant.csv / .npy (active_dormant.h) beside each probe dump.
+  void write_dump_analyses(const Transformer& model, const std::vector<std::filesystem::path>& dump_dirs) const override;
 
   const BigramBackcopyProcess& process() const { return process_; }
 
  private:
   int64_t seq_len_;
+  bool bos_;
   bool interventions_;
   BigramBackcopyProcess process_;
 };

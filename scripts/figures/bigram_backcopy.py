@@ -1,0 +1,330 @@
+#!/usr/bin/python3
+"""Figures of the Bigram-Backcopy study (Guo et al. 2024) from mechlab run directories.
+
+    scripts/figures/bigram_backcopy.py STUDY_DIR [--out DIR] [--only FIGURE ...]
+
+STUDY_DIR holds the runs that scripts/reproduce/bigram_backcopy.sh writes: 1layer, 3layer_adam, 3layer_sgd,
+3layer_relu_attention (missing runs skip the figures that need them). Figures (PNG) and tables go to
+--out (default STUDY_DIR/figures):
+
+    dynamics            1layer: BOS attention, ||W_O v_<s>||, ||h_<s>|| and split losses over log-scaled steps
+    residual_peak       3layer_*: ||h_<s>|| after each layer for Adam, SGD and ReLU attention
+    attention_maps      attention of the first probe sequence at the last dump, triggers marked (one PNG per run)
+    ablations           split losses under each intervention at the last evaluation (PNG, CSV and Markdown)
+    active_dormant      BOS attention of the probe [<s>, non-triggers..., v] per (layer, head, token v)
+
+Uses numpy and matplotlib only (Debian: python3-numpy python3-matplotlib). Runs that are still going are
+drawn up to their last evaluation.
+"""
+import argparse
+import csv
+import json
+import pathlib
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+VOCAB = json.loads((REPO / "tasks/bigram_backcopy/tables.json").read_text())["vocab"] + ["<s>"]
+DORMANT_CUTOFF = 0.89
+VARIANTS = [("3layer_adam", "Adam", "C0"), ("3layer_sgd", "SGD", "C1"), ("3layer_relu_attention", "ReLU attention", "C2")]
+# Guo et al.'s numbers for the paper-sized models (d_model 256, T 256), drawn as markers beside ours.
+PAPER_1LAYER = {
+    "bos_attn": [(1000, 0.78), (100000, 0.87)],
+    "value_norm_bos": [(1000, 3.5), (10000, 1.4), (199000, 0.10)],
+    "resid_norm_bos": [(10000, 72), (199000, 1376)],
+}
+PAPER_3LAYER_RESID_L0 = {"3layer_adam": 141, "3layer_sgd": 20, "3layer_relu_attention": 24}
+
+
+class Run:
+    """One run directory: its config, its evaluations (metrics.jsonl records with task metrics) and dumps."""
+
+    def __init__(self, path):
+        self.path = path
+        self.name = path.name
+        self.config = json.loads((path / "config.json").read_text())
+        records = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        self.evals = [r for r in records if "eval_loss" in r]
+        if not self.evals:
+            raise SystemExit(f"bigram_backcopy.py: {path}/metrics.jsonl has no evaluation yet")
+        self.dumps = sorted(path.glob("dumps/step_*"))
+
+    @property
+    def paper_sized(self):
+        return self.config["model"]["d_model"] == 256 and self.config["task"]["seq_len"] == 256
+
+    @property
+    def layers(self):
+        return self.config["model"]["n_layers"]
+
+    def series(self, metric):
+        """Steps >= 1 (log axes) and the metric's values there."""
+        points = [(r["step"], r[metric]) for r in self.evals if r["step"] >= 1 and metric in r]
+        return np.array([p[0] for p in points]), np.array([p[1] for p in points])
+
+    def last(self):
+        return self.evals[-1]
+
+    def label(self):
+        m = self.config["model"]
+        return (f"{self.name}: {m['n_layers']} layer(s), d_model {m['d_model']}, T {self.config['task']['seq_len']}, "
+                f"step {self.last()['step']}")
+
+
+def log_axis(ax, ylabel):
+    ax.set_xscale("log")
+    ax.set_xlabel("training step (log scale)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def paper_markers(ax, points, color, label):
+    steps, values = zip(*points)
+    ax.scatter(steps, values, marker="*", s=120, color=color, edgecolor="black", zorder=5, label=label)
+
+
+def dynamics(runs, out):
+    run = runs.get("1layer")
+    if run is None:
+        return []
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    ax = axes[0, 0]
+    for metric, label, color in [("bos_attn_nontrigger.L0H0", "non-trigger queries", "C0"),
+                                 ("bos_attn_trigger.L0H0", "trigger queries", "C3")]:
+        ax.plot(*run.series(metric), color=color, label=f"attention on <s>, {label}")
+    ax.plot(*run.series("prev_attn_trigger.L0H0"), color="C3", linestyle="--", label="trigger queries on previous token")
+    if run.paper_sized:
+        paper_markers(ax, PAPER_1LAYER["bos_attn"], "C0", "paper, non-trigger queries")
+    ax.set_ylim(-0.02, 1.02)
+    log_axis(ax, "attention weight")
+    ax.set_title("Attention sink forms with the copy rule")
+    ax.legend(fontsize=8)
+
+    ax = axes[0, 1]
+    ax.plot(*run.series("value_norm_bos.L0H0"), color="C0", label=r"$\|W_O v_{<s>}\|$")
+    ax.plot(*run.series("value_norm_median.L0H0"), color="C7", linestyle="--", label="median over other positions")
+    if run.paper_sized:
+        paper_markers(ax, PAPER_1LAYER["value_norm_bos"], "C0", "paper")
+    ax.set_yscale("log")
+    log_axis(ax, "norm of the output-projected value (log)")
+    ax.set_title("Value-state drain")
+    ax.legend(fontsize=8)
+
+    ax = axes[1, 0]
+    ax.plot(*run.series("resid_norm_bos.L0"), color="C0", label=r"$\|h_{<s>}\|$ after layer 0")
+    ax.plot(*run.series("resid_norm_median.L0"), color="C7", linestyle="--", label="median over other positions")
+    if run.paper_sized:
+        paper_markers(ax, PAPER_1LAYER["resid_norm_bos"], "C0", "paper")
+    ax.set_yscale("log")
+    log_axis(ax, "residual-stream norm (log)")
+    ax.set_title("Residual-state peak")
+    ax.legend(fontsize=8)
+
+    ax = axes[1, 1]
+    ax.plot(*run.series("loss_bigram"), color="C0", label="bigram loss")
+    ax.plot(*run.series("loss_backcopy"), color="C3", label="backcopy loss")
+    ax.plot(*run.series("oracle_bigram_entropy"), color="black", linestyle=":", label="oracle bigram entropy")
+    log_axis(ax, "cross-entropy (nats)")
+    ax.set_title("Split losses")
+    ax.legend(fontsize=8)
+
+    fig.suptitle("Bigram-Backcopy training dynamics - " + run.label())
+    fig.tight_layout()
+    path = out / "dynamics.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
+
+
+def residual_peak(runs, out):
+    present = [(key, label, color) for key, label, color in VARIANTS if key in runs]
+    if not present:
+        return []
+    layers = runs[present[0][0]].layers
+    fig, axes = plt.subplots(1, layers, figsize=(5.5 * layers, 4.5), squeeze=False)
+    for layer, ax in enumerate(axes[0]):
+        for key, label, color in present:
+            run = runs[key]
+            ax.plot(*run.series(f"resid_norm_bos.L{layer}"), color=color, label=f"{label}: <s>")
+            ax.plot(*run.series(f"resid_norm_median.L{layer}"), color=color, linestyle="--", alpha=0.6,
+                    label=f"{label}: median of others")
+            if layer == 0 and run.paper_sized:
+                paper_markers(ax, [(10000, PAPER_3LAYER_RESID_L0[key])], color, f"paper, {label}")
+        ax.set_yscale("log")
+        log_axis(ax, r"$\|h\|$ after layer %d (log)" % layer)
+        ax.set_title(f"Residual norm after layer {layer}")
+        ax.legend(fontsize=7)
+    first = runs[present[0][0]]
+    fig.suptitle(f"Residual-state peak of <s>: Adam vs SGD vs ReLU attention - {layers} layers, "
+                 f"d_model {first.config['model']['d_model']}, T {first.config['task']['seq_len']}")
+    fig.tight_layout()
+    path = out / "residual_peak.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
+
+
+def attention_maps(runs, out, positions=40):
+    paths = []
+    for run in runs.values():
+        if not run.dumps:
+            continue
+        dump = next((d for d in reversed(run.dumps) if list(d.glob("*hook_pattern.npy"))), None)
+        if dump is None:
+            continue
+        tokens = np.load(run.path / "dumps/probe_tokens.npy")[0]
+        triggers = trigger_tokens(dump)
+        n = min(positions, len(tokens))
+        labels = [VOCAB[t].replace("\n", "\\n").replace(" ", "\u2423") for t in tokens[:n]]
+        patterns = [(layer, np.load(p)) for layer in range(run.layers)
+                    for p in [dump / f"blocks.{layer}.attn.hook_pattern.npy"] if p.exists()]
+        heads = patterns[0][1].shape[1]
+        fig, axes = plt.subplots(len(patterns), heads, figsize=(6.2 * heads, 6 * len(patterns)), squeeze=False)
+        for row, (layer, pattern) in enumerate(patterns):
+            for head in range(heads):
+                ax = axes[row, head]
+                image = ax.imshow(pattern[0, head, :n, :n], cmap="viridis", vmin=0, vmax=1)
+                ax.set_xticks(range(n), labels, fontsize=6)
+                ax.set_yticks(range(n), labels, fontsize=6)
+                for tick_labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+                    for i, tick in enumerate(tick_labels):
+                        if tokens[i] in triggers:
+                            tick.set_color("red")
+                            tick.set_fontweight("bold")
+                ax.set_xlabel("key position (token)")
+                ax.set_ylabel("query position (token); triggers in red")
+                ax.set_title(f"layer {layer} head {head}")
+                fig.colorbar(image, ax=ax, fraction=0.046, label="attention weight")
+        fig.suptitle(f"Attention of probe sequence 0 at step {int(dump.name[5:])} - {run.label()}")
+        fig.tight_layout()
+        path = out / f"attention_maps_{run.name}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def trigger_tokens(dump):
+    with open(dump / "active_dormant.csv", newline="") as f:
+        return {int(row["token"]) for row in csv.DictReader(f) if row["trigger"] == "1"}
+
+
+def intervention_rows(run):
+    """(intervention, bigram loss, backcopy loss) at the last evaluation, the unmodified model first."""
+    last = run.last()
+    rows = [("none", last["loss_bigram"], last["loss_backcopy"])]
+    suffixes = sorted({k[len("loss_bigram."):] for k in last if k.startswith("loss_bigram.")},
+                      key=lambda s: (s.split(".")[1], s))
+    rows += [(s, last["loss_bigram." + s], last["loss_backcopy." + s]) for s in suffixes]
+    return rows
+
+
+def ablations(runs, out):
+    paths = []
+    runs_with_interventions = [r for r in runs.values() if any(k.startswith("loss_bigram.") for k in r.last())]
+    if not runs_with_interventions:
+        return []
+    markdown = ["# Interventions at the last evaluation", ""]
+    with open(out / "ablations.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["run", "step", "intervention", "loss_bigram", "loss_backcopy"])
+        for run in runs_with_interventions:
+            markdown += [f"## {run.label()}", "", "| intervention | bigram loss | backcopy loss |", "|---|---:|---:|"]
+            for name, bigram, backcopy in intervention_rows(run):
+                writer.writerow([run.name, run.last()["step"], name, f"{bigram:.4f}", f"{backcopy:.4f}"])
+                markdown.append(f"| {name} | {bigram:.4f} | {backcopy:.4f} |")
+            markdown += [f"", f"Oracle bigram entropy: {run.last()['oracle_bigram_entropy']:.4f}", ""]
+    (out / "ablations.md").write_text("\n".join(markdown) + "\n")
+    paths += [out / "ablations.csv", out / "ablations.md"]
+
+    fig, axes = plt.subplots(len(runs_with_interventions), 1, squeeze=False,
+                             figsize=(9, 1.2 + 0.32 * sum(len(intervention_rows(r)) + 2 for r in runs_with_interventions)))
+    for ax, run in zip(axes[:, 0], runs_with_interventions):
+        rows = intervention_rows(run)
+        base_bigram = rows[0][1]
+        cells = [[name, f"{b:.4f}", f"{100 * (b / base_bigram - 1):+.2f}%", f"{c:.4f}"] for name, b, c in rows]
+        table = ax.table(cellText=cells, colLabels=["zeroed", "bigram loss", "bigram change", "backcopy loss"],
+                         loc="center", cellLoc="right", colLoc="right")
+        table.auto_set_font_size(False)
+        table.set_fontsize(9)
+        table.scale(1, 1.25)
+        for i, (_, b, c) in enumerate(rows, start=1):  # broken rules in red
+            if c > rows[0][2] + 1.0:
+                table[i, 3].set_facecolor("#f4c7c3")
+            if b > base_bigram * 1.01:
+                table[i, 1].set_facecolor("#f4c7c3")
+        ax.axis("off")
+        ax.set_title(f"{run.label()}  (oracle bigram entropy {run.last()['oracle_bigram_entropy']:.4f})", fontsize=9)
+    fig.suptitle("Interventions at evaluation: split losses (red: rule broken)")
+    fig.tight_layout()
+    path = out / "ablations.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return paths + [path]
+
+
+def active_dormant(runs, out):
+    paths = []
+    for run in runs.values():
+        dump = next((d for d in reversed(run.dumps) if (d / "active_dormant.npy").exists()), None)
+        if dump is None:
+            continue
+        table = np.load(dump / "active_dormant.npy")  # (L, H, V) attention on <s> from the probe's last position
+        layers, heads, V = table.shape
+        rows = [(l, h) for l in range(layers) for h in range(heads) if not np.isnan(table[l, h]).all()]
+        values = np.array([table[l, h] for l, h in rows])
+        triggers = trigger_tokens(dump)
+        fig, ax = plt.subplots(figsize=(16, 1.6 + 0.55 * len(rows)))
+        image = ax.imshow(values, cmap="magma", vmin=0, vmax=1, aspect="auto")
+        labels = [VOCAB[v].replace("\n", "\\n").replace(" ", "\u2423") for v in range(V)]
+        ax.set_xticks(range(V), labels, fontsize=8)
+        for v, tick in enumerate(ax.get_xticklabels()):
+            if v in triggers:
+                tick.set_color("red")
+                tick.set_fontweight("bold")
+        ax.set_yticks(range(len(rows)), [f"L{l}H{h}" for l, h in rows])
+        for r, v in zip(*np.nonzero(values < DORMANT_CUTOFF)):
+            ax.text(v, r, "A", ha="center", va="center", fontsize=7, color="white")
+        ax.set_xlabel("last token v of the probe [<s>, non-trigger characters..., v] (triggers in red)")
+        ax.set_ylabel("layer, head")
+        fig.colorbar(image, ax=ax, fraction=0.02, label="attention on <s>")
+        dormant = int((values >= DORMANT_CUTOFF).sum())
+        ax.set_title(f"Active (A, attention on <s> < {DORMANT_CUTOFF}) and dormant heads per token at step "
+                     f"{int(dump.name[5:])}: {dormant} of {values.size} dormant - {run.label()}", fontsize=9)
+        fig.tight_layout()
+        path = out / f"active_dormant_{run.name}.png"
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+FIGURES = {"dynamics": dynamics, "residual_peak": residual_peak, "attention_maps": attention_maps,
+           "ablations": ablations, "active_dormant": active_dormant}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study_dir", type=pathlib.Path)
+    parser.add_argument("--out", type=pathlib.Path, help="where figures go (default STUDY_DIR/figures)")
+    parser.add_argument("--only", nargs="+", choices=sorted(FIGURES), help="draw only these figures")
+    args = parser.parse_args()
+    if not args.study_dir.is_dir():
+        sys.exit(f"bigram_backcopy.py: {args.study_dir} is not a directory; pass the folder that holds the runs")
+    runs = {p.name: Run(p) for p in sorted(args.study_dir.iterdir()) if (p / "metrics.jsonl").exists()}
+    if not runs:
+        sys.exit(f"bigram_backcopy.py: no run directories (with metrics.jsonl) in {args.study_dir}")
+    out = args.out or args.study_dir / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in args.only or FIGURES:
+        for path in FIGURES[name](runs, out):
+            print(path)
+
+
+if __name__ == "__main__":
+    main()
