@@ -107,6 +107,31 @@ TEST_CASE("SIGINT writes a checkpoint and exits; --resume finishes the same run"
   CHECK(same_tensors(run / kFinal, dir / "straight" / kFinal));
 }
 
+TEST_CASE("a stop request delivered twice at once still writes its checkpoint") {
+  // GNU timeout signals the child and then its whole process group, so one request can arrive twice.
+  // Steps of ~100 ms make the difference visible: an immediate exit would leave no checkpoint.
+  TempDir dir;
+  write_text(dir / "config.json", kConfig);
+  const std::vector<std::string> heavy{"model.d_model=128", "model.d_mlp=512", "train.batch_size=512",
+                                       "task.seq_len=64", "train.checkpoint_every=1000000", "--threads", "1"};
+  auto start = [&](const fs::path& run) {
+    std::vector<std::string> args{"run", (dir / "config.json").string(), "--out", run.string()};
+    args.insert(args.end(), heavy.begin(), heavy.end());
+    const int pid = start_mechlab(args);
+    REQUIRE(wait_for_file(run / "metrics.jsonl", 60));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // into the training loop
+    return pid;
+  };
+  const fs::path twice = dir / "twice";
+  int pid = start(twice);
+  kill(pid, SIGINT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGINT);
+  CHECK(wait_for(pid) == 130);
+  CHECK(read_text(twice / "log.txt").find("checkpoint written") != std::string::npos);
+
+}
+
 TEST_CASE("a finished run is left alone, another config is refused, --overwrite replaces") {
   TempDir dir;
   write_text(dir / "config.json", kConfig);

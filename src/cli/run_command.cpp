@@ -3,6 +3,7 @@
 #include <tbb/global_control.h>
 
 #include <atomic>
+#include <ctime>
 #include <csignal>
 #include <thread>
 
@@ -17,10 +18,25 @@ namespace mechlab::cli {
 
 namespace {
 std::atomic<bool> stop_requested{false};
+std::atomic<int64_t> first_signal_ns{0};
 
-// First SIGINT/SIGTERM: finish the step, write a checkpoint, exit. A second one: exit at once.
+int64_t monotonic_ns() {  // clock_gettime is async-signal-safe
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+
+// First SIGINT/SIGTERM: finish the step, write a checkpoint, exit. Another one a second or more later (a
+// user pressing Ctrl-C again): exit at once. Sooner ones are the same request delivered twice: GNU timeout
+// signals the child and then its whole process group, and cluster launchers do the same.
 void on_signal(int) {
-  if (stop_requested.exchange(true)) std::_Exit(130);
+  const int64_t now = monotonic_ns();
+  int64_t first = 0;
+  if (first_signal_ns.compare_exchange_strong(first, now)) {
+    stop_requested = true;
+    return;
+  }
+  if (now - first >= 1000000000) std::_Exit(130);
 }
 
 struct RunOptions {
