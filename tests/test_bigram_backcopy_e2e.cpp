@@ -1,10 +1,11 @@
 // Acceptance run of the first study's quick config (about 40 s on 2 cores): the trained 1-layer model
 // copies after triggers, predicts bigrams at the oracle's level, and has formed the attention sink; the
-// interventions show which part does what.
+// interventions show which part does what; the study's figure script draws every figure from the run.
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <sstream>
 #include <string>
 
@@ -15,10 +16,11 @@ using namespace mechlab::testing;
 TEST_CASE("configs/bigram_backcopy/quick.json learns backcopy and forms the attention sink") {
   TempDir dir;
   const std::string config = source_dir() + "/configs/bigram_backcopy/quick.json";
-  ProcessResult result = run_mechlab({"run", config, "--out", (dir / "run").string()});
+  const std::filesystem::path run = dir / "study" / "1layer";
+  ProcessResult result = run_mechlab({"run", config, "--out", run.string()});
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
-  nlohmann::json summary = nlohmann::json::parse(read_text(dir / "run" / "summary.json"));
+  nlohmann::json summary = nlohmann::json::parse(read_text(run / "summary.json"));
   INFO(summary.dump(2));
   CHECK(summary["loss_backcopy"].get<double>() < 0.05);
   CHECK(std::abs(summary["loss_bigram"].get<double>() - summary["oracle_bigram_entropy"].get<double>()) < 0.05);
@@ -38,7 +40,7 @@ TEST_CASE("configs/bigram_backcopy/quick.json learns backcopy and forms the atte
 
   // The active/dormant table of the last step: the head is active on the three triggers and dormant
   // (>= 0.89 on BOS) on most lowercase non-trigger letters, the frequent characters that follow bigrams.
-  std::istringstream table(read_text(dir / "run" / "dumps" / "step_00003000" / "active_dormant.csv"));
+  std::istringstream table(read_text(run / "dumps" / "step_00003000" / "active_dormant.csv"));
   std::string line;
   std::getline(table, line);
   CHECK(line == "layer,head,token,text,trigger,bos_attention,state");
@@ -59,6 +61,26 @@ TEST_CASE("configs/bigram_backcopy/quick.json learns backcopy and forms the atte
   }
   CHECK(rows == 65);
   CHECK(active_triggers == 3);
-  CHECK(lowercase == 23);
+  CHECK(lowercase == 24);  // 26 letters but e and t
   CHECK(dormant_lowercase >= 15);
+
+  // scripts/figures/bigram_backcopy.py draws the 1-layer figures and tables from this run.
+  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
+    MESSAGE("SKIPPED (no python3-numpy/python3-matplotlib; scripts/setup --figures installs them): figures");
+    return;
+  }
+  const std::string command = "/usr/bin/python3 " + source_dir() + "/scripts/figures/bigram_backcopy.py " +
+                              (dir / "study").string() + " --out " + (dir / "figures").string() + " > " +
+                              (dir / "figures.log").string() + " 2>&1";
+  const int status = std::system(command.c_str());
+  INFO(read_text(dir / "figures.log"));
+  REQUIRE(status == 0);
+  for (const char* png : {"dynamics.png", "attention_maps_1layer.png", "ablations.png", "active_dormant_1layer.png"}) {
+    const std::string bytes = read_text(dir / "figures" / png);
+    CHECK_MESSAGE(bytes.size() > 20000, png);
+    CHECK_MESSAGE(bytes.substr(1, 3) == "PNG", png);
+  }
+  const std::string numbers = read_text(dir / "figures" / "numbers.md");
+  CHECK(numbers.find("Head zeroed at step 3000") != std::string::npos);
+  CHECK(read_text(dir / "figures" / "ablations.csv").find("1layer,3000,zero_head.L0H0,") != std::string::npos);
 }

@@ -7,11 +7,12 @@ STUDY_DIR holds the runs that scripts/reproduce/bigram_backcopy.sh writes: 1laye
 3layer_relu_attention (missing runs skip the figures that need them). Figures (PNG) and tables go to
 --out (default STUDY_DIR/figures):
 
-    dynamics            1layer: BOS attention, ||W_O v_<s>||, ||h_<s>|| and split losses over log-scaled steps
-    residual_peak       3layer_*: ||h_<s>|| after each layer for Adam, SGD and ReLU attention
+    dynamics            1layer: BOS attention, ‖W_O v_<s>‖, ‖h_<s>‖ and split losses over log-scaled steps
+    residual_peak       3layer_*: ‖h_<s>‖ after each layer for Adam, SGD and ReLU attention
     attention_maps      attention of the first probe sequence at the last dump, triggers marked (one PNG per run)
     ablations           split losses under each intervention at the last evaluation (PNG, CSV and Markdown)
     active_dormant      BOS attention of the probe [<s>, non-triggers..., v] per (layer, head, token v)
+    numbers             numbers.md: the figures' key numbers (crossing steps, norm ratios, Adam/SGD/ReLU ratios)
 
 Uses numpy and matplotlib only (Debian: python3-numpy python3-matplotlib). Runs that are still going are
 drawn up to their last evaluation.
@@ -69,6 +70,18 @@ class Run:
 
     def last(self):
         return self.evals[-1]
+
+    def at(self, step):
+        """The evaluation at `step`, or the latest one before it."""
+        before = [r for r in self.evals if r["step"] <= step]
+        return before[-1] if before else self.evals[0]
+
+    def first_step(self, metric, above=None, below=None):
+        """The first evaluated step where the metric is above / below a threshold (None if never)."""
+        for r in self.evals:
+            if metric in r and ((above is not None and r[metric] > above) or (below is not None and r[metric] < below)):
+                return r["step"]
+        return None
 
     def label(self):
         m = self.config["model"]
@@ -200,7 +213,7 @@ def attention_maps(runs, out, positions=40):
                 ax.set_ylabel("query position (token); triggers in red")
                 ax.set_title(f"layer {layer} head {head}")
                 fig.colorbar(image, ax=ax, fraction=0.046, label="attention weight")
-        fig.suptitle(f"Attention of probe sequence 0 at step {int(dump.name[5:])} - {run.label()}")
+        fig.suptitle(f"Attention of probe sequence 0 at step {int(dump.name[5:])}\n{run.label()}")
         fig.tight_layout()
         path = out / f"attention_maps_{run.name}.png"
         fig.savefig(path, dpi=110)
@@ -295,7 +308,7 @@ def active_dormant(runs, out):
         fig.colorbar(image, ax=ax, fraction=0.02, label="attention on <s>")
         dormant = int((values >= DORMANT_CUTOFF).sum())
         ax.set_title(f"Active (A, attention on <s> < {DORMANT_CUTOFF}) and dormant heads per token at step "
-                     f"{int(dump.name[5:])}: {dormant} of {values.size} dormant - {run.label()}", fontsize=9)
+                     f"{int(dump.name[5:])}: {dormant} of {values.size} dormant\n{run.label()}", fontsize=9)
         fig.tight_layout()
         path = out / f"active_dormant_{run.name}.png"
         fig.savefig(path, dpi=120)
@@ -304,8 +317,62 @@ def active_dormant(runs, out):
     return paths
 
 
+def numbers(runs, out):
+    lines = ["# Key numbers of the Bigram-Backcopy runs", ""]
+    if "1layer" in runs:
+        run = runs["1layer"]
+        last = run.last()
+        lines += [f"## {run.label()}", "",
+                  "Formation (first evaluated step where):", "",
+                  f"- backcopy loss < 0.5: {run.first_step('loss_backcopy', below=0.5)}",
+                  f"- trigger queries put > 0.5 on the previous token: {run.first_step('prev_attn_trigger.L0H0', above=0.5)}",
+                  f"- non-trigger queries put > 0.5 on <s>: {run.first_step('bos_attn_nontrigger.L0H0', above=0.5)}",
+                  "", "| step | attn on <s>, non-trigger | attn on <s>, trigger | ‖W_O v_<s>‖ | median ‖W_O v‖ | ratio | "
+                  "‖h_<s>‖ | median ‖h‖ | bigram | backcopy |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for step in sorted({0, 1000, 10000, 100000, last["step"]}):
+            if step > last["step"]:
+                continue
+            r = run.at(step)
+            lines.append(f"| {r['step']} | {r['bos_attn_nontrigger.L0H0']:.3f} | {r['bos_attn_trigger.L0H0']:.4f} | "
+                         f"{r['value_norm_bos.L0H0']:.3f} | {r['value_norm_median.L0H0']:.3f} | "
+                         f"{r['value_norm_bos.L0H0'] / r['value_norm_median.L0H0']:.3f} | {r['resid_norm_bos.L0']:.1f} | "
+                         f"{r['resid_norm_median.L0']:.1f} | {r['loss_bigram']:.4f} | {r['loss_backcopy']:.4f} |")
+        if "loss_bigram.zero_head.L0H0" in last:
+            change = 100 * (last["loss_bigram.zero_head.L0H0"] / last["loss_bigram"] - 1)
+            lines += ["", f"Head zeroed at step {last['step']}: bigram {last['loss_bigram']:.4f} -> "
+                          f"{last['loss_bigram.zero_head.L0H0']:.4f} ({change:+.2f}%), backcopy {last['loss_backcopy']:.4f} -> "
+                          f"{last['loss_backcopy.zero_head.L0H0']:.3f}"]
+        lines.append("")
+    # Extra seeds, if any, sit beside the main runs as e.g. 3layer_adam_seed1 (see the study doc).
+    variants = [(key, label, sorted(n for n in runs if n == key or n.startswith(key + "_seed"))) for key, label, _ in VARIANTS]
+    variants = [v for v in variants if v[2]]
+    if variants:
+        names = [n for _, _, group in variants for n in group]
+        step = min(runs[n].last()["step"] for n in names)
+        layers = runs[names[0]].layers
+        lines += [f"## 3 layers: ‖h_<s>‖ (median of other positions) after each layer at step {step}", "",
+                  "| optimizer / attention | run | " + " | ".join(f"layer {l}" for l in range(layers)) + " |",
+                  "|---|---|" + "---:|" * layers]
+        for _, label, group in variants:
+            for name in group:
+                r = runs[name].at(step)
+                lines.append(f"| {label} | {name} | " + " | ".join(
+                    f"{r[f'resid_norm_bos.L{l}']:.1f} ({r[f'resid_norm_median.L{l}']:.1f})" for l in range(layers)) + " |")
+        bos_l0 = {label: [runs[n].at(step)["resid_norm_bos.L0"] for n in group] for _, label, group in variants}
+        if "Adam" in bos_l0:
+            for label, values in bos_l0.items():
+                if label != "Adam":
+                    lines.append(f"\nAdam / {label}, ‖h_<s>‖ after layer 0, runs of seed 0: "
+                                 f"{bos_l0['Adam'][0] / values[0]:.2f}x; smallest over all seeds (lowest Adam run "
+                                 f"/ highest {label} run): {min(bos_l0['Adam']) / max(values):.2f}x")
+        lines.append("")
+    path = out / "numbers.md"
+    path.write_text("\n".join(lines) + "\n")
+    return [path]
+
+
 FIGURES = {"dynamics": dynamics, "residual_peak": residual_peak, "attention_maps": attention_maps,
-           "ablations": ablations, "active_dormant": active_dormant}
+           "ablations": ablations, "active_dormant": active_dormant, "numbers": numbers}
 
 
 def main():

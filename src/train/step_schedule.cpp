@@ -24,10 +24,6 @@ std::vector<int64_t> log_spaced_steps(int64_t points, int64_t last) {
   return steps;
 }
 
-}  // namespace mechlab
-
-namespace mechlab {
-
 std::vector<int64_t> scheduled_steps(const StepSchedule& schedule, int64_t last) {
   std::vector<int64_t> steps = every_n_steps(schedule.every, last);
   for (int64_t s = 0; s < std::min(schedule.dense_until, last); s += schedule.dense_every) steps.push_back(s);
