@@ -61,6 +61,8 @@ const std::vector<OpCase>& op_cases() {
        0, {{2, 3, 70, 70}}},
       {"attention relu", {{2, 3, 5, 5}}, [](auto& x) { return attention_pattern(x[0], AttentionKind::relu); }, 0.05,
        {{2, 3, 70, 70}}},
+      {"attention relu_by_length", {{2, 3, 5, 5}}, [](auto& x) { return attention_pattern(x[0], AttentionKind::relu_by_length); },
+       0.05, {{2, 3, 70, 70}}},
       {"attention linear", {{2, 3, 5, 5}}, [](auto& x) { return attention_pattern(x[0], AttentionKind::linear); }, 0,
        {{2, 3, 70, 70}}},
       {"layer_norm", {{2, 3, 6}}, [](auto& x) { return layer_norm(x[0]); }, 0, {{4, 100, 100}}},

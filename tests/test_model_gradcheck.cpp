@@ -47,7 +47,7 @@ TEST_CASE("whole-model gradients match finite differences for every parameter an
   // R = 2 replicas, B = 2, T = 5; ids are arbitrary but fixed.
   Tensor tokens = Tensor::from_vector<int32_t>({2, 2, 5}, {0, 3, 1, 6, 2, 5, 5, 0, 1, 4, 2, 2, 6, 0, 3, 1, 4, 6, 3, 0});
   Tensor targets = Tensor::from_vector<int32_t>({2, 2, 5}, {3, 1, 6, 2, 5, 5, 0, 1, 4, 2, 2, 6, 0, 3, 1, 4, 6, 3, 0, 1});
-  for (AttentionKind kind : {AttentionKind::softmax, AttentionKind::relu, AttentionKind::linear}) {
+  for (AttentionKind kind : {AttentionKind::softmax, AttentionKind::relu, AttentionKind::relu_by_length, AttentionKind::linear}) {
     Transformer model(small_config(kind), {{7, 0}, {7, 1}}, DType::f64);
     std::string worst;
     const double error = worst_parameter_error(model, tokens, targets, worst);

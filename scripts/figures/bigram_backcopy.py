@@ -32,7 +32,8 @@ import numpy as np  # noqa: E402
 REPO = pathlib.Path(__file__).resolve().parents[2]
 VOCAB = json.loads((REPO / "tasks/bigram_backcopy/tables.json").read_text())["vocab"] + ["<s>"]
 DORMANT_CUTOFF = 0.89
-VARIANTS = [("3layer_adam", "Adam", "C0"), ("3layer_sgd", "SGD", "C1"), ("3layer_relu_attention", "ReLU attention", "C2")]
+VARIANTS = [("3layer_adam", "Adam", "C0"), ("3layer_sgd", "SGD", "C1"), ("3layer_relu_attention", "ReLU attention", "C2"),
+            ("3layer_relu_by_length", "ReLU attention / T", "C4")]
 # Guo et al.'s numbers for the paper-sized models (d_model 256, T 256), drawn as markers beside ours.
 PAPER_1LAYER = {
     "bos_attn": [(1000, 0.78), (100000, 0.87)],
@@ -166,7 +167,7 @@ def residual_peak(runs, out):
             ax.plot(*run.series(f"resid_norm_bos.L{layer}"), color=color, label=f"{label}: <s>")
             ax.plot(*run.series(f"resid_norm_median.L{layer}"), color=color, linestyle="--", alpha=0.6,
                     label=f"{label}: median of others")
-            if layer == 0 and run.paper_sized:
+            if layer == 0 and run.paper_sized and key in PAPER_3LAYER_RESID_L0:
                 paper_markers(ax, [(10000, PAPER_3LAYER_RESID_L0[key])], color, f"paper, {label}")
         ax.set_yscale("log")
         log_axis(ax, r"$\|h\|$ after layer %d (log)" % layer)

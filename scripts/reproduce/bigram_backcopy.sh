@@ -4,7 +4,7 @@
 #
 #   scripts/reproduce/bigram_backcopy.sh [--small|--paper] [--device cpu|cuda] [--runs-only|--figures-only]
 #
-#   --small    CPU-sized configs (d_model 64, T 64, batch 64; about 15 minutes on 2 cores), the default
+#   --small    CPU-sized configs (d_model 64, T 64, batch 64; about 12 minutes on 2 cores), the default
 #   --paper    the paper's sizes (d_model 256, T 256, batch 512; 100k + 3 x 10k steps; meant for a GPU)
 #   --device   overrides the configs' train.device (small: cpu, paper: cuda)
 #

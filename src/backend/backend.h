@@ -29,8 +29,14 @@ struct GemmShape {
 
 enum class BinaryOp { add, sub, mul, div };
 enum class UnaryOp { scale, relu, gelu, square };
-// softmax: causal softmax; relu: ReLU(scores) / (number of visible keys); linear: scores, causally masked.
-enum class AttentionKind { softmax, relu, linear };
+// softmax: causal softmax; relu: ReLU(scores) / (number of visible keys); relu_by_length: ReLU(scores) / T,
+// the same divisor for every query; linear: scores, causally masked.
+enum class AttentionKind { softmax, relu, relu_by_length, linear };
+
+// The divisor of ReLU attention at query position i of a length-T sequence (the CUDA kernels spell it out).
+inline int64_t relu_attention_divisor(AttentionKind kind, int64_t i, int64_t length) {
+  return kind == AttentionKind::relu_by_length ? length : i + 1;
+}
 
 // Constant hyper-parameters of an optimizer. What changes from step to step (scheduled learning rate,
 // bias corrections) arrives in a device tensor, so a captured step replays with new values.

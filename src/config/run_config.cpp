@@ -35,6 +35,7 @@ TransformerConfig model_from(const nlohmann::json& m) {
   c.d_output = m["d_output"];
   c.attention = enum_of<AttentionKind>(m["attention"], {{"softmax", AttentionKind::softmax},
                                                         {"relu", AttentionKind::relu},
+                                                        {"relu_by_length", AttentionKind::relu_by_length},
                                                         {"linear", AttentionKind::linear}});
   c.attention_scale = m["attention_scale"];
   c.layernorm = enum_of<LayerNormPlacement>(m["layernorm"], {{"pre", LayerNormPlacement::pre},

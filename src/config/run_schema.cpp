@@ -38,8 +38,9 @@ Schema build_run_schema() {
   s.integer("model.d_vocab", 0, "Vocabulary size; 0 takes the task's.", 0, 1 << 24);
   s.integer("model.d_input", 0, "Input vector width for vector input; 0 takes the task's.", 0, 1 << 20);
   s.integer("model.d_output", 0, "Readout width for readout output; 0 takes the task's.", 0, 1 << 20);
-  s.choice("model.attention", "softmax", {"softmax", "relu", "linear"},
-           "Attention pattern: causal softmax, ReLU(scores) / number of visible keys, or linear (scores, masked).");
+  s.choice("model.attention", "softmax", {"softmax", "relu", "relu_by_length", "linear"},
+           "Attention pattern: causal softmax, ReLU(scores) / number of visible keys (i + 1 at query i), "
+           "ReLU(scores) / sequence length T (the same for every query), or linear (scores, masked).");
   s.number("model.attention_scale", 0.0, "Scores are scale * q.k; 0 means 1 / sqrt(d_head).", 0.0, kInf, false);
   s.choice("model.layernorm", "pre", {"pre", "none"}, "LayerNorm before each sublayer and the unembedding, or none.");
   s.boolean("model.layernorm_weight", true, "LayerNorms have a weight (and a bias when biases is true).");

@@ -25,8 +25,8 @@ void CpuBackend::attention_pattern(AttentionKind kind, const Tensor& scores, Ten
           for (int64_t j = 0; j <= i; ++j) total += prow[j];
           const T inv = static_cast<T>(1.0 / total);
           for (int64_t j = 0; j <= i; ++j) prow[j] *= inv;
-        } else if (kind == AttentionKind::relu) {
-          const T inv = T(1) / static_cast<T>(i + 1);
+        } else if (kind == AttentionKind::relu || kind == AttentionKind::relu_by_length) {
+          const T inv = T(1) / static_cast<T>(relu_attention_divisor(kind, i, T_len));
           for (int64_t j = 0; j <= i; ++j) prow[j] = srow[j] > T(0) ? srow[j] * inv : T(0);
         } else {
           for (int64_t j = 0; j <= i; ++j) prow[j] = srow[j];
@@ -53,8 +53,8 @@ void CpuBackend::attention_pattern_backward(AttentionKind kind, const Tensor& sc
           double dot = 0.0;
           for (int64_t j = 0; j <= i; ++j) dot += static_cast<double>(dp[base + j]) * p[base + j];
           for (int64_t j = 0; j <= i; ++j) ds[base + j] = p[base + j] * (dp[base + j] - static_cast<T>(dot));
-        } else if (kind == AttentionKind::relu) {
-          const T inv = T(1) / static_cast<T>(i + 1);
+        } else if (kind == AttentionKind::relu || kind == AttentionKind::relu_by_length) {
+          const T inv = T(1) / static_cast<T>(relu_attention_divisor(kind, i, T_len));
           for (int64_t j = 0; j <= i; ++j) ds[base + j] = s[base + j] > T(0) ? dp[base + j] * inv : T(0);
         } else {
           for (int64_t j = 0; j <= i; ++j) ds[base + j] = dp[base + j];
