@@ -90,6 +90,13 @@ class Run:
                 f"step {self.last()['step']}")
 
 
+def save_figure(fig, path, dpi):
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
 def log_axis(ax, ylabel):
     ax.set_xscale("log")
     ax.set_xlabel("training step (log scale)")
@@ -100,6 +107,18 @@ def log_axis(ax, ylabel):
 def paper_markers(ax, points, color, label):
     steps, values = zip(*points)
     ax.scatter(steps, values, marker="*", s=120, color=color, edgecolor="black", zorder=5, label=label)
+
+
+def bos_against_median(ax, run, metric, where, label, paper_key, ylabel, title):
+    """<metric>_bos.<where> against <metric>_median.<where> on log axes, with the paper's points."""
+    ax.plot(*run.series(f"{metric}_bos.{where}"), color="C0", label=label)
+    ax.plot(*run.series(f"{metric}_median.{where}"), color="C7", linestyle="--", label="median over other positions")
+    if run.paper_sized:
+        paper_markers(ax, PAPER_1LAYER[paper_key], "C0", "paper")
+    ax.set_yscale("log")
+    log_axis(ax, ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
 
 
 def dynamics(runs, out):
@@ -119,25 +138,10 @@ def dynamics(runs, out):
     ax.set_title("Attention sink forms with the copy rule")
     ax.legend(fontsize=8)
 
-    ax = axes[0, 1]
-    ax.plot(*run.series("value_norm_bos.L0H0"), color="C0", label=r"$\|W_O v_{<s>}\|$")
-    ax.plot(*run.series("value_norm_median.L0H0"), color="C7", linestyle="--", label="median over other positions")
-    if run.paper_sized:
-        paper_markers(ax, PAPER_1LAYER["value_norm_bos"], "C0", "paper")
-    ax.set_yscale("log")
-    log_axis(ax, "norm of the output-projected value (log)")
-    ax.set_title("Value-state drain")
-    ax.legend(fontsize=8)
-
-    ax = axes[1, 0]
-    ax.plot(*run.series("resid_norm_bos.L0"), color="C0", label=r"$\|h_{<s>}\|$ after layer 0")
-    ax.plot(*run.series("resid_norm_median.L0"), color="C7", linestyle="--", label="median over other positions")
-    if run.paper_sized:
-        paper_markers(ax, PAPER_1LAYER["resid_norm_bos"], "C0", "paper")
-    ax.set_yscale("log")
-    log_axis(ax, "residual-stream norm (log)")
-    ax.set_title("Residual-state peak")
-    ax.legend(fontsize=8)
+    bos_against_median(axes[0, 1], run, "value_norm", "L0H0", r"$\|W_O v_{<s>}\|$", "value_norm_bos",
+                       "norm of the output-projected value (log)", "Value-state drain")
+    bos_against_median(axes[1, 0], run, "resid_norm", "L0", r"$\|h_{<s>}\|$ after layer 0", "resid_norm_bos",
+                       "residual-stream norm (log)", "Residual-state peak")
 
     ax = axes[1, 1]
     ax.plot(*run.series("loss_bigram"), color="C0", label="bigram loss")
@@ -148,10 +152,7 @@ def dynamics(runs, out):
     ax.legend(fontsize=8)
 
     fig.suptitle("Bigram-Backcopy training dynamics - " + run.label())
-    fig.tight_layout()
-    path = out / "dynamics.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    path = save_figure(fig, out / "dynamics.png", dpi=120)
     return [path]
 
 
@@ -176,10 +177,7 @@ def residual_peak(runs, out):
     first = runs[present[0][0]]
     fig.suptitle(f"Residual-state peak of <s>: Adam vs SGD vs ReLU attention - {layers} layers, "
                  f"d_model {first.config['model']['d_model']}, T {first.config['task']['seq_len']}")
-    fig.tight_layout()
-    path = out / "residual_peak.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    path = save_figure(fig, out / "residual_peak.png", dpi=120)
     return [path]
 
 
@@ -215,10 +213,7 @@ def attention_maps(runs, out, positions=40):
                 ax.set_title(f"layer {layer} head {head}")
                 fig.colorbar(image, ax=ax, fraction=0.046, label="attention weight")
         fig.suptitle(f"Attention of probe sequence 0 at step {int(dump.name[5:])}\n{run.label()}")
-        fig.tight_layout()
-        path = out / f"attention_maps_{run.name}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        path = save_figure(fig, out / f"attention_maps_{run.name}.png", dpi=110)
         paths.append(path)
     return paths
 
@@ -275,10 +270,7 @@ def ablations(runs, out):
         ax.axis("off")
         ax.set_title(f"{run.label()}  (oracle bigram entropy {run.last()['oracle_bigram_entropy']:.4f})", fontsize=9)
     fig.suptitle("Interventions at evaluation: split losses (red: rule broken)")
-    fig.tight_layout()
-    path = out / "ablations.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    path = save_figure(fig, out / "ablations.png", dpi=120)
     return paths + [path]
 
 
@@ -310,10 +302,7 @@ def active_dormant(runs, out):
         dormant = int((values >= DORMANT_CUTOFF).sum())
         ax.set_title(f"Active (A, attention on <s> < {DORMANT_CUTOFF}) and dormant heads per token at step "
                      f"{int(dump.name[5:])}: {dormant} of {values.size} dormant\n{run.label()}", fontsize=9)
-        fig.tight_layout()
-        path = out / f"active_dormant_{run.name}.png"
-        fig.savefig(path, dpi=120)
-        plt.close(fig)
+        path = save_figure(fig, out / f"active_dormant_{run.name}.png", dpi=120)
         paths.append(path)
     return paths
 
