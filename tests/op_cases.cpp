@@ -63,6 +63,10 @@ const std::vector<OpCase>& op_cases() {
        {{2, 3, 70, 70}}},
       {"attention relu_by_length", {{2, 3, 5, 5}}, [](auto& x) { return attention_pattern(x[0], AttentionKind::relu_by_length); },
        0.05, {{2, 3, 70, 70}}},
+      {"attention softmax, self excluded", {{2, 3, 5, 5}},
+       [](auto& x) { return attention_pattern(scale(x[0], 3.0), AttentionKind::softmax, true); }, 0, {{2, 3, 70, 70}}},
+      {"attention relu, self excluded", {{2, 3, 5, 5}},
+       [](auto& x) { return attention_pattern(x[0], AttentionKind::relu, true); }, 0.05, {{2, 3, 70, 70}}},
       {"attention linear", {{2, 3, 5, 5}}, [](auto& x) { return attention_pattern(x[0], AttentionKind::linear); }, 0,
        {{2, 3, 70, 70}}},
       {"layer_norm", {{2, 3, 6}}, [](auto& x) { return layer_norm(x[0]); }, 0, {{4, 100, 100}}},
@@ -82,6 +86,8 @@ const std::vector<OpCase>& op_cases() {
        },
        0, {{4, 64, 66}}},
       {"mse", {{2, 3, 4}, {2, 3, 4}}, [](auto& x) { return mse(x[0], x[1]); }},
+      {"masked_mse", {{2, 3, 4, 2}, {2, 3, 4, 2}}, [](auto& x) { return masked_mse(x[0], x[1], mask_like(x[0])); }, 0,
+       {{4, 64, 41, 1}, {4, 64, 41, 1}}},
   };
   return cases;
 }

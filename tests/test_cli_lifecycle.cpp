@@ -144,6 +144,14 @@ TEST_CASE("a finished run is left alone, another config is refused, --overwrite 
   CHECK(again.err.find("already holds a finished run of this config; nothing to do") != std::string::npos);
   CHECK(fs::last_write_time(dir / "run" / "summary.json") == written);
 
+  // A run directory written before a key existed (here: train.eval_log_points) is still this config.
+  json older = json::parse(read_text(dir / "run" / "config.json"));
+  older["train"].erase("eval_log_points");
+  write_text(dir / "run" / "config.json", older.dump(2));
+  ProcessResult upgraded = run_mechlab({"run", config, "--out", out, "train.steps=40"});
+  CHECK(upgraded.exit_code == 0);
+  CHECK(upgraded.err.find("nothing to do") != std::string::npos);
+
   ProcessResult other = run_mechlab({"run", config, "--out", out, "train.steps=40", "optim.lr=1e-3"});
   CHECK(other.exit_code == 2);
   CHECK(other.err.find("outputs.dir: ") != std::string::npos);

@@ -33,9 +33,10 @@ enum class UnaryOp { scale, relu, gelu, square };
 // the same divisor for every query; linear: scores, causally masked.
 enum class AttentionKind { softmax, relu, relu_by_length, linear };
 
-// The divisor of ReLU attention at query position i of a length-T sequence (the CUDA kernels spell it out).
-inline int64_t relu_attention_divisor(AttentionKind kind, int64_t i, int64_t length) {
-  return kind == AttentionKind::relu_by_length ? length : i + 1;
+// The divisor of ReLU attention for a query that sees `visible` keys of a length-T sequence (the CUDA kernels
+// spell it out).
+inline int64_t relu_attention_divisor(AttentionKind kind, int64_t visible, int64_t length) {
+  return kind == AttentionKind::relu_by_length ? length : visible;
 }
 
 // Constant hyper-parameters of an optimizer. What changes from step to step (scheduled learning rate,
@@ -88,10 +89,11 @@ class Backend {
   virtual void gather_rows(const Tensor& table, const Tensor& ids, Tensor& out) = 0;
   virtual void scatter_add_rows(const Tensor& dout, const Tensor& ids, Tensor& dtable) = 0;
 
-  // scores and pattern (..., T, T), query-major, causal.
-  virtual void attention_pattern(AttentionKind kind, const Tensor& scores, Tensor& pattern) = 0;
-  virtual void attention_pattern_backward(AttentionKind kind, const Tensor& scores, const Tensor& pattern,
-                                          const Tensor& dpattern, Tensor& dscores) = 0;
+  // scores and pattern (..., T, T), query-major, causal: query i sees keys j <= i, or j < i with exclude_self
+  // (then query 0 sees nothing and its row is zero).
+  virtual void attention_pattern(AttentionKind kind, bool exclude_self, const Tensor& scores, Tensor& pattern) = 0;
+  virtual void attention_pattern_backward(AttentionKind kind, bool exclude_self, const Tensor& scores,
+                                          const Tensor& pattern, const Tensor& dpattern, Tensor& dscores) = 0;
 
   // Normalises rows of width D = x.shape().back(), then applies the optional affine: out = xhat * weight + bias.
   // weight and bias hold G rows of D values (G = 1, or one row per leading-axis index: G = x.dim(0)), row

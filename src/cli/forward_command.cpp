@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "config/config_error.h"
 #include "config/run_config.h"
+#include "config/run_schema.h"
 #include "io/checkpoint.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
@@ -29,7 +30,8 @@ Tensor as_one_replica(const Tensor& x) {
 
 int forward(const ForwardOptions& o) {
   CheckpointInfo info = read_checkpoint_info(o.checkpoint);
-  RunConfig run = run_config_from_resolved(info.config);
+  // Resolved again: a checkpoint of an older mechlab lacks the keys added since (they take their defaults).
+  RunConfig run = run_config_from_resolved(run_schema().resolve(info.config));
   const DType dtype = o.f64 ? DType::f64 : DType::f32;
   Transformer model(run.model, {{run.seeds[0], 0}}, dtype);
   load_checkpoint(o.checkpoint, model, nullptr, 0);

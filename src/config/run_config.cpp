@@ -37,6 +37,7 @@ TransformerConfig model_from(const nlohmann::json& m) {
                                                         {"relu", AttentionKind::relu},
                                                         {"relu_by_length", AttentionKind::relu_by_length},
                                                         {"linear", AttentionKind::linear}});
+  c.attention_excludes_self = m["attention_excludes_self"];
   c.attention_scale = m["attention_scale"];
   c.layernorm = enum_of<LayerNormPlacement>(m["layernorm"], {{"pre", LayerNormPlacement::pre},
                                                               {"none", LayerNormPlacement::none}});

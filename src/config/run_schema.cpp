@@ -41,6 +41,9 @@ Schema build_run_schema() {
   s.choice("model.attention", "softmax", {"softmax", "relu", "relu_by_length", "linear"},
            "Attention pattern: causal softmax, ReLU(scores) / number of visible keys (i + 1 at query i), "
            "ReLU(scores) / sequence length T (the same for every query), or linear (scores, masked).");
+  s.boolean("model.attention_excludes_self", false,
+            "Query i attends to keys j < i instead of j <= i (query 0 to nothing, giving a zero output): a query "
+            "token that must read only the context before it, as in in-context regression.");
   s.number("model.attention_scale", 0.0, "Scores are scale * q.k; 0 means 1 / sqrt(d_head).", 0.0, kInf, false);
   s.choice("model.layernorm", "pre", {"pre", "none"}, "LayerNorm before each sublayer and the unembedding, or none.");
   s.boolean("model.layernorm_weight", true, "LayerNorms have a weight (and a bias when biases is true).");

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "config/config_error.h"
+#include "config/run_schema.h"
 #include "io/atomic_file.h"
 #include "io/provenance.h"
 
@@ -59,7 +60,8 @@ RunDirectory RunDirectory::inspect(const fs::path& root, const RunConfig& run, b
   if (!fs::exists(root / "config.json"))
     throw ConfigError("outputs.dir", "'" + root.string() + "' exists and is not a mechlab run directory; choose another outputs.dir");
   if (overwrite) return dir;
-  nlohmann::json existing = nlohmann::json::parse(read_file(root / "config.json"));
+  // Resolved again so that keys added to mechlab since the run started compare as their defaults.
+  nlohmann::json existing = run_schema().resolve(nlohmann::json::parse(read_file(root / "config.json")));
   const std::string difference = first_difference(comparable_config(existing), comparable_config(run.resolved));
   if (!difference.empty())
     throw ConfigError("outputs.dir", "'" + root.string() + "' holds a run of a different config (" + difference +

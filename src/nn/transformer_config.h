@@ -40,6 +40,7 @@ struct TransformerConfig {
   int d_input = 0;   // width of input vectors when input = vectors
   int d_output = 0;  // width of the readout when output = readout
   AttentionKind attention = AttentionKind::softmax;
+  bool attention_excludes_self = false;  // query i sees keys j < i (query 0 nothing)
   double attention_scale = 0.0;  // 0: 1 / sqrt(d_head); scores = scale * q.k
   LayerNormPlacement layernorm = LayerNormPlacement::pre;
   bool layernorm_weight = true;  // LayerNorms have a weight (and a bias when `biases`)

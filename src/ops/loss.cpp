@@ -1,5 +1,6 @@
 // Losses. Each returns one value per replica (R): replicas are independent models, and the sum of their
 // losses gives every replica exactly its own gradient.
+#include <algorithm>
 #include <numeric>
 #include <stdexcept>
 
@@ -54,6 +55,17 @@ Tensor mse(const Tensor& prediction, const Tensor& target) {
     throw std::invalid_argument("mse: prediction " + to_string(prediction.shape()) + " vs target " +
                                 to_string(target.shape()));
   return mean(square(sub(prediction, target)), all_but_first(prediction.ndim()));
+}
+
+Tensor masked_mse(const Tensor& prediction, const Tensor& target, const Tensor& mask) {
+  if (prediction.shape() != target.shape() || prediction.ndim() != 4 || mask.ndim() != 3 ||
+      !std::equal(mask.shape().begin(), mask.shape().end(), prediction.shape().begin()))
+    throw std::invalid_argument("masked_mse: prediction and target (R, B, T, K) with mask (R, B, T), got " +
+                                to_string(prediction.shape()) + ", " + to_string(target.shape()) + ", " +
+                                to_string(mask.shape()));
+  const Tensor per_position = mean(square(sub(prediction, target)), {3});  // (R, B, T)
+  const std::vector<int> axes{1, 2};
+  return div(sum(mul(per_position, mask), axes), sum(mask, axes));
 }
 
 }  // namespace mechlab

@@ -41,7 +41,7 @@ Tensor concat(const std::vector<Tensor>& xs, int axis);
 Tensor embedding(const Tensor& table, const Tensor& ids);
 
 // scores (..., T, T) -> causal attention pattern of the given kind.
-Tensor attention_pattern(const Tensor& scores, AttentionKind kind);
+Tensor attention_pattern(const Tensor& scores, AttentionKind kind, bool exclude_self = false);
 
 // Normalises over the last axis; weight and bias (each optional) are applied after in the same kernel.
 // They are (D) or, for per-replica values, (R, 1, ..., 1, D) with R = x.dim(0).
@@ -54,5 +54,8 @@ Tensor token_cross_entropy(const Tensor& logits, const Tensor& targets);
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& mask = Tensor());
 // Per-replica mean squared error -> (R).
 Tensor mse(const Tensor& prediction, const Tensor& target);
+// Mean squared error per replica over the positions `mask` (R, B, T) selects, squared errors averaged over the
+// output axis: prediction and target (R, B, T, K). The loss of a readout model on chosen positions.
+Tensor masked_mse(const Tensor& prediction, const Tensor& target, const Tensor& mask);
 
 }  // namespace mechlab

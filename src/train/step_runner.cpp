@@ -1,5 +1,7 @@
 #include "train/step_runner.h"
 
+#include <stdexcept>
+
 #include "backend/backend.h"
 #include "backend/recorded_work.h"
 #include "ops/ops.h"
@@ -21,6 +23,16 @@ void stage(Tensor& target, const Tensor& source, Device device) {
     backend_for(device).strided_copy(source, StridedView::contiguous(source.shape()), target,
                                      StridedView::contiguous(source.shape()), false);
 }
+
+// Per replica: cross-entropy for a model with logits, masked mean squared error for a readout model (whose
+// task must give a loss mask: the positions that carry a target).
+Tensor training_loss(const Transformer& model, const Batch& batch) {
+  const Tensor outputs = model.forward(batch.inputs);
+  if (model.config().output == OutputKind::logits) return cross_entropy(outputs, batch.targets, batch.loss_mask);
+  if (!batch.loss_mask.defined())
+    throw std::logic_error("a readout model's task must give a loss mask (the positions with targets)");
+  return masked_mse(outputs, batch.targets, batch.loss_mask);
+}
 }  // namespace
 
 struct StepRunner::Graph {
@@ -35,7 +47,7 @@ StepRunner::~StepRunner() = default;
 
 Tensor StepRunner::body() {
   optimizer_.zero_grad();
-  Tensor losses = cross_entropy(model_.forward(static_batch_.inputs), static_batch_.targets, static_batch_.loss_mask);
+  Tensor losses = training_loss(model_, static_batch_);
   sum(losses, {0}).backward();
   optimizer_.apply();
   return losses;

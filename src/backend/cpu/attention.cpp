@@ -1,4 +1,5 @@
-// Causal attention patterns, one query row at a time: key j is visible to query i when j <= i.
+// Causal attention patterns, one query row at a time: key j is visible to query i when j <= i (j < i when
+// the query excludes itself; query 0 then sees nothing and its row is zero).
 #include <cmath>
 
 #include "backend/cpu/cpu_backend.h"
@@ -7,38 +8,40 @@
 
 namespace mechlab {
 
-void CpuBackend::attention_pattern(AttentionKind kind, const Tensor& scores, Tensor& pattern) {
+void CpuBackend::attention_pattern(AttentionKind kind, bool exclude_self, const Tensor& scores, Tensor& pattern) {
   const int64_t T_len = scores.dim(-1), rows = scores.numel() / T_len;
   dispatch_float(scores.dtype(), [&]<typename T>() {
     const T* s = scores.data<T>();
     T* p = pattern.data<T>();
     cpu::parallel_chunks(rows, cpu::grain_for(T_len * 8), [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
-        const int64_t i = row % T_len;  // query position
+        const int64_t visible = row % T_len + (exclude_self ? 0 : 1);  // keys 0 .. visible - 1
         const T* srow = s + row * T_len;
         T* prow = p + row * T_len;
-        if (kind == AttentionKind::softmax) {
+        if (visible == 0) {
+          // nothing to attend to: the row stays zero (the loop below)
+        } else if (kind == AttentionKind::softmax) {
           T max = srow[0];
-          for (int64_t j = 1; j <= i; ++j) max = std::max(max, srow[j]);
-          for (int64_t j = 0; j <= i; ++j) prow[j] = cpu::exp_of(srow[j] - max);  // vectorises
+          for (int64_t j = 1; j < visible; ++j) max = std::max(max, srow[j]);
+          for (int64_t j = 0; j < visible; ++j) prow[j] = cpu::exp_of(srow[j] - max);  // vectorises
           double total = 0.0;
-          for (int64_t j = 0; j <= i; ++j) total += prow[j];
+          for (int64_t j = 0; j < visible; ++j) total += prow[j];
           const T inv = static_cast<T>(1.0 / total);
-          for (int64_t j = 0; j <= i; ++j) prow[j] *= inv;
+          for (int64_t j = 0; j < visible; ++j) prow[j] *= inv;
         } else if (kind == AttentionKind::relu || kind == AttentionKind::relu_by_length) {
-          const T inv = T(1) / static_cast<T>(relu_attention_divisor(kind, i, T_len));
-          for (int64_t j = 0; j <= i; ++j) prow[j] = srow[j] > T(0) ? srow[j] * inv : T(0);
+          const T inv = T(1) / static_cast<T>(relu_attention_divisor(kind, visible, T_len));
+          for (int64_t j = 0; j < visible; ++j) prow[j] = srow[j] > T(0) ? srow[j] * inv : T(0);
         } else {
-          for (int64_t j = 0; j <= i; ++j) prow[j] = srow[j];
+          for (int64_t j = 0; j < visible; ++j) prow[j] = srow[j];
         }
-        for (int64_t j = i + 1; j < T_len; ++j) prow[j] = T(0);
+        for (int64_t j = visible; j < T_len; ++j) prow[j] = T(0);
       }
     });
   });
 }
 
-void CpuBackend::attention_pattern_backward(AttentionKind kind, const Tensor& scores, const Tensor& pattern,
-                                            const Tensor& dpattern, Tensor& dscores) {
+void CpuBackend::attention_pattern_backward(AttentionKind kind, bool exclude_self, const Tensor& scores,
+                                            const Tensor& pattern, const Tensor& dpattern, Tensor& dscores) {
   const int64_t T_len = scores.dim(-1), rows = scores.numel() / T_len;
   dispatch_float(scores.dtype(), [&]<typename T>() {
     const T* s = scores.data<T>();
@@ -47,19 +50,21 @@ void CpuBackend::attention_pattern_backward(AttentionKind kind, const Tensor& sc
     T* ds = dscores.data<T>();
     cpu::parallel_chunks(rows, cpu::grain_for(T_len * 8), [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
-        const int64_t i = row % T_len, base = row * T_len;
-        if (kind == AttentionKind::softmax) {
+        const int64_t visible = row % T_len + (exclude_self ? 0 : 1), base = row * T_len;
+        if (visible == 0) {
+          // nothing to attend to: the row stays zero (the loop below)
+        } else if (kind == AttentionKind::softmax) {
           // d score_j = p_j (dp_j - sum_k dp_k p_k)
           double dot = 0.0;
-          for (int64_t j = 0; j <= i; ++j) dot += static_cast<double>(dp[base + j]) * p[base + j];
-          for (int64_t j = 0; j <= i; ++j) ds[base + j] = p[base + j] * (dp[base + j] - static_cast<T>(dot));
+          for (int64_t j = 0; j < visible; ++j) dot += static_cast<double>(dp[base + j]) * p[base + j];
+          for (int64_t j = 0; j < visible; ++j) ds[base + j] = p[base + j] * (dp[base + j] - static_cast<T>(dot));
         } else if (kind == AttentionKind::relu || kind == AttentionKind::relu_by_length) {
-          const T inv = T(1) / static_cast<T>(relu_attention_divisor(kind, i, T_len));
-          for (int64_t j = 0; j <= i; ++j) ds[base + j] = s[base + j] > T(0) ? dp[base + j] * inv : T(0);
+          const T inv = T(1) / static_cast<T>(relu_attention_divisor(kind, visible, T_len));
+          for (int64_t j = 0; j < visible; ++j) ds[base + j] = s[base + j] > T(0) ? dp[base + j] * inv : T(0);
         } else {
-          for (int64_t j = 0; j <= i; ++j) ds[base + j] = dp[base + j];
+          for (int64_t j = 0; j < visible; ++j) ds[base + j] = dp[base + j];
         }
-        for (int64_t j = i + 1; j < T_len; ++j) ds[base + j] = T(0);
+        for (int64_t j = visible; j < T_len; ++j) ds[base + j] = T(0);
       }
     });
   });

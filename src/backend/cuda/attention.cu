@@ -1,4 +1,5 @@
-// Causal attention patterns, one warp per query row: key j is visible to query i when j <= i.
+// Causal attention patterns, one warp per query row: key j is visible to query i when j <= i (j < i when the
+// query excludes itself; query 0 then sees nothing and its row is zero).
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/rows.cuh"
 #include "backend/cuda/strided.cuh"
@@ -12,13 +13,16 @@ __device__ inline float exp_of(float x) { return expf(x); }
 __device__ inline double exp_of(double x) { return exp(x); }
 
 template <typename T>
-__global__ void pattern_kernel(AttentionKind kind, const T* scores, T* pattern, int64_t rows, int64_t length) {
+__global__ void pattern_kernel(AttentionKind kind, bool exclude_self, const T* scores, T* pattern, int64_t rows,
+                               int64_t length) {
   const int64_t row = warp_row();
   if (row >= rows) return;
-  const int64_t i = row % length;
+  const int64_t i = row % length - (exclude_self ? 1 : 0);  // the last visible key
   const T* s = scores + row * length;
   T* p = pattern + row * length;
-  if (kind == AttentionKind::softmax) {
+  if (i < 0) {
+    for (int64_t j = lane(); j < length; j += 32) p[j] = T(0);
+  } else if (kind == AttentionKind::softmax) {
     T max_score = -INFINITY;
     for (int64_t j = lane(); j <= i; j += 32) max_score = max(max_score, s[j]);
     max_score = warp_max(max_score);
@@ -27,7 +31,7 @@ __global__ void pattern_kernel(AttentionKind kind, const T* scores, T* pattern, 
     const T inverse = static_cast<T>(1.0 / warp_sum(total));
     for (int64_t j = lane(); j < length; j += 32) p[j] = j <= i ? exp_of(s[j] - max_score) * inverse : T(0);
   } else if (kind == AttentionKind::relu || kind == AttentionKind::relu_by_length) {
-    const T inverse = T(1) / static_cast<T>(kind == AttentionKind::relu_by_length ? length : i + 1);
+    const T inverse = T(1) / static_cast<T>(kind == AttentionKind::relu_by_length ? length : i + 1  /* visible keys */);
     for (int64_t j = lane(); j < length; j += 32) p[j] = (j <= i && s[j] > T(0)) ? s[j] * inverse : T(0);
   } else {
     for (int64_t j = lane(); j < length; j += 32) p[j] = j <= i ? s[j] : T(0);
@@ -35,19 +39,21 @@ __global__ void pattern_kernel(AttentionKind kind, const T* scores, T* pattern, 
 }
 
 template <typename T>
-__global__ void pattern_backward_kernel(AttentionKind kind, const T* scores, const T* pattern, const T* dpattern,
-                                        T* dscores, int64_t rows, int64_t length) {
+__global__ void pattern_backward_kernel(AttentionKind kind, bool exclude_self, const T* scores, const T* pattern,
+                                        const T* dpattern, T* dscores, int64_t rows, int64_t length) {
   const int64_t row = warp_row();
   if (row >= rows) return;
-  const int64_t i = row % length, base = row * length;
-  if (kind == AttentionKind::softmax) {
+  const int64_t i = row % length - (exclude_self ? 1 : 0), base = row * length;  // i: the last visible key
+  if (i < 0) {
+    for (int64_t j = lane(); j < length; j += 32) dscores[base + j] = T(0);
+  } else if (kind == AttentionKind::softmax) {
     double dot = 0.0;
     for (int64_t j = lane(); j <= i; j += 32) dot += static_cast<double>(dpattern[base + j]) * pattern[base + j];
     const T total = static_cast<T>(warp_sum(dot));
     for (int64_t j = lane(); j < length; j += 32)
       dscores[base + j] = j <= i ? pattern[base + j] * (dpattern[base + j] - total) : T(0);
   } else if (kind == AttentionKind::relu || kind == AttentionKind::relu_by_length) {
-    const T inverse = T(1) / static_cast<T>(kind == AttentionKind::relu_by_length ? length : i + 1);
+    const T inverse = T(1) / static_cast<T>(kind == AttentionKind::relu_by_length ? length : i + 1  /* visible keys */);
     for (int64_t j = lane(); j < length; j += 32)
       dscores[base + j] = (j <= i && scores[base + j] > T(0)) ? dpattern[base + j] * inverse : T(0);
   } else {
@@ -56,22 +62,23 @@ __global__ void pattern_backward_kernel(AttentionKind kind, const T* scores, con
 }
 }  // namespace
 
-void CudaBackend::attention_pattern(AttentionKind kind, const Tensor& scores, Tensor& pattern) {
+void CudaBackend::attention_pattern(AttentionKind kind, bool exclude_self, const Tensor& scores, Tensor& pattern) {
   const int64_t length = scores.dim(-1), rows = scores.numel() / length;
   if (rows == 0) return;
   dispatch_float(scores.dtype(), [&]<typename T>() {
-    pattern_kernel<<<row_blocks(rows), 32 * kRowsPerBlock, 0, stream_>>>(kind, scores.data<T>(), pattern.data<T>(), rows, length);
+    pattern_kernel<<<row_blocks(rows), 32 * kRowsPerBlock, 0, stream_>>>(kind, exclude_self, scores.data<T>(),
+                                                                         pattern.data<T>(), rows, length);
   });
   check_launch("attention_pattern");
 }
 
-void CudaBackend::attention_pattern_backward(AttentionKind kind, const Tensor& scores, const Tensor& pattern,
-                                             const Tensor& dpattern, Tensor& dscores) {
+void CudaBackend::attention_pattern_backward(AttentionKind kind, bool exclude_self, const Tensor& scores,
+                                             const Tensor& pattern, const Tensor& dpattern, Tensor& dscores) {
   const int64_t length = scores.dim(-1), rows = scores.numel() / length;
   if (rows == 0) return;
   dispatch_float(scores.dtype(), [&]<typename T>() {
     pattern_backward_kernel<<<row_blocks(rows), 32 * kRowsPerBlock, 0, stream_>>>(
-        kind, scores.data<T>(), pattern.data<T>(), dpattern.data<T>(), dscores.data<T>(), rows, length);
+        kind, exclude_self, scores.data<T>(), pattern.data<T>(), dpattern.data<T>(), dscores.data<T>(), rows, length);
   });
   check_launch("attention_pattern_backward");
 }

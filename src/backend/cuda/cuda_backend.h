@@ -50,8 +50,8 @@ class CudaBackend final : public Backend {
   void gather_rows(const Tensor& table, const Tensor& ids, Tensor& out) override;
   void scatter_add_rows(const Tensor& dout, const Tensor& ids, Tensor& dtable) override;
 
-  void attention_pattern(AttentionKind kind, const Tensor& scores, Tensor& pattern) override;
-  void attention_pattern_backward(AttentionKind kind, const Tensor& scores, const Tensor& pattern,
+  void attention_pattern(AttentionKind kind, bool exclude_self, const Tensor& scores, Tensor& pattern) override;
+  void attention_pattern_backward(AttentionKind kind, bool exclude_self, const Tensor& scores, const Tensor& pattern,
                                   const Tensor& dpattern, Tensor& dscores) override;
 
   void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor& out,
