@@ -2,6 +2,7 @@
 
 #include "config/config_error.h"
 #include "tasks/bigram_backcopy/bigram_backcopy_task.h"
+#include "tasks/icl_linreg/icl_linreg_task.h"
 
 namespace mechlab {
 
@@ -12,6 +13,10 @@ const std::vector<TaskEntry>& task_registry() {
                      "Shakespeare bigrams with backcopy after trigger characters: attention sinks, active/dormant heads",
                      BigramBackcopyTask::options(),
                      [](const nlohmann::json& o) -> std::unique_ptr<Task> { return std::make_unique<BigramBackcopyTask>(o); }});
+    tasks.push_back({"icl_linreg",
+                     "In-context linear regression with multi-head softmax attention: debiased gradient descent",
+                     IclLinregTask::options(),
+                     [](const nlohmann::json& o) -> std::unique_ptr<Task> { return std::make_unique<IclLinregTask>(o); }});
     return tasks;
   }();
   return registry;

@@ -30,6 +30,10 @@ struct Batch {
 // Flat metric names to values, one map per replica, e.g. {"loss_bigram": 2.24, "bos_attn.L0H0": 0.74}.
 using Metrics = std::map<std::string, double>;
 
+// For Task::adapt_model: sets model.<key> to `value` when the user left it at 0, and throws ConfigError naming
+// model.<key> when they set something else (`why` says what the task needs).
+void require_model_value(nlohmann::json& model, const char* key, int64_t value, const std::string& why);
+
 class Task {
  public:
   virtual ~Task() = default;

@@ -25,13 +25,6 @@ double mean(const std::vector<double>& values) {
   for (double v : values) total += v;
   return values.empty() ? 0.0 : total / static_cast<double>(values.size());
 }
-
-// Sets model.<key> to `value` when the user left it at 0, and refuses a different value.
-void require_model_value(nlohmann::json& model, const char* key, int64_t value, const std::string& why) {
-  if (model[key].get<int64_t>() == 0) model[key] = value;
-  if (model[key].get<int64_t>() != value)
-    throw ConfigError(std::string("model.") + key, why + "; leave it at 0 or set " + std::to_string(value));
-}
 }  // namespace
 
 BigramBackcopyTask::BigramBackcopyTask(const nlohmann::json& options)

@@ -1,0 +1,125 @@
+#include "tasks/icl_linreg/icl_linreg_task.h"
+
+#include <cmath>
+#include <numbers>
+
+#include "ops/ops.h"
+#include "tasks/icl_linreg/baselines.h"
+
+namespace mechlab {
+
+namespace {
+double rho_of(const nlohmann::json& options) {
+  return options["covariance"] == "toeplitz" ? options["rho"].get<double>() : 0.0;
+}
+
+// The prompts of one replica back from a host batch: inputs (B, T, d + 1), targets (B, T, 1).
+std::vector<Prompt> prompts_of(const float* inputs, const float* targets, int64_t B, int64_t T, int d) {
+  std::vector<Prompt> prompts(B);
+  for (int64_t b = 0; b < B; ++b) {
+    Prompt& p = prompts[b];
+    const float* z = inputs + b * T * (d + 1);
+    p.x.resize(T - 1, d);
+    p.y.resize(T - 1);
+    p.x_query.resize(d);
+    for (int64_t l = 0; l < T - 1; ++l) {
+      for (int i = 0; i < d; ++i) p.x(l, i) = z[l * (d + 1) + i];
+      p.y[l] = z[l * (d + 1) + d];
+    }
+    for (int i = 0; i < d; ++i) p.x_query[i] = z[(T - 1) * (d + 1) + i];
+    p.y_query = targets[b * T + T - 1];
+  }
+  return prompts;
+}
+}  // namespace
+
+IclLinregTask::IclLinregTask(const nlohmann::json& options)
+    : d_(options["d"]),
+      prompt_length_(options["prompt_length"]),
+      sampler_(options["d"].get<int>(), options["noise_variance"].get<double>(), rho_of(options)) {}
+
+Schema IclLinregTask::options() {
+  Schema s;
+  s.integer("d", 5, "Dimension of x; tokens are [x; y], d + 1 wide.", 1, 1023);
+  s.integer("prompt_length", 40, "Context pairs L before the query.", 1, 1 << 20);
+  s.number("noise_variance", 0.1, "sigma^2 of the label noise (the floor of the query MSE).", 0.0, 1e6, false);
+  s.choice("covariance", "isotropic", {"isotropic", "toeplitz"},
+           "Covariance of x: the identity, or Sigma_ij = rho^|i - j|.");
+  s.number("rho", 0.5, "Correlation of neighbouring coordinates for the toeplitz covariance.", -0.999, 0.999, false);
+  return s;
+}
+
+void IclLinregTask::adapt_model(nlohmann::json& model) const {
+  model["input"] = "vectors";
+  model["output"] = "readout";
+  require_model_value(model, "d_input", d_ + 1, "icl_linreg tokens are [x; y] with x of width task.d");
+  require_model_value(model, "d_output", 1, "icl_linreg predicts one number");
+  if (model["n_ctx"].get<int64_t>() == 0) model["n_ctx"] = prompt_length_ + 1;
+}
+
+Batch IclLinregTask::sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
+                            uint32_t step) const {
+  const int64_t R = static_cast<int64_t>(replicas.size()), T = prompt_length_ + 1, W = d_ + 1;
+  std::vector<float> inputs(R * batch_size * T * W, 0.0f), targets(R * batch_size * T, 0.0f),
+      mask(R * batch_size * T, 0.0f);
+  for (int64_t r = 0; r < R; ++r) {
+    const Philox rng(replicas[r], stream, step);
+    for (int64_t b = 0; b < batch_size; ++b) {
+      const Prompt p = sampler_.sample(rng, static_cast<uint64_t>(b), prompt_length_);
+      const int64_t row = r * batch_size + b;
+      float* z = &inputs[row * T * W];
+      for (int64_t l = 0; l < prompt_length_; ++l) {
+        for (int i = 0; i < d_; ++i) z[l * W + i] = static_cast<float>(p.x(l, i));
+        z[l * W + d_] = static_cast<float>(p.y[l]);
+      }
+      for (int i = 0; i < d_; ++i) z[prompt_length_ * W + i] = static_cast<float>(p.x_query[i]);
+      targets[row * T + T - 1] = static_cast<float>(p.y_query);
+      mask[row * T + T - 1] = 1.0f;
+    }
+  }
+  return {Tensor::from_vector<float>({R, batch_size, T, W}, inputs),
+          Tensor::from_vector<float>({R, batch_size, T, 1}, targets), Tensor::from_vector<float>({R, batch_size, T}, mask)};
+}
+
+Task::EvaluationTensors IclLinregTask::evaluation_tensors(const Transformer& model, const Batch& batch) const {
+  const Tensor outputs = model.forward(batch.inputs);  // (R, B, T, 1)
+  const int64_t T = outputs.dim(2);
+  return {{"prediction", slice(outputs, 2, T - 1, T)}};  // (R, B, 1, 1)
+}
+
+std::vector<Metrics> IclLinregTask::summarize(const EvaluationTensors& t, const Batch& batch) const {
+  const int64_t R = batch.inputs.dim(0), B = batch.inputs.dim(1), T = batch.inputs.dim(2);
+  const std::vector<float> predictions = t.at("prediction").to_vector<float>();
+  const std::vector<float> inputs = batch.inputs.to_vector<float>(), targets = batch.targets.to_vector<float>();
+  const double noise = sampler_.noise_variance(), d = d_, L = static_cast<double>(T - 1);
+  const double omega = 1.0 / std::sqrt(d), mu = std::sqrt(d) / (1.0 + (1.0 + noise) * d * std::numbers::e / L);
+
+  std::vector<Metrics> metrics(R);
+  for (int64_t r = 0; r < R; ++r) {
+    const std::vector<Prompt> prompts = prompts_of(&inputs[r * B * T * (d_ + 1)], &targets[r * B * T], B, T, d_);
+    std::vector<double> model, ridge, least_squares, gd, debiased, kernel, y;
+    for (int64_t b = 0; b < B; ++b) {
+      const Prompt& p = prompts[b];
+      model.push_back(predictions[r * B + b]);
+      ridge.push_back(ridge_prediction(p, noise * d));
+      least_squares.push_back(ridge_prediction(p, 0.0));
+      gd.push_back(gd_direction(p));
+      debiased.push_back(debiased_gd_direction(p));
+      kernel.push_back(kernel_head_prediction(p, omega, mu));
+      y.push_back(p.y_query);
+    }
+    const FittedStep gd_fit = fit_step(gd, y), debiased_fit = fit_step(debiased, y);
+    Metrics& m = metrics[r];
+    m["eval_mse"] = mean_squared_error(model, y);
+    m["baseline_mse.ridge"] = mean_squared_error(ridge, y);
+    m["baseline_mse.least_squares"] = mean_squared_error(least_squares, y);
+    m["baseline_mse.gd"] = gd_fit.mse;
+    m["baseline_mse.debiased_gd"] = debiased_fit.mse;
+    m["baseline_mse.kernel_head"] = mean_squared_error(kernel, y);
+    m["gd_step"] = gd_fit.eta;
+    m["debiased_gd_step"] = debiased_fit.eta;
+  }
+  return metrics;
+}
+
+}  // namespace mechlab

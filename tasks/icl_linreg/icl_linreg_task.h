@@ -1,0 +1,35 @@
+// In-context linear regression (He et al. 2025, studies.md section 2): the model reads L pairs [x_l; y_l] and
+// a query [x_q; 0] and predicts y_q; trained multi-head softmax attention implements debiased gradient
+// descent. The model is a readout model scored by MSE on the query position only.
+#pragma once
+#include "config/schema.h"
+#include "task/task.h"
+#include "tasks/icl_linreg/prompts.h"
+
+namespace mechlab {
+
+class IclLinregTask final : public Task {
+ public:
+  explicit IclLinregTask(const nlohmann::json& options);
+  static Schema options();
+
+  // Vector input of width d + 1 (fed as it is unless the config adds W_in), a readout of width 1.
+  void adapt_model(nlohmann::json& model) const override;
+  // Inputs (R, B, L + 1, d + 1): the pairs, then [x_q; 0]. Targets (R, B, L + 1, 1) and loss mask
+  // (R, B, L + 1): y_q and 1 at the query, 0 elsewhere.
+  Batch sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
+               uint32_t step) const override;
+  // eval_mse (the model's query MSE, noise included: the floor is sigma^2) and, on the same prompts,
+  // baseline_mse.ridge (lambda = sigma^2 d, Bayes optimal), .least_squares, .gd and .debiased_gd (one step,
+  // with the step size fitted on these prompts; its value as gd_step / debiased_gd_step) and .kernel_head
+  // (one softmax head at the single-head optimum omega = 1/sqrt(d), mu = sqrt(d) / (1 + (1 + sigma^2) d e / L)).
+  EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const override;
+  std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const override;
+
+ private:
+  int d_;
+  int64_t prompt_length_;
+  PromptSampler sampler_;
+};
+
+}  // namespace mechlab

@@ -1,0 +1,35 @@
+// In-context linear regression prompts (He et al. 2025, studies.md section 2): x_1..x_L, x_q ~ N(0, Sigma),
+// beta ~ N(0, I_d / d), y = beta . x + eps with eps ~ N(0, sigma^2). Pure and stateless: prompt s is a
+// function of (Philox key, s), so batches are reproducible in any order.
+#pragma once
+#include <Eigen/Dense>
+#include <cstdint>
+
+#include "random/philox.h"
+
+namespace mechlab {
+
+struct Prompt {
+  Eigen::MatrixXd x;  // (L, d) context inputs
+  Eigen::VectorXd y;  // (L) context targets
+  Eigen::VectorXd x_query;
+  double y_query = 0.0;  // with noise: the target the model is scored on
+};
+
+class PromptSampler {
+ public:
+  // Sigma_ij = rho^|i - j| (rho = 0: isotropic); throws std::invalid_argument unless d >= 1, |rho| < 1.
+  PromptSampler(int d, double noise_variance, double rho = 0.0);
+  int d() const { return d_; }
+  double noise_variance() const { return noise_variance_; }
+
+  // Prompt `index` with `length` context pairs.
+  Prompt sample(const Philox& rng, uint64_t index, int64_t length) const;
+
+ private:
+  int d_;
+  double noise_variance_;
+  Eigen::MatrixXd sigma_root_;  // lower Cholesky factor of Sigma
+};
+
+}  // namespace mechlab

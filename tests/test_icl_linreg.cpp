@@ -1,0 +1,81 @@
+// In-context linear regression: the prompt distribution, the baselines, and a short training run in which
+// two softmax heads beat one by the margin the study reports.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "subprocess.h"
+#include "tasks/icl_linreg/baselines.h"
+#include "tasks/icl_linreg/prompts.h"
+
+using namespace mechlab;
+using namespace mechlab::testing;
+
+TEST_CASE("icl_linreg prompts: x ~ N(0, Sigma), beta ~ N(0, I/d), y = beta.x + noise") {
+  const int d = 5, n = 4000;
+  for (double rho : {0.0, 0.6}) {
+    const PromptSampler sampler(d, 0.1, rho);
+    const Philox rng(11, 0, RandomStream::data, 0);
+    double xx = 0.0, x01 = 0.0, yy = 0.0, residual = 0.0;
+    for (int s = 0; s < n; ++s) {
+      const Prompt p = sampler.sample(rng, s, 8);
+      xx += p.x_query.squaredNorm() / d;
+      x01 += p.x_query[0] * p.x_query[1];
+      yy += p.y_query * p.y_query;
+      // Noise-free least squares on 8 > d pairs leaves only the label noise.
+      residual += std::pow(p.y_query - ridge_prediction(p, 0.0), 2);
+    }
+    INFO("rho " << rho);
+    CHECK(xx / n == doctest::Approx(1.0).epsilon(0.05));
+    CHECK(x01 / n == doctest::Approx(rho).epsilon(0.05).scale(1.0));
+    CHECK(yy / n == doctest::Approx(1.1).epsilon(0.08));  // E|beta|^2 + sigma^2 for isotropic x
+    CHECK(residual / n > 0.1);                             // at least the noise
+  }
+  // Prompt s is the same whatever else is drawn.
+  const PromptSampler sampler(d, 0.1);
+  const Philox rng(3, 0, RandomStream::data, 7);
+  CHECK(sampler.sample(rng, 5, 10).x == sampler.sample(rng, 5, 10).x);
+  CHECK(sampler.sample(rng, 5, 10).x != sampler.sample(rng, 6, 10).x);
+}
+
+TEST_CASE("icl_linreg baselines on hand-made prompts") {
+  Prompt p;
+  p.x.resize(3, 2);
+  p.x << 1, 0, 0, 1, 1, 1;
+  const Eigen::Vector2d beta(2.0, -1.0);
+  p.y = p.x * beta;
+  p.x_query = Eigen::Vector2d(0.5, 3.0);
+  CHECK(ridge_prediction(p, 0.0) == doctest::Approx(p.x_query.dot(beta)));  // noiseless: exact
+  CHECK(std::abs(ridge_prediction(p, 10.0)) < std::abs(p.x_query.dot(beta)));  // shrunk towards 0
+  // X^T y = (2 + 1, -1 + 1) = (3, 0); x_q . (3, 0) / 3 = 0.5
+  CHECK(gd_direction(p) == doctest::Approx(0.5));
+  // xbar = (2/3, 2/3); sum y_l (x_l - xbar) = 2 (1/3, -2/3) - 1 (-2/3, 1/3) + 1 (1/3, 1/3) = (5/3, -4/3)
+  CHECK(debiased_gd_direction(p) == doctest::Approx((0.5 * 5.0 / 3 - 3.0 * 4.0 / 3) / 3));
+  // omega = 0: uniform weights, mu times the mean label.
+  CHECK(kernel_head_prediction(p, 0.0, 3.0) == doctest::Approx(3.0 * (2.0 - 1.0 + 1.0) / 3));
+  const FittedStep step = fit_step({1.0, 2.0}, {2.0, 4.0});
+  CHECK(step.eta == doctest::Approx(2.0));
+  CHECK(step.mse == doctest::Approx(0.0));
+}
+
+TEST_CASE("configs/icl_linreg/quick_h2.json: two softmax heads reach debiased GD, one head is 1.4x worse") {
+  TempDir dir;
+  const std::string config = source_dir() + "/configs/icl_linreg/quick_h2.json";
+  auto summary_of = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> args{"run", config, "--out", (dir / name).string(), "train.steps=2000"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ProcessResult result = run_mechlab(args);
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    return nlohmann::json::parse(read_text(dir / name / "summary.json"));
+  };
+  const nlohmann::json two = summary_of("h2", {}), one = summary_of("h1", {"model.n_heads=1"});
+  INFO(two.dump(2));
+  INFO(one.dump(2));
+  const double ridge = two["baseline_mse.ridge"];
+  CHECK(ridge == doctest::Approx(0.115).epsilon(0.1));  // Bayes optimal (the study: 0.114-0.115)
+  CHECK(two["eval_mse"].get<double>() < 0.28);           // the study: 0.24 after 30k steps
+  CHECK(two["eval_mse"].get<double>() < 1.2 * two["baseline_mse.debiased_gd"].get<double>());
+  CHECK(one["eval_mse"].get<double>() > 1.4 * two["eval_mse"].get<double>());
+}
