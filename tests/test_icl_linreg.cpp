@@ -78,4 +78,19 @@ TEST_CASE("configs/icl_linreg/quick_h2.json: two softmax heads reach debiased GD
   CHECK(two["eval_mse"].get<double>() < 0.28);           // the study: 0.24 after 30k steps
   CHECK(two["eval_mse"].get<double>() < 1.2 * two["baseline_mse.debiased_gd"].get<double>());
   CHECK(one["eval_mse"].get<double>() > 1.4 * two["eval_mse"].get<double>());
+
+  // The two heads' circuits: KQ ~ omega I with omegas of opposite sign, OV reading y only, mu summing to ~0,
+  // and predictions that follow debiased gradient descent.
+  const double omega0 = two["omega.H0"], omega1 = two["omega.H1"], mu0 = two["mu.H0"];
+  CHECK(omega0 * omega1 < 0.0);
+  for (double omega : {omega0, omega1}) {
+    CHECK(std::abs(omega) > 0.1);
+    CHECK(std::abs(omega) < 0.25);
+  }
+  for (const char* head : {"H0", "H1"}) {
+    CHECK(two[std::string("ov_last_ratio.") + head].get<double>() > 10.0);
+    CHECK(two[std::string("kq_diag_spread.") + head].get<double>() < 0.1);
+  }
+  CHECK(std::abs(two["mu_sum"].get<double>()) < 0.1 * std::abs(mu0));
+  CHECK(two["debiased_gd_corr"].get<double>() > 0.95);
 }

@@ -1,6 +1,7 @@
 // Everything that defines a transformer's shape and behaviour. The JSON config maps onto this struct;
 // docs/config.md documents each field.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -56,6 +57,8 @@ struct TransformerConfig {
   InitConfig init;
 
   int head_width() const { return d_head > 0 ? d_head : d_model / n_heads; }
+  // Attention scores are score_scale() * q.k.
+  double score_scale() const { return attention_scale > 0 ? attention_scale : 1.0 / std::sqrt(static_cast<double>(head_width())); }
   LayerSwitches layer(int index) const { return layers.empty() ? LayerSwitches{} : layers[index]; }
   // Throws std::invalid_argument naming the offending field.
   void validate() const;

@@ -5,6 +5,7 @@
 
 #include "ops/ops.h"
 #include "tasks/icl_linreg/baselines.h"
+#include "tasks/icl_linreg/circuits.h"
 
 namespace mechlab {
 
@@ -30,6 +31,38 @@ std::vector<Prompt> prompts_of(const float* inputs, const float* targets, int64_
     p.y_query = targets[b * T + T - 1];
   }
   return prompts;
+}
+double correlation(const std::vector<double>& a, const std::vector<double>& b) {
+  const double n = static_cast<double>(a.size());
+  double ma = 0.0, mb = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) ma += a[i] / n, mb += b[i] / n;
+  double ab = 0.0, aa = 0.0, bb = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ab += (a[i] - ma) * (b[i] - mb);
+    aa += (a[i] - ma) * (a[i] - ma);
+    bb += (b[i] - mb) * (b[i] - mb);
+  }
+  return aa > 0.0 && bb > 0.0 ? ab / std::sqrt(aa * bb) : 0.0;
+}
+
+// Per head h: omega.Hh, kq_diag_spread.Hh, kq_offdiag_ratio.Hh, mu.Hh, ov_last_ratio.Hh; and mu_sum.
+void add_circuit_metrics(const Tensor& kq_tensor, const Tensor& ov_tensor, std::vector<Metrics>& metrics) {
+  const int64_t R = kq_tensor.dim(0), H = kq_tensor.dim(1), D = kq_tensor.dim(2);
+  const std::vector<float> kq = kq_tensor.to_vector<float>(), ov = ov_tensor.to_vector<float>();
+  for (int64_t r = 0; r < R; ++r) {
+    double mu_sum = 0.0;
+    for (int64_t h = 0; h < H; ++h) {
+      const HeadCircuit c = summarize_head(&kq[(r * H + h) * D * D], &ov[(r * H + h) * D], D);
+      const std::string head = "H" + std::to_string(h);
+      metrics[r]["omega." + head] = c.omega;
+      metrics[r]["kq_diag_spread." + head] = c.diag_spread;
+      metrics[r]["kq_offdiag_ratio." + head] = c.offdiag_ratio;
+      metrics[r]["mu." + head] = c.mu;
+      metrics[r]["ov_last_ratio." + head] = c.last_entry_ratio;
+      mu_sum += c.mu;
+    }
+    metrics[r]["mu_sum"] = mu_sum;
+  }
 }
 }  // namespace
 
@@ -84,7 +117,12 @@ Batch IclLinregTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
 Task::EvaluationTensors IclLinregTask::evaluation_tensors(const Transformer& model, const Batch& batch) const {
   const Tensor outputs = model.forward(batch.inputs);  // (R, B, T, 1)
   const int64_t T = outputs.dim(2);
-  return {{"prediction", slice(outputs, 2, T - 1, T)}};  // (R, B, 1, 1)
+  EvaluationTensors tensors{{"prediction", slice(outputs, 2, T - 1, T)}};  // (R, B, 1, 1)
+  if (model.config().n_layers == 1 && model.config().layer(0).attention) {
+    tensors["kq"] = kq_circuits(model);  // (R, H, D, D)
+    tensors["ov"] = ov_circuits(model);  // (R, H, D)
+  }
+  return tensors;
 }
 
 std::vector<Metrics> IclLinregTask::summarize(const EvaluationTensors& t, const Batch& batch) const {
@@ -118,7 +156,9 @@ std::vector<Metrics> IclLinregTask::summarize(const EvaluationTensors& t, const 
     m["baseline_mse.kernel_head"] = mean_squared_error(kernel, y);
     m["gd_step"] = gd_fit.eta;
     m["debiased_gd_step"] = debiased_fit.eta;
+    m["debiased_gd_corr"] = correlation(model, debiased);
   }
+  if (t.count("kq")) add_circuit_metrics(t.at("kq"), t.at("ov"), metrics);
   return metrics;
 }
 

@@ -1,0 +1,46 @@
+#include "tasks/icl_linreg/circuits.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "ops/ops.h"
+
+namespace mechlab {
+
+Tensor kq_circuits(const Transformer& model) {
+  return matmul(model.parameter("blocks.0.attn.W_Q"), model.parameter("blocks.0.attn.W_K"), false, true,
+                model.config().score_scale());
+}
+
+Tensor ov_circuits(const Transformer& model) {
+  const Tensor& W_V = model.parameter("blocks.0.attn.W_V");  // (R, H, D, E)
+  const Tensor vo = matmul(W_V, model.parameter("blocks.0.attn.W_O"));  // (R, H, D, D)
+  const Tensor& W_U = model.parameter("unembed.W_U");                 // (R, D, 1)
+  const int64_t R = vo.dim(0), H = vo.dim(1), D = vo.dim(2);
+  const Tensor readout = broadcast_to(reshape(W_U, {R, 1, D, 1}), {R, H, D, 1});
+  return reshape(matmul(vo, readout), {R, H, D});
+}
+
+HeadCircuit summarize_head(const float* kq, const float* ov, int64_t D) {
+  const int64_t d = D - 1;
+  HeadCircuit c;
+  double sum = 0.0, sum_sq = 0.0, offdiag = 0.0, ov_x = 0.0;
+  for (int64_t i = 0; i < d; ++i) {
+    sum += kq[i * D + i];
+    sum_sq += static_cast<double>(kq[i * D + i]) * kq[i * D + i];
+    for (int64_t j = 0; j < D; ++j)
+      if (j != i) offdiag = std::max(offdiag, static_cast<double>(std::abs(kq[i * D + j])));
+    ov_x = std::max(ov_x, static_cast<double>(std::abs(ov[i])));
+  }
+  c.omega = sum / static_cast<double>(d);
+  const double variance = std::max(0.0, sum_sq / static_cast<double>(d) - c.omega * c.omega);
+  const double scale = std::abs(c.omega) > 0.0 ? std::abs(c.omega) : std::numeric_limits<double>::quiet_NaN();
+  c.diag_spread = std::sqrt(variance) / scale;
+  c.offdiag_ratio = offdiag / scale;
+  c.mu = ov[d];
+  c.last_entry_ratio = ov_x > 0.0 ? std::abs(c.mu) / ov_x : std::numeric_limits<double>::infinity();
+  return c;
+}
+
+}  // namespace mechlab
