@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <map>
+#include <sstream>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "subprocess.h"
@@ -93,4 +96,16 @@ TEST_CASE("configs/icl_linreg/quick_h2.json: two softmax heads reach debiased GD
   }
   CHECK(std::abs(two["mu_sum"].get<double>()) < 0.1 * std::abs(mu0));
   CHECK(two["debiased_gd_corr"].get<double>() > 0.95);
+
+  // Length generalisation: the H=2 model does better on longer prompts than it was trained on (L = 40).
+  std::istringstream sweep(read_text(dir / "h2" / "dumps" / "step_00002000" / "mse_by_length.csv"));
+  std::string line;
+  std::getline(sweep, line);
+  CHECK(line == "prompt_length,prompts,model,ridge,least_squares,gd,debiased_gd");
+  std::map<int, double> model_mse;
+  while (std::getline(sweep, line)) model_mse[std::stoi(line)] = std::stod(line.substr(line.find(',', line.find(',') + 1) + 1));
+  REQUIRE(model_mse.count(40) == 1);
+  REQUIRE(model_mse.count(100) == 1);
+  CHECK(model_mse[100] < model_mse[40]);
+  CHECK(model_mse[10] > model_mse[40]);
 }

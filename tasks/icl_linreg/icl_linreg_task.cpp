@@ -69,7 +69,8 @@ void add_circuit_metrics(const Tensor& kq_tensor, const Tensor& ov_tensor, std::
 IclLinregTask::IclLinregTask(const nlohmann::json& options)
     : d_(options["d"]),
       prompt_length_(options["prompt_length"]),
-      sampler_(options["d"].get<int>(), options["noise_variance"].get<double>(), rho_of(options)) {}
+      sampler_(options["d"].get<int>(), options["noise_variance"].get<double>(), rho_of(options)),
+      sweep_{options["eval_lengths"].get<std::vector<int64_t>>(), options["eval_length_prompts"].get<int64_t>()} {}
 
 Schema IclLinregTask::options() {
   Schema s;
@@ -78,6 +79,10 @@ Schema IclLinregTask::options() {
   s.number("noise_variance", 0.1, "sigma^2 of the label noise (the floor of the query MSE).", 0.0, 1e6, false);
   s.choice("covariance", "isotropic", {"isotropic", "toeplitz"},
            "Covariance of x: the identity, or Sigma_ij = rho^|i - j|.");
+  s.integer_list("eval_lengths", nlohmann::json::array({10, 20, 40, 60, 100}),
+                 "Prompt lengths L' at which each dump also evaluates the model and the baselines (mse_by_length.csv).",
+                 1, 1 << 20);
+  s.integer("eval_length_prompts", 10000, "Fresh prompts per length L' in mse_by_length.csv.", 1, 10000000);
   s.number("rho", 0.5, "Correlation of neighbouring coordinates for the toeplitz covariance.", -0.999, 0.999, false);
   return s;
 }
@@ -123,6 +128,11 @@ Task::EvaluationTensors IclLinregTask::evaluation_tensors(const Transformer& mod
     tensors["ov"] = ov_circuits(model);  // (R, H, D)
   }
   return tensors;
+}
+
+void IclLinregTask::write_dump_analyses(const Transformer& model,
+                                        const std::vector<std::filesystem::path>& dump_dirs) const {
+  write_length_sweep(model, sampler_, sweep_, dump_dirs);
 }
 
 std::vector<Metrics> IclLinregTask::summarize(const EvaluationTensors& t, const Batch& batch) const {

@@ -4,6 +4,7 @@
 #pragma once
 #include "config/schema.h"
 #include "task/task.h"
+#include "tasks/icl_linreg/length_sweep.h"
 #include "tasks/icl_linreg/prompts.h"
 
 namespace mechlab {
@@ -25,11 +26,14 @@ class IclLinregTask final : public Task {
   // (one softmax head at the single-head optimum omega = 1/sqrt(d), mu = sqrt(d) / (1 + (1 + sigma^2) d e / L)).
   EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const override;
   std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const override;
+  // mse_by_length.csv (task.eval_lengths), kq.npy and ov.npy beside each dump (length_sweep.h).
+  void write_dump_analyses(const Transformer& model, const std::vector<std::filesystem::path>& dump_dirs) const override;
 
  private:
   int d_;
   int64_t prompt_length_;
   PromptSampler sampler_;
+  LengthSweep sweep_;
 };
 
 }  // namespace mechlab
