@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <sstream>
 #include <string>
@@ -108,4 +109,19 @@ TEST_CASE("configs/icl_linreg/quick_h2.json: two softmax heads reach debiased GD
   REQUIRE(model_mse.count(100) == 1);
   CHECK(model_mse[100] < model_mse[40]);
   CHECK(model_mse[10] > model_mse[40]);
+
+  // scripts/figures/icl_linreg.py draws its figures and numbers from these two runs.
+  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
+    MESSAGE("SKIPPED (no python3-numpy/python3-matplotlib; scripts/setup --figures installs them): figures");
+    return;
+  }
+  const std::string command = "/usr/bin/python3 " + source_dir() + "/scripts/figures/icl_linreg.py " + dir.path().string() +
+                              " --out " + (dir / "figures").string() + " > " + (dir / "figures.log").string() + " 2>&1";
+  const int status = std::system(command.c_str());
+  INFO(read_text(dir / "figures.log"));
+  REQUIRE(status == 0);
+  for (const char* png : {"mse_vs_length.png", "circuits_h2.png", "omega_mu_h2.png"})
+    CHECK_MESSAGE(read_text(dir / "figures" / png).substr(1, 3) == "PNG", png);
+  const std::string numbers = read_text(dir / "figures" / "numbers.md");
+  CHECK(numbers.find("H = 1 / H = 2 at L' = 40:") != std::string::npos);
 }

@@ -1,0 +1,291 @@
+#!/usr/bin/python3
+"""Figures of the in-context linear regression study (He et al. 2025) from mechlab run directories.
+
+    scripts/figures/icl_linreg.py STUDY_DIR [--out DIR] [--only FIGURE ...]
+
+STUDY_DIR holds the runs scripts/reproduce/icl_linreg.sh writes: h1, h2, h4, h8, linear_h2, toeplitz_h2
+(missing runs skip what needs them). Figures (PNG) and numbers.md go to --out (default STUDY_DIR/figures):
+
+    mse_vs_length       query MSE against the prompt length L' for H = 1, 2, 4, 8 with the baselines
+    circuits            KQ and OV of every head at the last dump (one PNG per run)
+    omega_mu            omega_h and mu_h over log-scaled training steps (one PNG per run)
+    softmax_vs_linear   softmax against linear attention across L'
+    toeplitz_kq         the KQ x-block under Toeplitz covariates next to Sigma^-1
+    numbers             numbers.md: every number the study doc quotes
+
+Uses numpy and matplotlib only (Debian: python3-numpy python3-matplotlib).
+"""
+import argparse
+import csv
+import json
+import pathlib
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+HEAD_RUNS = [("h1", 1), ("h2", 2), ("h4", 4), ("h8", 8)]
+# He et al.'s H=2 model (d = 5, L = 40) at other prompt lengths, and their MSE at L' = 40 per H.
+PAPER_H2_BY_LENGTH = {10: 0.58, 40: 0.241, 100: 0.168}
+PAPER_MSE_AT_40 = {1: 0.406, 2: 0.241, 4: 0.245, 8: 0.236}
+
+
+class Run:
+    """One run directory: config, evaluations (metrics.jsonl records with task metrics), last dump."""
+
+    def __init__(self, path):
+        self.path = path
+        self.name = path.name
+        self.config = json.loads((path / "config.json").read_text())
+        records = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        self.evals = [r for r in records if "eval_mse" in r]
+        if not self.evals:
+            raise SystemExit(f"icl_linreg.py: {path}/metrics.jsonl has no evaluation yet")
+        dumps = sorted(d for d in path.glob("dumps/step_*") if (d / "mse_by_length.csv").exists())
+        self.dump = dumps[-1] if dumps else None
+
+    @property
+    def heads(self):
+        return self.config["model"]["n_heads"]
+
+    @property
+    def d(self):
+        return self.config["task"]["d"]
+
+    def last(self):
+        return self.evals[-1]
+
+    def by_length(self):
+        """{column: array over L'} from the last dump's mse_by_length.csv."""
+        with open(self.dump / "mse_by_length.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        return {key: np.array([float(r[key]) for r in rows]) for key in rows[0]}
+
+    def series(self, metric):
+        points = [(r["step"], r[metric]) for r in self.evals if r["step"] >= 1 and metric in r]
+        return np.array([p[0] for p in points]), np.array([p[1] for p in points])
+
+    def step(self):
+        return int(self.dump.name[5:]) if self.dump else self.last()["step"]
+
+
+def save_figure(fig, path, dpi=120):
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def length_axes(ax):
+    ax.set_xlabel("prompt length L' at evaluation (trained at L = 40)")
+    ax.set_ylabel("query MSE (noise included; floor sigma^2 = 0.1)")
+    ax.axvline(40, color="grey", linestyle=":", linewidth=1)
+    ax.grid(True, alpha=0.3)
+
+
+def mse_vs_length(runs, out):
+    present = [(name, h) for name, h in HEAD_RUNS if name in runs and runs[name].dump]
+    if not present:
+        return []
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for name, h in present:
+        table = runs[name].by_length()
+        ax.plot(table["prompt_length"], table["model"], marker="o", label=f"softmax attention, H = {h}")
+    baselines = runs[present[0][0]].by_length()
+    ax.plot(baselines["prompt_length"], baselines["debiased_gd"], "k--", label="debiased GD (step fitted per L')")
+    ax.plot(baselines["prompt_length"], baselines["ridge"], "k:", label="ridge, lambda = sigma^2 d (Bayes optimal)")
+    lengths, values = zip(*sorted(PAPER_H2_BY_LENGTH.items()))
+    ax.scatter(lengths, values, marker="*", s=140, color="C1", edgecolor="black", zorder=5, label="paper, H = 2")
+    length_axes(ax)
+    ax.set_title(f"In-context linear regression, d = {runs[present[0][0]].d}: MSE against prompt length "
+                 f"({int(baselines['prompts'][0])} prompts per L')", fontsize=10)
+    ax.legend(fontsize=8)
+    return [save_figure(fig, out / "mse_vs_length.png")]
+
+
+def circuits(runs, out):
+    paths = []
+    for run in runs.values():
+        if not run.dump or not (run.dump / "kq.npy").exists():
+            continue
+        kq, ov = np.load(run.dump / "kq.npy"), np.load(run.dump / "ov.npy")  # (H, D, D), (H, D)
+        H, D = ov.shape
+        labels = [f"x{i}" for i in range(D - 1)] + ["y"]
+        fig, axes = plt.subplots(2, H, figsize=(3.4 * H + 1, 6.4), squeeze=False,
+                                 gridspec_kw={"height_ratios": [D, 1.6]})
+        for h in range(H):
+            limit = np.abs(kq[h]).max()
+            image = axes[0, h].imshow(kq[h], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            axes[0, h].set_xticks(range(D), labels)
+            axes[0, h].set_yticks(range(D), labels)
+            axes[0, h].set_xlabel("key feature")
+            axes[0, h].set_ylabel("query feature")
+            axes[0, h].set_title(f"head {h}: KQ (scores = z_q^T KQ z_l)", fontsize=9)
+            fig.colorbar(image, ax=axes[0, h], fraction=0.046)
+            limit = np.abs(ov[h]).max()
+            image = axes[1, h].imshow(ov[h][None, :], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            axes[1, h].set_xticks(range(D), labels)
+            axes[1, h].set_yticks([])
+            axes[1, h].set_xlabel("key feature read into the output")
+            axes[1, h].set_title(f"head {h}: OV, mu = {ov[h][-1]:.2f}", fontsize=9)
+            fig.colorbar(image, ax=axes[1, h], fraction=0.046, orientation="horizontal", pad=0.45)
+        fig.suptitle(f"{run.name}: weight circuits at step {run.step()}")
+        paths.append(save_figure(fig, out / f"circuits_{run.name}.png"))
+    return paths
+
+
+def omega_mu(runs, out):
+    paths = []
+    for run in runs.values():
+        if f"omega.H0" not in run.last():
+            continue
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        for h in range(run.heads):
+            axes[0].plot(*run.series(f"omega.H{h}"), label=f"head {h}")
+            axes[1].plot(*run.series(f"mu.H{h}"), label=f"head {h}")
+        axes[1].plot(*run.series("mu_sum"), "k--", label="sum of mu")
+        for ax, name in zip(axes, ["omega_h (mean KQ x-diagonal, scores' scale)", "mu_h (OV y entry)"]):
+            ax.set_xscale("log")
+            ax.set_xlabel("training step (log scale)")
+            ax.set_ylabel(name)
+            ax.axhline(0, color="grey", linewidth=0.8)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.suptitle(f"{run.name}: omega and mu over training")
+        paths.append(save_figure(fig, out / f"omega_mu_{run.name}.png"))
+    return paths
+
+
+def softmax_vs_linear(runs, out):
+    if not all(name in runs and runs[name].dump for name in ("h2", "linear_h2")):
+        return []
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for name, label in [("h2", "softmax attention, H = 2"), ("linear_h2", "linear attention (scaled 1/L_train), H = 2")]:
+        table = runs[name].by_length()
+        ax.plot(table["prompt_length"], table["model"], marker="o", label=label)
+    table = runs["h2"].by_length()
+    ax.plot(table["prompt_length"], table["debiased_gd"], "k--", label="debiased GD (step fitted per L')")
+    ax.plot(table["prompt_length"], table["ridge"], "k:", label="ridge (Bayes optimal)")
+    length_axes(ax)
+    ax.set_yscale("log")
+    ax.set_title("Length generalisation: softmax vs linear attention", fontsize=10)
+    ax.legend(fontsize=8)
+    return [save_figure(fig, out / "softmax_vs_linear.png")]
+
+
+def toeplitz_sigma(run):
+    rho, d = run.config["task"]["rho"], run.d
+    return np.array([[rho ** abs(i - j) for j in range(d)] for i in range(d)])
+
+
+def toeplitz_kq(runs, out):
+    run = runs.get("toeplitz_h2")
+    if run is None or not run.dump:
+        return []
+    kq = np.load(run.dump / "kq.npy")
+    d = run.d
+    inverse = np.linalg.inv(toeplitz_sigma(run))
+    panels = [(f"head {h}: KQ x-block / its mean diagonal", kq[h, :d, :d] / np.mean(np.diag(kq[h, :d, :d])))
+              for h in range(kq.shape[0])]
+    panels.append(("Sigma^-1 / its mean diagonal", inverse / np.mean(np.diag(inverse))))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.6))
+    limit = max(np.abs(p).max() for _, p in panels)
+    for ax, (title, matrix) in zip(axes, panels):
+        image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks(range(d), [f"x{i}" for i in range(d)])
+        ax.set_yticks(range(d), [f"x{i}" for i in range(d)])
+    fig.colorbar(image, ax=axes, fraction=0.02)
+    fig.suptitle(f"Toeplitz covariates (rho = {run.config['task']['rho']}): KQ is not omega I but follows Sigma^-1")
+    fig.savefig(out / "toeplitz_kq.png", dpi=120)
+    plt.close(fig)
+    return [out / "toeplitz_kq.png"]
+
+
+def relative_distance(a, b):
+    """|| a/|a| - b/|b| || in Frobenius norm, signs aligned: 0 when a is a positive multiple of b."""
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    return min(np.linalg.norm(a - b), np.linalg.norm(a + b))
+
+
+def numbers(runs, out):
+    lines = ["# Key numbers of the in-context linear regression runs", ""]
+    present = [(name, h) for name, h in HEAD_RUNS if name in runs and runs[name].dump]
+    if present:
+        lines += ["| H | MSE at L' = 40 (paper) | L' = 10 | 20 | 60 | 100 |", "|---:|---:|---:|---:|---:|---:|"]
+        at = {}
+        for name, h in present:
+            table = runs[name].by_length()
+            row = dict(zip(table["prompt_length"].astype(int), table["model"]))
+            at[h] = row
+            lines.append(f"| {h} | {row[40]:.4f} ({PAPER_MSE_AT_40[h]}) | {row[10]:.4f} | {row[20]:.4f} | {row[60]:.4f} | "
+                         f"{row[100]:.4f} |")
+        baselines = runs[present[0][0]].by_length()
+        base = dict(zip(baselines["prompt_length"].astype(int), zip(baselines["ridge"], baselines["debiased_gd"])))
+        lines += ["", f"Prompts per length: {int(baselines['prompts'][0])}. Ridge (Bayes optimal) at 40: {base[40][0]:.4f}; "
+                      f"debiased GD with a fitted step at 40: {base[40][1]:.4f}."]
+        if 1 in at and 2 in at:
+            lines.append(f"H = 1 / H = 2 at L' = 40: {at[1][40] / at[2][40]:.2f}x. "
+                         f"H = 2 at L' = 100 vs 40: {at[2][100]:.4f} vs {at[2][40]:.4f}.")
+        lines.append("")
+    for name in [n for n in ("h1", "h2", "h4", "h8", "toeplitz_h2", "linear_h2") if n in runs]:
+        last = runs[name].last()
+        if "omega.H0" not in last:
+            continue
+        H = runs[name].heads
+        lines += [f"## {name} at step {last['step']}", "", "| head | omega | mu | KQ diagonal spread | largest off-diagonal / "
+                  "diagonal | OV y entry / largest x entry |", "|---:|---:|---:|---:|---:|---:|"]
+        for h in range(H):
+            lines.append(f"| {h} | {last[f'omega.H{h}']:.4f} | {last[f'mu.H{h}']:.3f} | {last[f'kq_diag_spread.H{h}']:.3f} | "
+                         f"{last[f'kq_offdiag_ratio.H{h}']:.3f} | {last[f'ov_last_ratio.H{h}']:.1f} |")
+        mu0 = last["mu.H0"]
+        lines += ["", f"Sum of mu: {last['mu_sum']:.4f} ({abs(last['mu_sum']) / abs(mu0):.3f} of |mu_0|). Correlation of "
+                      f"the predictions with debiased GD: {last['debiased_gd_corr']:.4f}. Evaluation MSE: {last['eval_mse']:.4f}.", ""]
+    if "linear_h2" in runs and "h2" in runs and runs["linear_h2"].dump and runs["h2"].dump:
+        soft, lin = runs["h2"].by_length(), runs["linear_h2"].by_length()
+        lines += ["## Softmax vs linear attention (H = 2)", "", "| L' | softmax | linear |", "|---:|---:|---:|"]
+        for length, s, l in zip(soft["prompt_length"].astype(int), soft["model"], lin["model"]):
+            lines.append(f"| {length} | {s:.4f} | {l:.4f} |")
+        lines.append("")
+    if "toeplitz_h2" in runs and runs["toeplitz_h2"].dump:
+        run = runs["toeplitz_h2"]
+        kq = np.load(run.dump / "kq.npy")
+        d = run.d
+        inverse = np.linalg.inv(toeplitz_sigma(run))
+        lines += ["## Toeplitz covariates (H = 2)", "", "| head | distance of the KQ x-block to I | to Sigma^-1 |", "|---:|---:|---:|"]
+        for h in range(kq.shape[0]):
+            block = kq[h, :d, :d]
+            lines.append(f"| {h} | {relative_distance(block, np.eye(d)):.3f} | {relative_distance(block, inverse):.3f} |")
+        lines += ["", "(Frobenius distance between the matrices scaled to unit norm, sign aligned: 0 = proportional.)", ""]
+    path = out / "numbers.md"
+    path.write_text("\n".join(lines) + "\n")
+    return [path]
+
+
+FIGURES = {"mse_vs_length": mse_vs_length, "circuits": circuits, "omega_mu": omega_mu,
+           "softmax_vs_linear": softmax_vs_linear, "toeplitz_kq": toeplitz_kq, "numbers": numbers}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study_dir", type=pathlib.Path)
+    parser.add_argument("--out", type=pathlib.Path, help="where figures go (default STUDY_DIR/figures)")
+    parser.add_argument("--only", nargs="+", choices=sorted(FIGURES), help="draw only these figures")
+    args = parser.parse_args()
+    if not args.study_dir.is_dir():
+        sys.exit(f"icl_linreg.py: {args.study_dir} is not a directory; pass the folder that holds the runs")
+    runs = {p.name: Run(p) for p in sorted(args.study_dir.iterdir()) if (p / "metrics.jsonl").exists()}
+    if not runs:
+        sys.exit(f"icl_linreg.py: no run directories (with metrics.jsonl) in {args.study_dir}")
+    out = args.out or args.study_dir / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in args.only or FIGURES:
+        for path in FIGURES[name](runs, out):
+            print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Reproduces the in-context linear regression study (docs/studies/icl_linreg.md): trains one-layer softmax
+# attention with H = 1, 2, 4, 8 heads, linear attention and Toeplitz covariates (d = 5, L = 40, 30k steps
+# each, on the CPU: about 15 minutes on 2 cores), then draws every figure.
+#
+#   scripts/reproduce/icl_linreg.sh [--device cpu|cuda] [--runs-only|--figures-only]
+#
+# Runs go to results/icl_linreg/<run>, figures to results/icl_linreg/figures. Every run is started with
+# --resume: rerunning continues interrupted runs and leaves finished ones alone.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+device="" runs=1 figures=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --device)
+      [ $# -ge 2 ] || { echo "icl_linreg.sh: --device needs cpu or cuda" >&2; exit 2; }
+      device="$2"; shift ;;
+    --runs-only) figures=0 ;;
+    --figures-only) runs=0 ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "icl_linreg.sh: unknown argument '$1'; use --device cpu|cuda, --runs-only or --figures-only" >&2; exit 2 ;;
+  esac
+  shift
+done
+case "$device" in ""|cpu|cuda) ;; *) echo "icl_linreg.sh: --device must be cpu or cuda, got '$device'" >&2; exit 2 ;; esac
+
+study="$root/results/icl_linreg"
+if [ "$runs" = 1 ]; then
+  "$root/scripts/setup"
+  "$root/scripts/build" --target mechlab
+  mechlab="${MECHLAB_BUILD_DIR:-$root/build}/mechlab"
+  for run in h1 h2 h4 h8 linear_h2 toeplitz_h2; do
+    echo "== icl_linreg $run" >&2
+    "$mechlab" run "$root/configs/icl_linreg/$run.json" --resume --out "$study/$run" ${device:+--device "$device"}
+  done
+fi
+if [ "$figures" = 1 ]; then
+  "$root/scripts/setup" --figures
+  /usr/bin/python3 "$root/scripts/figures/icl_linreg.py" "$study"
+fi
