@@ -17,17 +17,18 @@ STUDY_DIR holds the runs that scripts/reproduce/bigram_backcopy.sh writes: 1laye
 Uses numpy and matplotlib only (Debian: python3-numpy python3-matplotlib). Runs that are still going are
 drawn up to their last evaluation.
 """
-import argparse
 import csv
 import json
 import pathlib
-import sys
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+import study_figures  # noqa: E402  (beside this script)
+from study_figures import save_figure  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 VOCAB = json.loads((REPO / "tasks/bigram_backcopy/tables.json").read_text())["vocab"] + ["<s>"]
@@ -43,17 +44,13 @@ PAPER_1LAYER = {
 PAPER_3LAYER_RESID_L0 = {"3layer_adam": 141, "3layer_sgd": 20, "3layer_relu_attention": 24}
 
 
-class Run:
-    """One run directory: its config, its evaluations (metrics.jsonl records with task metrics) and dumps."""
+class Run(study_figures.StudyRun):
+    """A Bigram-Backcopy run: evaluations and dumps."""
+
+    eval_key = "eval_loss"
 
     def __init__(self, path):
-        self.path = path
-        self.name = path.name
-        self.config = json.loads((path / "config.json").read_text())
-        records = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        self.evals = [r for r in records if "eval_loss" in r]
-        if not self.evals:
-            raise SystemExit(f"bigram_backcopy.py: {path}/metrics.jsonl has no evaluation yet")
+        super().__init__(path)
         self.dumps = sorted(path.glob("dumps/step_*"))
 
     @property
@@ -68,9 +65,6 @@ class Run:
         """Steps >= 1 (log axes) and the metric's values there."""
         points = [(r["step"], r[metric]) for r in self.evals if r["step"] >= 1 and metric in r]
         return np.array([p[0] for p in points]), np.array([p[1] for p in points])
-
-    def last(self):
-        return self.evals[-1]
 
     def at(self, step):
         """The evaluation at `step`, or the latest one before it."""
@@ -88,13 +82,6 @@ class Run:
         m = self.config["model"]
         return (f"{self.name}: {m['n_layers']} layer(s), d_model {m['d_model']}, T {self.config['task']['seq_len']}, "
                 f"step {self.last()['step']}")
-
-
-def save_figure(fig, path, dpi):
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
 
 
 def log_axis(ax, ylabel):
@@ -365,23 +352,5 @@ FIGURES = {"dynamics": dynamics, "residual_peak": residual_peak, "attention_maps
            "ablations": ablations, "active_dormant": active_dormant, "numbers": numbers}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("study_dir", type=pathlib.Path)
-    parser.add_argument("--out", type=pathlib.Path, help="where figures go (default STUDY_DIR/figures)")
-    parser.add_argument("--only", nargs="+", choices=sorted(FIGURES), help="draw only these figures")
-    args = parser.parse_args()
-    if not args.study_dir.is_dir():
-        sys.exit(f"bigram_backcopy.py: {args.study_dir} is not a directory; pass the folder that holds the runs")
-    runs = {p.name: Run(p) for p in sorted(args.study_dir.iterdir()) if (p / "metrics.jsonl").exists()}
-    if not runs:
-        sys.exit(f"bigram_backcopy.py: no run directories (with metrics.jsonl) in {args.study_dir}")
-    out = args.out or args.study_dir / "figures"
-    out.mkdir(parents=True, exist_ok=True)
-    for name in args.only or FIGURES:
-        for path in FIGURES[name](runs, out):
-            print(path)
-
-
 if __name__ == "__main__":
-    main()
+    study_figures.main(__doc__, "bigram_backcopy.py", FIGURES, Run)

@@ -15,11 +15,7 @@ STUDY_DIR holds the runs scripts/reproduce/icl_linreg.sh writes: h1, h2, h4, h8,
 
 Uses numpy and matplotlib only (Debian: python3-numpy python3-matplotlib).
 """
-import argparse
 import csv
-import json
-import pathlib
-import sys
 
 import matplotlib
 
@@ -27,23 +23,22 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+import study_figures  # noqa: E402  (beside this script)
+from study_figures import save_figure  # noqa: E402
+
 HEAD_RUNS = [("h1", 1), ("h2", 2), ("h4", 4), ("h8", 8)]
 # He et al.'s H=2 model (d = 5, L = 40) at other prompt lengths, and their MSE at L' = 40 per H.
 PAPER_H2_BY_LENGTH = {10: 0.58, 40: 0.241, 100: 0.168}
 PAPER_MSE_AT_40 = {1: 0.406, 2: 0.241, 4: 0.245, 8: 0.236}
 
 
-class Run:
-    """One run directory: config, evaluations (metrics.jsonl records with task metrics), last dump."""
+class Run(study_figures.StudyRun):
+    """An in-context regression run: evaluations and the last dump with mse_by_length.csv."""
+
+    eval_key = "eval_mse"
 
     def __init__(self, path):
-        self.path = path
-        self.name = path.name
-        self.config = json.loads((path / "config.json").read_text())
-        records = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        self.evals = [r for r in records if "eval_mse" in r]
-        if not self.evals:
-            raise SystemExit(f"icl_linreg.py: {path}/metrics.jsonl has no evaluation yet")
+        super().__init__(path)
         dumps = sorted(d for d in path.glob("dumps/step_*") if (d / "mse_by_length.csv").exists())
         self.dump = dumps[-1] if dumps else None
 
@@ -54,9 +49,6 @@ class Run:
     @property
     def d(self):
         return self.config["task"]["d"]
-
-    def last(self):
-        return self.evals[-1]
 
     def by_length(self):
         """{column: array over L'} from the last dump's mse_by_length.csv."""
@@ -70,13 +62,6 @@ class Run:
 
     def step(self):
         return int(self.dump.name[5:]) if self.dump else self.last()["step"]
-
-
-def save_figure(fig, path, dpi=120):
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
 
 
 def length_axes(ax):
@@ -269,23 +254,5 @@ FIGURES = {"mse_vs_length": mse_vs_length, "circuits": circuits, "omega_mu": ome
            "softmax_vs_linear": softmax_vs_linear, "toeplitz_kq": toeplitz_kq, "numbers": numbers}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("study_dir", type=pathlib.Path)
-    parser.add_argument("--out", type=pathlib.Path, help="where figures go (default STUDY_DIR/figures)")
-    parser.add_argument("--only", nargs="+", choices=sorted(FIGURES), help="draw only these figures")
-    args = parser.parse_args()
-    if not args.study_dir.is_dir():
-        sys.exit(f"icl_linreg.py: {args.study_dir} is not a directory; pass the folder that holds the runs")
-    runs = {p.name: Run(p) for p in sorted(args.study_dir.iterdir()) if (p / "metrics.jsonl").exists()}
-    if not runs:
-        sys.exit(f"icl_linreg.py: no run directories (with metrics.jsonl) in {args.study_dir}")
-    out = args.out or args.study_dir / "figures"
-    out.mkdir(parents=True, exist_ok=True)
-    for name in args.only or FIGURES:
-        for path in FIGURES[name](runs, out):
-            print(path)
-
-
 if __name__ == "__main__":
-    main()
+    study_figures.main(__doc__, "icl_linreg.py", FIGURES, Run)

@@ -16,22 +16,11 @@ double rho_of(const nlohmann::json& options) {
 
 // The prompts of one replica back from a host batch: inputs (B, T, d + 1), targets (B, T, 1).
 std::vector<Prompt> prompts_of(const float* inputs, const float* targets, int64_t B, int64_t T, int d) {
-  std::vector<Prompt> prompts(B);
-  for (int64_t b = 0; b < B; ++b) {
-    Prompt& p = prompts[b];
-    const float* z = inputs + b * T * (d + 1);
-    p.x.resize(T - 1, d);
-    p.y.resize(T - 1);
-    p.x_query.resize(d);
-    for (int64_t l = 0; l < T - 1; ++l) {
-      for (int i = 0; i < d; ++i) p.x(l, i) = z[l * (d + 1) + i];
-      p.y[l] = z[l * (d + 1) + d];
-    }
-    for (int i = 0; i < d; ++i) p.x_query[i] = z[(T - 1) * (d + 1) + i];
-    p.y_query = targets[b * T + T - 1];
-  }
+  std::vector<Prompt> prompts;
+  for (int64_t b = 0; b < B; ++b) prompts.push_back(read_prompt_tokens(inputs + b * T * (d + 1), T, d, targets[b * T + T - 1]));
   return prompts;
 }
+
 double correlation(const std::vector<double>& a, const std::vector<double>& b) {
   const double n = static_cast<double>(a.size());
   double ma = 0.0, mb = 0.0;
@@ -105,12 +94,7 @@ Batch IclLinregTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
     for (int64_t b = 0; b < batch_size; ++b) {
       const Prompt p = sampler_.sample(rng, static_cast<uint64_t>(b), prompt_length_);
       const int64_t row = r * batch_size + b;
-      float* z = &inputs[row * T * W];
-      for (int64_t l = 0; l < prompt_length_; ++l) {
-        for (int i = 0; i < d_; ++i) z[l * W + i] = static_cast<float>(p.x(l, i));
-        z[l * W + d_] = static_cast<float>(p.y[l]);
-      }
-      for (int i = 0; i < d_; ++i) z[prompt_length_ * W + i] = static_cast<float>(p.x_query[i]);
+      write_prompt_tokens(p, &inputs[row * T * W]);
       targets[row * T + T - 1] = static_cast<float>(p.y_query);
       mask[row * T + T - 1] = 1.0f;
     }

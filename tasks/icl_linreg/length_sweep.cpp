@@ -21,21 +21,13 @@ constexpr int64_t kChunk = 1000;
 // The model's query predictions for `prompts`, per replica: (R, N) as host values.
 std::vector<std::vector<double>> predict(const Transformer& model, const std::vector<Prompt>& prompts) {
   const int64_t R = model.replicas(), N = static_cast<int64_t>(prompts.size());
-  const int64_t L = prompts[0].x.rows(), d = prompts[0].x.cols(), T = L + 1, W = d + 1;
+  const int64_t T = prompts[0].x.rows() + 1, W = prompts[0].x.cols() + 1;
   std::vector<std::vector<double>> out(R);
   for (int64_t start = 0; start < N; start += kChunk) {
     const int64_t n = std::min(kChunk, N - start);
     std::vector<float> z(R * n * T * W, 0.0f);
     for (int64_t r = 0; r < R; ++r)
-      for (int64_t b = 0; b < n; ++b) {
-        const Prompt& p = prompts[start + b];
-        float* row = &z[((r * n) + b) * T * W];
-        for (int64_t l = 0; l < L; ++l) {
-          for (int64_t i = 0; i < d; ++i) row[l * W + i] = static_cast<float>(p.x(l, i));
-          row[l * W + d] = static_cast<float>(p.y[l]);
-        }
-        for (int64_t i = 0; i < d; ++i) row[L * W + i] = static_cast<float>(p.x_query[i]);
-      }
+      for (int64_t b = 0; b < n; ++b) write_prompt_tokens(prompts[start + b], &z[((r * n) + b) * T * W]);
     const Tensor outputs = model.forward(Tensor::from_vector<float>({R, n, T, W}, z).to(model.device()));
     const std::vector<float> last = slice(outputs, 2, T - 1, T).to(Device::cpu).to_vector<float>();  // (R, n)
     for (int64_t r = 0; r < R; ++r) out[r].insert(out[r].end(), last.begin() + r * n, last.begin() + (r + 1) * n);

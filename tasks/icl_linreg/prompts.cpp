@@ -33,6 +33,31 @@ class Normals {
 constexpr uint64_t kCountersPerPrompt = uint64_t(1) << 30;
 }  // namespace
 
+void write_prompt_tokens(const Prompt& p, float* z) {
+  const int64_t L = p.x.rows(), d = p.x.cols(), W = d + 1;
+  for (int64_t l = 0; l < L; ++l) {
+    for (int64_t i = 0; i < d; ++i) z[l * W + i] = static_cast<float>(p.x(l, i));
+    z[l * W + d] = static_cast<float>(p.y[l]);
+  }
+  for (int64_t i = 0; i < d; ++i) z[L * W + i] = static_cast<float>(p.x_query[i]);
+  z[L * W + d] = 0.0f;
+}
+
+Prompt read_prompt_tokens(const float* z, int64_t tokens, int d, double y_query) {
+  const int64_t L = tokens - 1, W = d + 1;
+  Prompt p;
+  p.x.resize(L, d);
+  p.y.resize(L);
+  p.x_query.resize(d);
+  for (int64_t l = 0; l < L; ++l) {
+    for (int i = 0; i < d; ++i) p.x(l, i) = z[l * W + i];
+    p.y[l] = z[l * W + d];
+  }
+  for (int i = 0; i < d; ++i) p.x_query[i] = z[L * W + i];
+  p.y_query = y_query;
+  return p;
+}
+
 PromptSampler::PromptSampler(int d, double noise_variance, double rho) : d_(d), noise_variance_(noise_variance) {
   if (d < 1) throw std::invalid_argument("icl_linreg: d must be at least 1");
   if (std::abs(rho) >= 1.0) throw std::invalid_argument("icl_linreg: |rho| must be below 1");

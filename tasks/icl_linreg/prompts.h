@@ -16,6 +16,11 @@ struct Prompt {
   double y_query = 0.0;  // with noise: the target the model is scored on
 };
 
+// The model's view of a prompt: (L + 1) tokens of width d + 1, [x_l; y_l] then [x_q; 0], row-major into z;
+// and back (y_query is not in the tokens).
+void write_prompt_tokens(const Prompt& p, float* z);
+Prompt read_prompt_tokens(const float* z, int64_t tokens, int d, double y_query);
+
 class PromptSampler {
  public:
   // Sigma_ij = rho^|i - j| (rho = 0: isotropic); throws std::invalid_argument unless d >= 1, |rho| < 1.

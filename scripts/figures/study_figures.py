@@ -1,0 +1,62 @@
+"""What the study figure scripts share: the command line (STUDY_DIR [--out DIR] [--only FIGURE ...]) and saving."""
+import argparse
+import json
+import pathlib
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def fail(message):
+    """Bad input: one line on stderr and exit code 2, as mechlab itself does."""
+    print(message, file=sys.stderr)
+    sys.exit(2)
+
+
+class StudyRun:
+    """One run directory: its name, resolved config and evaluations (the metrics.jsonl records holding
+    `eval_key`); the study scripts derive their Run classes from it."""
+
+    eval_key = "eval_loss"
+
+    def __init__(self, path):
+        self.path = path
+        self.name = path.name
+        self.config = json.loads((path / "config.json").read_text())
+        records = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        self.evals = [r for r in records if self.eval_key in r]
+        if not self.evals:
+            fail(f"{path}/metrics.jsonl has no evaluation yet; wait for the run's first evaluation")
+
+    def last(self):
+        return self.evals[-1]
+
+
+def save_figure(fig, path, dpi=120):
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
+
+def main(doc, script, figures, run_class):
+    """Parses the command line, loads every run of STUDY_DIR with run_class and draws the chosen figures;
+    figures maps a name to a function (runs, out_dir) -> [paths written]."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study_dir", type=pathlib.Path)
+    parser.add_argument("--out", type=pathlib.Path, help="where figures go (default STUDY_DIR/figures)")
+    parser.add_argument("--only", nargs="+", choices=sorted(figures), help="draw only these figures")
+    args = parser.parse_args()
+    if not args.study_dir.is_dir():
+        fail(f"{script}: {args.study_dir} is not a directory; pass the folder that holds the runs")
+    runs = {p.name: run_class(p) for p in sorted(args.study_dir.iterdir()) if (p / "metrics.jsonl").exists()}
+    if not runs:
+        fail(f"{script}: no run directories (with metrics.jsonl) in {args.study_dir}")
+    out = args.out or args.study_dir / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in args.only or figures:
+        for path in figures[name](runs, out):
+            print(path)
