@@ -58,7 +58,9 @@ struct TransformerConfig {
 
   int head_width() const { return d_head > 0 ? d_head : d_model / n_heads; }
   // Attention scores are score_scale() * q.k.
-  double score_scale() const { return attention_scale > 0 ? attention_scale : 1.0 / std::sqrt(static_cast<double>(head_width())); }
+  double score_scale() const {
+    return attention_scale > 0 ? attention_scale : 1.0 / std::sqrt(static_cast<double>(head_width()));
+  }
   LayerSwitches layer(int index) const { return layers.empty() ? LayerSwitches{} : layers[index]; }
   // Throws std::invalid_argument naming the offending field.
   void validate() const;

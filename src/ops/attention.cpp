@@ -14,7 +14,8 @@ Tensor attention_pattern(const Tensor& scores, AttentionKind kind, bool exclude_
   return record(pattern, "attention_pattern", {scores},
                 [scores, pattern = pattern.detach(), kind, exclude_self](const Tensor& dpattern) -> std::vector<Tensor> {
                   Tensor dscores = Tensor::empty(scores.shape(), scores.dtype(), scores.device());
-                  backend_for(scores.device()).attention_pattern_backward(kind, exclude_self, scores, pattern, dpattern, dscores);
+                  backend_for(scores.device())
+                      .attention_pattern_backward(kind, exclude_self, scores, pattern, dpattern, dscores);
                   return {dscores};
                 });
 }
