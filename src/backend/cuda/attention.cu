@@ -31,7 +31,8 @@ __global__ void pattern_kernel(AttentionKind kind, bool exclude_self, const T* s
     const T inverse = static_cast<T>(1.0 / warp_sum(total));
     for (int64_t j = lane(); j < length; j += 32) p[j] = j <= i ? exp_of(s[j] - max_score) * inverse : T(0);
   } else if (kind == AttentionKind::relu || kind == AttentionKind::relu_by_length) {
-    const T inverse = T(1) / static_cast<T>(kind == AttentionKind::relu_by_length ? length : i + 1  /* visible keys */);
+    const int64_t divisor = kind == AttentionKind::relu_by_length ? length : i + 1;  // i + 1 keys are visible
+    const T inverse = T(1) / static_cast<T>(divisor);
     for (int64_t j = lane(); j < length; j += 32) p[j] = (j <= i && s[j] > T(0)) ? s[j] * inverse : T(0);
   } else {
     for (int64_t j = lane(); j < length; j += 32) p[j] = j <= i ? s[j] : T(0);
@@ -53,7 +54,8 @@ __global__ void pattern_backward_kernel(AttentionKind kind, bool exclude_self, c
     for (int64_t j = lane(); j < length; j += 32)
       dscores[base + j] = j <= i ? pattern[base + j] * (dpattern[base + j] - total) : T(0);
   } else if (kind == AttentionKind::relu || kind == AttentionKind::relu_by_length) {
-    const T inverse = T(1) / static_cast<T>(kind == AttentionKind::relu_by_length ? length : i + 1  /* visible keys */);
+    const int64_t divisor = kind == AttentionKind::relu_by_length ? length : i + 1;  // i + 1 keys are visible
+    const T inverse = T(1) / static_cast<T>(divisor);
     for (int64_t j = lane(); j < length; j += 32)
       dscores[base + j] = (j <= i && scores[base + j] > T(0)) ? dpattern[base + j] * inverse : T(0);
   } else {
