@@ -1,12 +1,15 @@
-// In-context linear regression: the prompt distribution, the baselines, and a short training run in which
-// two softmax heads beat one by the margin the study reports.
+// In-context linear regression: the prompt distribution (one and two outputs), the baselines, a short training
+// run in which two softmax heads beat one by the margin the study reports, and the multi-task head split.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "subprocess.h"
@@ -26,9 +29,9 @@ TEST_CASE("icl_linreg prompts: x ~ N(0, Sigma), beta ~ N(0, I/d), y = beta.x + n
       const Prompt p = sampler.sample(rng, s, 8);
       xx += p.x_query.squaredNorm() / d;
       x01 += p.x_query[0] * p.x_query[1];
-      yy += p.y_query * p.y_query;
+      yy += p.y_query[0] * p.y_query[0];
       // Noise-free least squares on 8 > d pairs leaves only the label noise.
-      residual += std::pow(p.y_query - ridge_prediction(p, 0.0), 2);
+      residual += std::pow(p.y_query[0] - ridge_prediction(p, 0.0), 2);
     }
     INFO("rho " << rho);
     CHECK(xx / n == doctest::Approx(1.0).epsilon(0.05));
@@ -43,6 +46,24 @@ TEST_CASE("icl_linreg prompts: x ~ N(0, Sigma), beta ~ N(0, I/d), y = beta.x + n
   CHECK(sampler.sample(rng, 5, 10).x != sampler.sample(rng, 6, 10).x);
 }
 
+TEST_CASE("icl_linreg with two outputs: y_1 reads x[0:d-2], y_2 reads x[2:d]") {
+  const int d = 6;
+  const PromptSampler sampler(d, 0.0, 0.0, 2);
+  const Philox rng(4, 0, RandomStream::data, 0);
+  for (int s = 0; s < 20; ++s) {
+    const Prompt p = sampler.sample(rng, s, 30);
+    REQUIRE(p.outputs() == 2);
+    // Noise-free, so least squares recovers each output's weights: zero outside its support.
+    const Eigen::VectorXd b1 = p.x.colPivHouseholderQr().solve(p.y.col(0));
+    const Eigen::VectorXd b2 = p.x.colPivHouseholderQr().solve(p.y.col(1));
+    CHECK(std::abs(b1[4]) + std::abs(b1[5]) < 1e-9);
+    CHECK(std::abs(b2[0]) + std::abs(b2[1]) < 1e-9);
+    CHECK(b1.head(4).norm() > 1e-3);
+    CHECK(p.y_query[1] == doctest::Approx(p.x_query.dot(b2)));
+  }
+  CHECK_THROWS_AS(PromptSampler(2, 0.1, 0.0, 2), std::invalid_argument);
+}
+
 TEST_CASE("icl_linreg baselines on hand-made prompts") {
   Prompt p;
   p.x.resize(3, 2);
@@ -50,6 +71,7 @@ TEST_CASE("icl_linreg baselines on hand-made prompts") {
   const Eigen::Vector2d beta(2.0, -1.0);
   p.y = p.x * beta;
   p.x_query = Eigen::Vector2d(0.5, 3.0);
+  p.y_query = Eigen::VectorXd::Zero(1);
   CHECK(ridge_prediction(p, 0.0) == doctest::Approx(p.x_query.dot(beta)));  // noiseless: exact
   CHECK(std::abs(ridge_prediction(p, 10.0)) < std::abs(p.x_query.dot(beta)));  // shrunk towards 0
   // X^T y = (2 + 1, -1 + 1) = (3, 0); x_q . (3, 0) / 3 = 0.5
@@ -124,4 +146,33 @@ TEST_CASE("configs/icl_linreg/quick_h2.json: two softmax heads reach debiased GD
     CHECK_MESSAGE(read_text(dir / "figures" / png).substr(1, 3) == "PNG", png);
   const std::string numbers = read_text(dir / "figures" / "numbers.md");
   CHECK(numbers.find("H = 1 / H = 2 at L' = 40:") != std::string::npos);
+}
+
+TEST_CASE("configs/icl_linreg/multitask_h4.json: four heads split between the two outputs") {
+  TempDir dir;
+  ProcessResult result =
+      run_mechlab({"run", source_dir() + "/configs/icl_linreg/multitask_h4.json", "--out", (dir / "run").string(),
+                   "train.steps=2000", "train.eval_batch_size=2000", "outputs.dumps=none"});
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const nlohmann::json summary = nlohmann::json::parse(read_text(dir / "run" / "summary.json"));
+  INFO(summary.dump(2));
+  CHECK(summary["eval_mse"].get<double>() < 0.26);
+  // Each output is written by heads of both signs (the zero-sum pair), and each head mostly writes one output.
+  for (const char* output : {"y1", "y2"}) {
+    double positive = 0.0, negative = 0.0;
+    for (int h = 0; h < 4; ++h) {
+      const double mu = summary["mu.H" + std::to_string(h) + "." + output];
+      (mu > 0 ? positive : negative) += mu;
+    }
+    CHECK(positive > 1.0);
+    CHECK(negative < -1.0);
+  }
+  int specialised = 0;
+  for (int h = 0; h < 4; ++h) {
+    const double a = std::abs(summary["mu.H" + std::to_string(h) + ".y1"].get<double>());
+    const double b = std::abs(summary["mu.H" + std::to_string(h) + ".y2"].get<double>());
+    specialised += std::max(a, b) > 2.0 * std::min(a, b);
+  }
+  CHECK(specialised >= 3);
 }

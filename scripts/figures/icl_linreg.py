@@ -3,14 +3,15 @@
 
     scripts/figures/icl_linreg.py STUDY_DIR [--out DIR] [--only FIGURE ...]
 
-STUDY_DIR holds the runs scripts/reproduce/icl_linreg.sh writes: h1, h2, h4, h8, linear_h2, toeplitz_h2
-(missing runs skip what needs them). Figures (PNG) and numbers.md go to --out (default STUDY_DIR/figures):
+STUDY_DIR holds the runs scripts/reproduce/icl_linreg.sh writes: h1, h2, h4, h8, linear_h2, toeplitz_h2,
+multitask_h3, multitask_h4 (missing runs skip what needs them). Figures (PNG) and numbers.md go to --out (default STUDY_DIR/figures):
 
     mse_vs_length       query MSE against the prompt length L' for H = 1, 2, 4, 8 with the baselines
     circuits            KQ and OV of every head at the last dump (one PNG per run)
     omega_mu            omega_h and mu_h over log-scaled training steps (one PNG per run)
     softmax_vs_linear   softmax against linear attention across L'
     toeplitz_kq         the KQ x-block under Toeplitz covariates next to Sigma^-1
+    head_roles          multi-task runs (multitask_h3, multitask_h4): what each head reads and writes
     numbers             numbers.md: every number the study doc quotes
 
 Uses numpy and matplotlib only (Debian: python3-numpy python3-matplotlib).
@@ -96,9 +97,11 @@ def circuits(runs, out):
     for run in runs.values():
         if not run.dump or not (run.dump / "kq.npy").exists():
             continue
-        kq, ov = np.load(run.dump / "kq.npy"), np.load(run.dump / "ov.npy")  # (H, D, D), (H, D)
-        H, D = ov.shape
-        labels = [f"x{i}" for i in range(D - 1)] + ["y"]
+        kq, ov = np.load(run.dump / "kq.npy"), np.load(run.dump / "ov.npy")  # (H, D, D), (H, D) or (H, D, K)
+        if ov.ndim == 2:
+            ov = ov[:, :, None]
+        H, D, K = ov.shape
+        labels = [f"x{i}" for i in range(D - K)] + (["y"] if K == 1 else [f"y{k + 1}" for k in range(K)])
         fig, axes = plt.subplots(2, H, figsize=(3.4 * H + 1, 6.4), squeeze=False,
                                  gridspec_kw={"height_ratios": [D, 1.6]})
         for h in range(H):
@@ -111,11 +114,12 @@ def circuits(runs, out):
             axes[0, h].set_title(f"head {h}: KQ (scores = z_q^T KQ z_l)", fontsize=9)
             fig.colorbar(image, ax=axes[0, h], fraction=0.046)
             limit = np.abs(ov[h]).max()
-            image = axes[1, h].imshow(ov[h][None, :], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            image = axes[1, h].imshow(ov[h].T, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
             axes[1, h].set_xticks(range(D), labels)
-            axes[1, h].set_yticks([])
+            axes[1, h].set_yticks(range(K), ["out"] if K == 1 else [f"out {k + 1}" for k in range(K)])
             axes[1, h].set_xlabel("key feature read into the output")
-            axes[1, h].set_title(f"head {h}: OV, mu = {ov[h][-1]:.2f}", fontsize=9)
+            mus = ", ".join(f"{ov[h][D - K + k][k]:.2f}" for k in range(K))
+            axes[1, h].set_title(f"head {h}: OV, mu = {mus}", fontsize=9)
             fig.colorbar(image, ax=axes[1, h], fraction=0.046, orientation="horizontal", pad=0.45)
         fig.suptitle(f"{run.name}: weight circuits at step {run.step()}")
         paths.append(save_figure(fig, out / f"circuits_{run.name}.png"))
@@ -190,6 +194,28 @@ def toeplitz_kq(runs, out):
     return [out / "toeplitz_kq.png"]
 
 
+def head_roles(runs, out):
+    present = [runs[n] for n in ("multitask_h3", "multitask_h4") if n in runs and "mu.H0.y1" in runs[n].last()]
+    if not present:
+        return []
+    fig, axes = plt.subplots(1, len(present), figsize=(6.5 * len(present), 4.2), squeeze=False)
+    columns = [("kq_diag_first", "KQ diag\nx0-x1\n(y1 only)"), ("kq_diag_shared", "KQ diag\nx2-x3\n(both)"),
+               ("kq_diag_last", "KQ diag\nx4-x5\n(y2 only)"), ("mu", "OV\ny1 -> out 1"), ("mu", "OV\ny2 -> out 2")]
+    for ax, run in zip(axes[0], present):
+        last = run.last()
+        table = np.array([[last[f"{key}.H{h}"] for key, _ in columns[:3]] +
+                          [last[f"mu.H{h}.y1"], last[f"mu.H{h}.y2"]] for h in range(run.heads)])
+        scaled = table / np.abs(table).max(axis=0)  # each column on its own scale
+        ax.imshow(scaled, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+        for (i, j), value in np.ndenumerate(table):
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
+        ax.set_xticks(range(len(columns)), [label for _, label in columns], fontsize=8)
+        ax.set_yticks(range(run.heads), [f"head {h}" for h in range(run.heads)])
+        ax.set_title(f"{run.name}: step {last['step']}, MSE {last['eval_mse']:.3f}", fontsize=9)
+    fig.suptitle("Multi-task heads: KQ coordinates and OV outputs")
+    return [save_figure(fig, out / "head_roles.png")]
+
+
 def relative_distance(a, b):
     """|| a/|a| - b/|b| || in Frobenius norm, signs aligned: 0 when a is a positive multiple of b."""
     a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
@@ -235,6 +261,18 @@ def numbers(runs, out):
         for length, s, l in zip(soft["prompt_length"].astype(int), soft["model"], lin["model"]):
             lines.append(f"| {length} | {s:.4f} | {l:.4f} |")
         lines.append("")
+    for name in ("multitask_h3", "multitask_h4"):
+        if name not in runs or "mu.H0.y1" not in runs[name].last():
+            continue
+        last = runs[name].last()
+        lines += [f"## {name} at step {last['step']}: MSE {last['eval_mse']:.4f} (y1 {last['eval_mse.y1']:.4f}, "
+                  f"y2 {last['eval_mse.y2']:.4f}); debiased GD on all of x {last['baseline_mse.debiased_gd']:.4f}", "",
+                  "| head | KQ diag x0-x1 (y1 only) | x2-x3 (both) | x4-x5 (y2 only) | OV y1 -> out 1 | OV y2 -> out 2 |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for h in range(runs[name].heads):
+            lines.append(f"| {h} | {last[f'kq_diag_first.H{h}']:.3f} | {last[f'kq_diag_shared.H{h}']:.3f} | "
+                         f"{last[f'kq_diag_last.H{h}']:.3f} | {last[f'mu.H{h}.y1']:.3f} | {last[f'mu.H{h}.y2']:.3f} |")
+        lines.append("")
     if "toeplitz_h2" in runs and runs["toeplitz_h2"].dump:
         run = runs["toeplitz_h2"]
         kq = np.load(run.dump / "kq.npy")
@@ -251,7 +289,8 @@ def numbers(runs, out):
 
 
 FIGURES = {"mse_vs_length": mse_vs_length, "circuits": circuits, "omega_mu": omega_mu,
-           "softmax_vs_linear": softmax_vs_linear, "toeplitz_kq": toeplitz_kq, "numbers": numbers}
+           "softmax_vs_linear": softmax_vs_linear, "toeplitz_kq": toeplitz_kq, "head_roles": head_roles,
+           "numbers": numbers}
 
 
 if __name__ == "__main__":

@@ -6,25 +6,25 @@ namespace mechlab {
 
 double ridge_prediction(const Prompt& p, double lambda) {
   const int64_t d = p.x.cols();
-  if (lambda == 0.0) return p.x_query.dot(p.x.completeOrthogonalDecomposition().solve(p.y));
+  if (lambda == 0.0) return p.x_query.dot(p.x.completeOrthogonalDecomposition().solve(p.y.col(0)));
   const Eigen::MatrixXd gram = p.x.transpose() * p.x + lambda * Eigen::MatrixXd::Identity(d, d);
-  return p.x_query.dot(gram.ldlt().solve(p.x.transpose() * p.y));
+  return p.x_query.dot(gram.ldlt().solve(p.x.transpose() * p.y.col(0)));
 }
 
 double gd_direction(const Prompt& p) {
-  return p.x_query.dot(p.x.transpose() * p.y) / static_cast<double>(p.x.rows());
+  return p.x_query.dot(p.x.transpose() * p.y.col(0)) / static_cast<double>(p.x.rows());
 }
 
 double debiased_gd_direction(const Prompt& p) {
   const Eigen::RowVectorXd mean = p.x.colwise().mean();
   const Eigen::MatrixXd centred = p.x.rowwise() - mean;
-  return p.x_query.dot(centred.transpose() * p.y) / static_cast<double>(p.x.rows());
+  return p.x_query.dot(centred.transpose() * p.y.col(0)) / static_cast<double>(p.x.rows());
 }
 
 double kernel_head_prediction(const Prompt& p, double omega, double mu) {
   const Eigen::VectorXd scores = omega * (p.x * p.x_query);
   const Eigen::VectorXd weights = (scores.array() - scores.maxCoeff()).exp();
-  return mu * weights.dot(p.y) / weights.sum();
+  return mu * weights.dot(p.y.col(0)) / weights.sum();
 }
 
 FittedStep fit_step(const std::vector<double>& directions, const std::vector<double>& targets) {

@@ -1,4 +1,5 @@
 // Predictors in-context linear regression is compared with, each computed on the same prompts as the model.
+// Each reads output 0 of its prompt (pass Prompt::output(k) for output k).
 #pragma once
 #include <string>
 #include <vector>

@@ -16,10 +16,9 @@ Tensor kq_circuits(const Transformer& model) {
 Tensor ov_circuits(const Transformer& model) {
   const Tensor& W_V = model.parameter("blocks.0.attn.W_V");  // (R, H, D, E)
   const Tensor vo = matmul(W_V, model.parameter("blocks.0.attn.W_O"));  // (R, H, D, D)
-  const Tensor& W_U = model.parameter("unembed.W_U");                 // (R, D, 1)
-  const int64_t R = vo.dim(0), H = vo.dim(1), D = vo.dim(2);
-  const Tensor readout = broadcast_to(reshape(W_U, {R, 1, D, 1}), {R, H, D, 1});
-  return reshape(matmul(vo, readout), {R, H, D});
+  const Tensor& W_U = model.parameter("unembed.W_U");                 // (R, D, K)
+  const int64_t R = vo.dim(0), H = vo.dim(1), D = vo.dim(2), K = W_U.dim(2);
+  return matmul(vo, broadcast_to(reshape(W_U, {R, 1, D, K}), {R, H, D, K}));
 }
 
 HeadCircuit summarize_head(const float* kq, const float* ov, int64_t D) {

@@ -1,7 +1,7 @@
 // The weight circuits of a one-layer attention model on in-context regression (He et al. 2025): per head,
 // KQ_h = scale W_Q W_K^T (query features by key features; the scores are z_q^T KQ_h z_l, so omega is the
 // coefficient the softmax sees, as in the study)
-// and OV_h = W_V W_O W_U, the (d + 1) weights with which a key token reaches the scalar readout.
+// and OV_h = W_V W_O W_U, the weights with which each feature of a key token reaches each of the K outputs.
 // Trained heads have KQ_h ~ omega_h I on the x-block and OV_h ~ mu_h on the y entry only.
 #pragma once
 #include <map>
@@ -12,7 +12,7 @@
 
 namespace mechlab {
 
-// (R, H, D, D) and (R, H, D) from layer 0's parameters, with ops only (graph-recordable).
+// (R, H, D, D) and (R, H, D, K) from layer 0's parameters, with ops only (graph-recordable).
 Tensor kq_circuits(const Transformer& model);
 Tensor ov_circuits(const Transformer& model);
 
@@ -24,7 +24,7 @@ struct HeadCircuit {
   double mu = 0.0;               // OV's y entry
   double last_entry_ratio = 0.0; // |mu| / largest |OV| x entry
 };
-// kq: D * D values row-major, ov: D values.
+// One output (K = 1): kq D * D values row-major, ov D values.
 HeadCircuit summarize_head(const float* kq, const float* ov, int64_t D);
 
 }  // namespace mechlab

@@ -14,10 +14,14 @@ double rho_of(const nlohmann::json& options) {
   return options["covariance"] == "toeplitz" ? options["rho"].get<double>() : 0.0;
 }
 
-// The prompts of one replica back from a host batch: inputs (B, T, d + 1), targets (B, T, 1).
-std::vector<Prompt> prompts_of(const float* inputs, const float* targets, int64_t B, int64_t T, int d) {
+// The prompts of one replica back from a host batch: inputs (B, T, d + K), targets (B, T, K).
+std::vector<Prompt> prompts_of(const float* inputs, const float* targets, int64_t B, int64_t T, int d, int K) {
   std::vector<Prompt> prompts;
-  for (int64_t b = 0; b < B; ++b) prompts.push_back(read_prompt_tokens(inputs + b * T * (d + 1), T, d, targets[b * T + T - 1]));
+  for (int64_t b = 0; b < B; ++b) {
+    Eigen::VectorXd y_query(K);
+    for (int k = 0; k < K; ++k) y_query[k] = targets[(b * T + T - 1) * K + k];
+    prompts.push_back(read_prompt_tokens(inputs + b * T * (d + K), T, d, y_query));
+  }
   return prompts;
 }
 
@@ -34,10 +38,35 @@ double correlation(const std::vector<double>& a, const std::vector<double>& b) {
   return aa > 0.0 && bb > 0.0 ? ab / std::sqrt(aa * bb) : 0.0;
 }
 
-// Per head h: omega.Hh, kq_diag_spread.Hh, kq_offdiag_ratio.Hh, mu.Hh, ov_last_ratio.Hh; and mu_sum.
-void add_circuit_metrics(const Tensor& kq_tensor, const Tensor& ov_tensor, std::vector<Metrics>& metrics) {
+// The multi-task heads' roles: per head h, mu.Hh.y1 / mu.Hh.y2 (OV from y_k to output k) and the mean KQ
+// diagonal over the coordinates only y_1 reads (kq_diag_first.Hh), both read (kq_diag_shared.Hh) and only y_2
+// reads (kq_diag_last.Hh).
+void add_head_roles(const std::vector<float>& kq, const std::vector<float>& ov, int64_t R, int64_t H, int64_t D, int d,
+                    std::vector<Metrics>& metrics) {
+  const int64_t K = D - d;
+  auto mean_diag = [&](const float* m, int begin, int end) {
+    double total = 0.0;
+    for (int i = begin; i < end; ++i) total += m[i * D + i];
+    return total / (end - begin);
+  };
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t h = 0; h < H; ++h) {
+      const float* k = &kq[(r * H + h) * D * D];
+      const float* o = &ov[(r * H + h) * D * K];
+      const std::string head = "H" + std::to_string(h);
+      for (int64_t out = 0; out < K; ++out) metrics[r]["mu." + head + ".y" + std::to_string(out + 1)] = o[(d + out) * K + out];
+      metrics[r]["kq_diag_first." + head] = mean_diag(k, 0, 2);
+      metrics[r]["kq_diag_shared." + head] = mean_diag(k, 2, d - 2);
+      metrics[r]["kq_diag_last." + head] = mean_diag(k, d - 2, d);
+    }
+}
+
+// Per head h: omega.Hh, kq_diag_spread.Hh, kq_offdiag_ratio.Hh, mu.Hh, ov_last_ratio.Hh; and mu_sum. With
+// two outputs, the head roles instead.
+void add_circuit_metrics(const Tensor& kq_tensor, const Tensor& ov_tensor, int d, std::vector<Metrics>& metrics) {
   const int64_t R = kq_tensor.dim(0), H = kq_tensor.dim(1), D = kq_tensor.dim(2);
   const std::vector<float> kq = kq_tensor.to_vector<float>(), ov = ov_tensor.to_vector<float>();
+  if (D - d > 1) return add_head_roles(kq, ov, R, H, D, d, metrics);
   for (int64_t r = 0; r < R; ++r) {
     double mu_sum = 0.0;
     for (int64_t h = 0; h < H; ++h) {
@@ -58,12 +87,15 @@ void add_circuit_metrics(const Tensor& kq_tensor, const Tensor& ov_tensor, std::
 IclLinregTask::IclLinregTask(const nlohmann::json& options)
     : d_(options["d"]),
       prompt_length_(options["prompt_length"]),
-      sampler_(options["d"].get<int>(), options["noise_variance"].get<double>(), rho_of(options)),
+      sampler_(options["d"].get<int>(), options["noise_variance"].get<double>(), rho_of(options),
+               options["outputs"].get<int>()),
       sweep_{options["eval_lengths"].get<std::vector<int64_t>>(), options["eval_length_prompts"].get<int64_t>()} {}
 
 Schema IclLinregTask::options() {
   Schema s;
-  s.integer("d", 5, "Dimension of x; tokens are [x; y], d + 1 wide.", 1, 1023);
+  s.integer("d", 5, "Dimension of x; tokens are [x; y], d + outputs wide.", 1, 1023);
+  s.integer("outputs", 1,
+            "1, or 2 for the multi-task variant: y_1 = b_1 . x[0 : d-2] and y_2 = b_2 . x[2 : d] (needs d >= 3).", 1, 2);
   s.integer("prompt_length", 40, "Context pairs L before the query.", 1, 1 << 20);
   s.number("noise_variance", 0.1, "sigma^2 of the label noise (the floor of the query MSE).", 0.0, 1e6, false);
   s.choice("covariance", "isotropic", {"isotropic", "toeplitz"},
@@ -79,15 +111,16 @@ Schema IclLinregTask::options() {
 void IclLinregTask::adapt_model(nlohmann::json& model) const {
   model["input"] = "vectors";
   model["output"] = "readout";
-  require_model_value(model, "d_input", d_ + 1, "icl_linreg tokens are [x; y] with x of width task.d");
-  require_model_value(model, "d_output", 1, "icl_linreg predicts one number");
+  const int K = sampler_.outputs();
+  require_model_value(model, "d_input", d_ + K, "icl_linreg tokens are [x; y] with x of width task.d and task.outputs ys");
+  require_model_value(model, "d_output", K, "icl_linreg predicts task.outputs numbers");
   if (model["n_ctx"].get<int64_t>() == 0) model["n_ctx"] = prompt_length_ + 1;
 }
 
 Batch IclLinregTask::sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
                             uint32_t step) const {
-  const int64_t R = static_cast<int64_t>(replicas.size()), T = prompt_length_ + 1, W = d_ + 1;
-  std::vector<float> inputs(R * batch_size * T * W, 0.0f), targets(R * batch_size * T, 0.0f),
+  const int64_t R = static_cast<int64_t>(replicas.size()), T = prompt_length_ + 1, K = sampler_.outputs(), W = d_ + K;
+  std::vector<float> inputs(R * batch_size * T * W, 0.0f), targets(R * batch_size * T * K, 0.0f),
       mask(R * batch_size * T, 0.0f);
   for (int64_t r = 0; r < R; ++r) {
     const Philox rng(replicas[r], stream, step);
@@ -95,21 +128,21 @@ Batch IclLinregTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
       const Prompt p = sampler_.sample(rng, static_cast<uint64_t>(b), prompt_length_);
       const int64_t row = r * batch_size + b;
       write_prompt_tokens(p, &inputs[row * T * W]);
-      targets[row * T + T - 1] = static_cast<float>(p.y_query);
+      for (int64_t k = 0; k < K; ++k) targets[(row * T + T - 1) * K + k] = static_cast<float>(p.y_query[k]);
       mask[row * T + T - 1] = 1.0f;
     }
   }
   return {Tensor::from_vector<float>({R, batch_size, T, W}, inputs),
-          Tensor::from_vector<float>({R, batch_size, T, 1}, targets), Tensor::from_vector<float>({R, batch_size, T}, mask)};
+          Tensor::from_vector<float>({R, batch_size, T, K}, targets), Tensor::from_vector<float>({R, batch_size, T}, mask)};
 }
 
 Task::EvaluationTensors IclLinregTask::evaluation_tensors(const Transformer& model, const Batch& batch) const {
-  const Tensor outputs = model.forward(batch.inputs);  // (R, B, T, 1)
+  const Tensor outputs = model.forward(batch.inputs);  // (R, B, T, K)
   const int64_t T = outputs.dim(2);
-  EvaluationTensors tensors{{"prediction", slice(outputs, 2, T - 1, T)}};  // (R, B, 1, 1)
+  EvaluationTensors tensors{{"prediction", slice(outputs, 2, T - 1, T)}};  // (R, B, 1, K)
   if (model.config().n_layers == 1 && model.config().layer(0).attention) {
     tensors["kq"] = kq_circuits(model);  // (R, H, D, D)
-    tensors["ov"] = ov_circuits(model);  // (R, H, D)
+    tensors["ov"] = ov_circuits(model);  // (R, H, D, K)
   }
   return tensors;
 }
@@ -121,38 +154,47 @@ void IclLinregTask::write_dump_analyses(const Transformer& model,
 
 std::vector<Metrics> IclLinregTask::summarize(const EvaluationTensors& t, const Batch& batch) const {
   const int64_t R = batch.inputs.dim(0), B = batch.inputs.dim(1), T = batch.inputs.dim(2);
-  const std::vector<float> predictions = t.at("prediction").to_vector<float>();
+  const int K = sampler_.outputs();
+  const std::vector<float> predictions = t.at("prediction").to_vector<float>();  // (R, B, 1, K)
   const std::vector<float> inputs = batch.inputs.to_vector<float>(), targets = batch.targets.to_vector<float>();
-  const double noise = sampler_.noise_variance(), d = d_, L = static_cast<double>(T - 1);
-  const double omega = 1.0 / std::sqrt(d), mu = std::sqrt(d) / (1.0 + (1.0 + noise) * d * std::numbers::e / L);
+  const double noise = sampler_.noise_variance(), m = sampler_.support_size(), L = static_cast<double>(T - 1);
+  const double omega = 1.0 / std::sqrt(m), mu = std::sqrt(m) / (1.0 + (1.0 + noise) * m * std::numbers::e / L);
 
   std::vector<Metrics> metrics(R);
   for (int64_t r = 0; r < R; ++r) {
-    const std::vector<Prompt> prompts = prompts_of(&inputs[r * B * T * (d_ + 1)], &targets[r * B * T], B, T, d_);
+    const std::vector<Prompt> prompts = prompts_of(&inputs[r * B * T * (d_ + K)], &targets[r * B * T * K], B, T, d_, K);
+    // Every (prompt, output) pair is one sample; with one output that is every prompt.
     std::vector<double> model, ridge, least_squares, gd, debiased, kernel, y;
-    for (int64_t b = 0; b < B; ++b) {
-      const Prompt& p = prompts[b];
-      model.push_back(predictions[r * B + b]);
-      ridge.push_back(ridge_prediction(p, noise * d));
-      least_squares.push_back(ridge_prediction(p, 0.0));
-      gd.push_back(gd_direction(p));
-      debiased.push_back(debiased_gd_direction(p));
-      kernel.push_back(kernel_head_prediction(p, omega, mu));
-      y.push_back(p.y_query);
-    }
+    std::vector<std::vector<double>> model_of(K), y_of(K);
+    for (int64_t b = 0; b < B; ++b)
+      for (int k = 0; k < K; ++k) {
+        const Prompt p = prompts[b].output(k);
+        const double prediction = predictions[(r * B + b) * K + k];
+        model.push_back(prediction);
+        model_of[k].push_back(prediction);
+        ridge.push_back(ridge_prediction(p, noise * m));
+        least_squares.push_back(ridge_prediction(p, 0.0));
+        gd.push_back(gd_direction(p));
+        debiased.push_back(debiased_gd_direction(p));
+        kernel.push_back(kernel_head_prediction(p, omega, mu));
+        y.push_back(p.y_query[0]);
+        y_of[k].push_back(p.y_query[0]);
+      }
     const FittedStep gd_fit = fit_step(gd, y), debiased_fit = fit_step(debiased, y);
-    Metrics& m = metrics[r];
-    m["eval_mse"] = mean_squared_error(model, y);
-    m["baseline_mse.ridge"] = mean_squared_error(ridge, y);
-    m["baseline_mse.least_squares"] = mean_squared_error(least_squares, y);
-    m["baseline_mse.gd"] = gd_fit.mse;
-    m["baseline_mse.debiased_gd"] = debiased_fit.mse;
-    m["baseline_mse.kernel_head"] = mean_squared_error(kernel, y);
-    m["gd_step"] = gd_fit.eta;
-    m["debiased_gd_step"] = debiased_fit.eta;
-    m["debiased_gd_corr"] = correlation(model, debiased);
+    Metrics& metric = metrics[r];
+    metric["eval_mse"] = mean_squared_error(model, y);
+    if (K > 1)
+      for (int k = 0; k < K; ++k) metric["eval_mse.y" + std::to_string(k + 1)] = mean_squared_error(model_of[k], y_of[k]);
+    metric["baseline_mse.ridge"] = mean_squared_error(ridge, y);
+    metric["baseline_mse.least_squares"] = mean_squared_error(least_squares, y);
+    metric["baseline_mse.gd"] = gd_fit.mse;
+    metric["baseline_mse.debiased_gd"] = debiased_fit.mse;
+    if (K == 1) metric["baseline_mse.kernel_head"] = mean_squared_error(kernel, y);
+    metric["gd_step"] = gd_fit.eta;
+    metric["debiased_gd_step"] = debiased_fit.eta;
+    metric["debiased_gd_corr"] = correlation(model, debiased);
   }
-  if (t.count("kq")) add_circuit_metrics(t.at("kq"), t.at("ov"), metrics);
+  if (t.count("kq")) add_circuit_metrics(t.at("kq"), t.at("ov"), d_, metrics);
   return metrics;
 }
 

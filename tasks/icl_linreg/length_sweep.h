@@ -15,7 +15,8 @@ struct LengthSweep {
 };
 
 // Into dirs[r] for replica r: mse_by_length.csv (prompt_length, prompts, model, ridge, least_squares, gd,
-// debiased_gd; gd and debiased_gd with step sizes fitted at that length), kq.npy (H, D, D), ov.npy (H, D).
+// debiased_gd; gd and debiased_gd with step sizes fitted at that length; MSEs averaged over the outputs),
+// kq.npy (H, D, D), ov.npy (H, D), or (H, D, K) with K > 1 outputs.
 void write_length_sweep(const Transformer& model, const PromptSampler& sampler, const LengthSweep& sweep,
                         const std::vector<std::filesystem::path>& dirs);
 

@@ -33,33 +33,38 @@ class Normals {
 constexpr uint64_t kCountersPerPrompt = uint64_t(1) << 30;
 }  // namespace
 
+Prompt Prompt::output(int k) const { return {x, y.col(k), x_query, y_query.segment(k, 1)}; }
+
 void write_prompt_tokens(const Prompt& p, float* z) {
-  const int64_t L = p.x.rows(), d = p.x.cols(), W = d + 1;
+  const int64_t L = p.x.rows(), d = p.x.cols(), K = p.outputs(), W = d + K;
   for (int64_t l = 0; l < L; ++l) {
     for (int64_t i = 0; i < d; ++i) z[l * W + i] = static_cast<float>(p.x(l, i));
-    z[l * W + d] = static_cast<float>(p.y[l]);
+    for (int64_t k = 0; k < K; ++k) z[l * W + d + k] = static_cast<float>(p.y(l, k));
   }
   for (int64_t i = 0; i < d; ++i) z[L * W + i] = static_cast<float>(p.x_query[i]);
-  z[L * W + d] = 0.0f;
+  for (int64_t k = 0; k < K; ++k) z[L * W + d + k] = 0.0f;
 }
 
-Prompt read_prompt_tokens(const float* z, int64_t tokens, int d, double y_query) {
-  const int64_t L = tokens - 1, W = d + 1;
+Prompt read_prompt_tokens(const float* z, int64_t tokens, int d, const Eigen::VectorXd& y_query) {
+  const int64_t L = tokens - 1, K = y_query.size(), W = d + K;
   Prompt p;
   p.x.resize(L, d);
-  p.y.resize(L);
+  p.y.resize(L, K);
   p.x_query.resize(d);
   for (int64_t l = 0; l < L; ++l) {
     for (int i = 0; i < d; ++i) p.x(l, i) = z[l * W + i];
-    p.y[l] = z[l * W + d];
+    for (int64_t k = 0; k < K; ++k) p.y(l, k) = z[l * W + d + k];
   }
   for (int i = 0; i < d; ++i) p.x_query[i] = z[L * W + i];
   p.y_query = y_query;
   return p;
 }
 
-PromptSampler::PromptSampler(int d, double noise_variance, double rho) : d_(d), noise_variance_(noise_variance) {
+PromptSampler::PromptSampler(int d, double noise_variance, double rho, int outputs)
+    : d_(d), outputs_(outputs), noise_variance_(noise_variance) {
   if (d < 1) throw std::invalid_argument("icl_linreg: d must be at least 1");
+  if (outputs != 1 && outputs != 2) throw std::invalid_argument("icl_linreg: outputs must be 1 or 2");
+  if (outputs == 2 && d < 3) throw std::invalid_argument("icl_linreg: two outputs need d >= 3");
   if (std::abs(rho) >= 1.0) throw std::invalid_argument("icl_linreg: |rho| must be below 1");
   Eigen::MatrixXd sigma(d, d);
   for (int i = 0; i < d; ++i)
@@ -70,22 +75,30 @@ PromptSampler::PromptSampler(int d, double noise_variance, double rho) : d_(d), 
 Prompt PromptSampler::sample(const Philox& rng, uint64_t index, int64_t length) const {
   Normals normal(rng, index * kCountersPerPrompt);
   Prompt p;
-  Eigen::VectorXd beta(d_);
-  for (int i = 0; i < d_; ++i) beta[i] = normal.next() / std::sqrt(static_cast<double>(d_));
+  // Column k of beta holds output k's weights, zero outside its support.
+  const int m = support_size();
+  Eigen::MatrixXd beta = Eigen::MatrixXd::Zero(d_, outputs_);
+  for (int k = 0; k < outputs_; ++k)
+    for (int i = 0; i < m; ++i) beta(support_begin(k) + i, k) = normal.next() / std::sqrt(static_cast<double>(m));
   auto draw_x = [&] {
     Eigen::VectorXd z(d_);
     for (int i = 0; i < d_; ++i) z[i] = normal.next();
     return Eigen::VectorXd(sigma_root_ * z);
   };
   const double noise = std::sqrt(noise_variance_);
+  auto draw_y = [&](const Eigen::VectorXd& x) {
+    Eigen::VectorXd y = beta.transpose() * x;
+    for (int k = 0; k < outputs_; ++k) y[k] += noise * normal.next();
+    return y;
+  };
   p.x.resize(length, d_);
-  p.y.resize(length);
+  p.y.resize(length, outputs_);
   for (int64_t l = 0; l < length; ++l) {
     p.x.row(l) = draw_x().transpose();
-    p.y[l] = p.x.row(l).dot(beta) + noise * normal.next();
+    p.y.row(l) = draw_y(p.x.row(l).transpose()).transpose();
   }
   p.x_query = draw_x();
-  p.y_query = p.x_query.dot(beta) + noise * normal.next();
+  p.y_query = draw_y(p.x_query);
   return p;
 }
 

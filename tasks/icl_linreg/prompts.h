@@ -1,6 +1,7 @@
 // In-context linear regression prompts (He et al. 2025, studies.md section 2): x_1..x_L, x_q ~ N(0, Sigma),
-// beta ~ N(0, I_d / d), y = beta . x + eps with eps ~ N(0, sigma^2). Pure and stateless: prompt s is a
-// function of (Philox key, s), so batches are reproducible in any order.
+// beta ~ N(0, I_d / d), y = beta . x + eps with eps ~ N(0, sigma^2). With two outputs (the multi-task
+// variant) y_1 = b_1 . x[0 : d-2] and y_2 = b_2 . x[2 : d], b_k ~ N(0, I / (d - 2)), each with its own noise.
+// Pure and stateless: prompt s is a function of (Philox key, s), so batches are reproducible in any order.
 #pragma once
 #include <Eigen/Dense>
 #include <cstdint>
@@ -10,22 +11,31 @@
 namespace mechlab {
 
 struct Prompt {
-  Eigen::MatrixXd x;  // (L, d) context inputs
-  Eigen::VectorXd y;  // (L) context targets
-  Eigen::VectorXd x_query;
-  double y_query = 0.0;  // with noise: the target the model is scored on
+  Eigen::MatrixXd x;        // (L, d) context inputs
+  Eigen::MatrixXd y;        // (L, K) context targets, one column per output
+  Eigen::VectorXd x_query;  // (d)
+  Eigen::VectorXd y_query;  // (K) with noise: the targets the model is scored on
+
+  int outputs() const { return static_cast<int>(y.cols()); }
+  // Output k alone (K = 1), for the baselines, which regress one output at a time.
+  Prompt output(int k) const;
 };
 
-// The model's view of a prompt: (L + 1) tokens of width d + 1, [x_l; y_l] then [x_q; 0], row-major into z;
+// The model's view of a prompt: (L + 1) tokens of width d + K, [x_l; y_l] then [x_q; 0], row-major into z;
 // and back (y_query is not in the tokens).
 void write_prompt_tokens(const Prompt& p, float* z);
-Prompt read_prompt_tokens(const float* z, int64_t tokens, int d, double y_query);
+Prompt read_prompt_tokens(const float* z, int64_t tokens, int d, const Eigen::VectorXd& y_query);
 
 class PromptSampler {
  public:
-  // Sigma_ij = rho^|i - j| (rho = 0: isotropic); throws std::invalid_argument unless d >= 1, |rho| < 1.
-  PromptSampler(int d, double noise_variance, double rho = 0.0);
+  // Sigma_ij = rho^|i - j| (rho = 0: isotropic); throws std::invalid_argument unless d >= 1, |rho| < 1,
+  // outputs is 1 or 2, and d >= 3 for two outputs.
+  PromptSampler(int d, double noise_variance, double rho = 0.0, int outputs = 1);
   int d() const { return d_; }
+  int outputs() const { return outputs_; }
+  // The coordinates of x output k reads: all of x, or [0, d - 2) and [2, d) with two outputs.
+  int support_begin(int k) const { return outputs_ == 1 ? 0 : 2 * k; }
+  int support_size() const { return outputs_ == 1 ? d_ : d_ - 2; }
   double noise_variance() const { return noise_variance_; }
 
   // Prompt `index` with `length` context pairs.
@@ -33,6 +43,7 @@ class PromptSampler {
 
  private:
   int d_;
+  int outputs_;
   double noise_variance_;
   Eigen::MatrixXd sigma_root_;  // lower Cholesky factor of Sigma
 };
