@@ -208,7 +208,8 @@ def head_roles(runs, out):
         scaled = table / np.abs(table).max(axis=0)  # each column on its own scale
         ax.imshow(scaled, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
         for (i, j), value in np.ndenumerate(table):
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if abs(scaled[i, j]) > 0.6 else "black")
         ax.set_xticks(range(len(columns)), [label for _, label in columns], fontsize=8)
         ax.set_yticks(range(run.heads), [f"head {h}" for h in range(run.heads)])
         ax.set_title(f"{run.name}: step {last['step']}, MSE {last['eval_mse']:.3f}", fontsize=9)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces the in-context linear regression study (docs/studies/icl_linreg.md): trains one-layer softmax
-# attention with H = 1, 2, 4, 8 heads, linear attention and Toeplitz covariates (d = 5, L = 40, 30k steps
-# each, on the CPU: about 15 minutes on 2 cores), then draws every figure.
+# attention with H = 1, 2, 4, 8 heads, linear attention and Toeplitz covariates (d = 5, L = 40), and the
+# multi-task variant with H = 3 and 4 (d = 6, L = 48), 30k steps each on the CPU (about 30 minutes on 2
+# cores), then draws every figure.
 #
 #   scripts/reproduce/icl_linreg.sh [--device cpu|cuda] [--runs-only|--figures-only]
 #
@@ -29,7 +30,7 @@ if [ "$runs" = 1 ]; then
   "$root/scripts/setup"
   "$root/scripts/build" --target mechlab
   mechlab="${MECHLAB_BUILD_DIR:-$root/build}/mechlab"
-  for run in h1 h2 h4 h8 linear_h2 toeplitz_h2; do
+  for run in h1 h2 h4 h8 linear_h2 toeplitz_h2 multitask_h3 multitask_h4; do
     echo "== icl_linreg $run" >&2
     "$mechlab" run "$root/configs/icl_linreg/$run.json" --resume --out "$study/$run" ${device:+--device "$device"}
   done
