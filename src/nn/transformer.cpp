@@ -136,7 +136,8 @@ Tensor Transformer::attention_block(int layer, const Tensor& x, ActivationHooks*
     return permute(y, {0, 1, 3, 2, 4});
   };
   Tensor q = project("Q"), k = project("K"), v = project("V");
-  Tensor scores = hook(hooks, prefix + "hook_attn_scores", matmul(q, k, false, true, config_.score_scale()));  // (R, B, H, T, T)
+  Tensor scores = hook(hooks, prefix + "hook_attn_scores",
+                       matmul(q, k, false, true, config_.score_scale()));  // (R, B, H, T, T)
   Tensor pattern = hook(hooks, prefix + "hook_pattern",
                         attention_pattern(scores, config_.attention, config_.attention_excludes_self));
   Tensor z = hook(hooks, prefix + "hook_z", permute(matmul(pattern, v), {0, 1, 3, 2, 4}));  // (R, B, T, H, E)

@@ -16,6 +16,13 @@ std::vector<int> all_but_first(int ndim) {
   std::iota(axes.begin(), axes.end(), 1);
   return axes;
 }
+
+// Per replica, the mean of `values` over the positions `mask` (values' shape) selects. A replica whose mask
+// selects nothing gets NaN: there is no loss to average.
+Tensor masked_mean(const Tensor& values, const Tensor& mask) {
+  const std::vector<int> axes = all_but_first(values.ndim());
+  return div(sum(mul(values, mask), axes), sum(mask, axes));
+}
 }  // namespace
 
 Tensor token_cross_entropy(const Tensor& logits, const Tensor& targets) {
@@ -45,9 +52,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
   if (mask.shape() != per_token.shape())
     throw std::invalid_argument("cross_entropy: mask must have shape " + to_string(per_token.shape()) + ", got " +
                                 to_string(mask.shape()));
-  // A replica whose mask selects nothing gets NaN: there is no loss to average.
-  Tensor count = sum(mask, axes);
-  return div(sum(mul(per_token, mask), axes), count);
+  return masked_mean(per_token, mask);
 }
 
 Tensor mse(const Tensor& prediction, const Tensor& target) {
@@ -63,9 +68,7 @@ Tensor masked_mse(const Tensor& prediction, const Tensor& target, const Tensor& 
     throw std::invalid_argument("masked_mse: prediction and target (R, B, T, K) with mask (R, B, T), got " +
                                 to_string(prediction.shape()) + ", " + to_string(target.shape()) + ", " +
                                 to_string(mask.shape()));
-  const Tensor per_position = mean(square(sub(prediction, target)), {3});  // (R, B, T)
-  const std::vector<int> axes{1, 2};
-  return div(sum(mul(per_position, mask), axes), sum(mask, axes));
+  return masked_mean(mean(square(sub(prediction, target)), {3}), mask);  // squared errors per position (R, B, T)
 }
 
 }  // namespace mechlab

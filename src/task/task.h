@@ -47,9 +47,9 @@ class Task {
   virtual Batch sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
                        uint32_t step) const = 0;
 
-  // An evaluation in two phases. The device phase computes every tensor the metrics need with ops
-  // alone (no reads to the host), so it can be recorded once as a CUDA graph and replayed at each
-  // evaluation; the host phase turns those tensors (copied to the CPU) into metrics.
+  // An evaluation in two phases (train/eval_runner.h runs them). The device phase computes every tensor
+  // the metrics need with ops alone (no reads to the host), so it can be recorded once as a CUDA graph and
+  // replayed at each evaluation; the host phase turns those tensors (copied to the CPU) into metrics.
   using EvaluationTensors = std::map<std::string, Tensor>;
   virtual EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const = 0;
   virtual std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const = 0;
@@ -57,9 +57,6 @@ class Task {
   // Task-specific analyses written beside each probe dump, into dump_dirs[r] for replica r (default: none).
   virtual void write_dump_analyses(const Transformer& /*model*/,
                                    const std::vector<std::filesystem::path>& /*dump_dirs*/) const {}
-
-  // Both phases at once (evaluation mode is set here).
-  std::vector<Metrics> evaluate(const Transformer& model, const Batch& batch) const;
 };
 
 }  // namespace mechlab

@@ -56,8 +56,7 @@ Tensor last_position_sink_attention(const Transformer& model, const Tensor& prob
   NoGradGuard no_grad;
   const TransformerConfig& c = model.config();
   const int64_t R = model.replicas(), N = probe.dim(0), T = probe.dim(1), V = N / prefixes, H = c.n_heads;
-  std::vector<Tensor> copies(R, reshape(probe, {1, N, T}));
-  const Tensor inputs = (R == 1 ? copies[0] : concat(copies, 0)).to(model.device());
+  const Tensor inputs = broadcast_to(reshape(probe.to(model.device()), {1, N, T}), {R, N, T});  // every replica
   ActivationHooks hooks;
   for (int l = 0; l < c.n_layers; ++l) hooks.capture(fmt::format("blocks.{}.attn.hook_pattern", l));
   model.forward(inputs, &hooks);

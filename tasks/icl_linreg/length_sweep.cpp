@@ -25,10 +25,10 @@ std::vector<std::vector<double>> predict(const Transformer& model, const std::ve
   std::vector<std::vector<double>> out(R);
   for (int64_t start = 0; start < N; start += kChunk) {
     const int64_t n = std::min(kChunk, N - start);
-    std::vector<float> z(R * n * T * W, 0.0f);
-    for (int64_t r = 0; r < R; ++r)
-      for (int64_t b = 0; b < n; ++b) write_prompt_tokens(prompts[start + b], &z[((r * n) + b) * T * W]);
-    const Tensor outputs = model.forward(Tensor::from_vector<float>({R, n, T, W}, z).to(model.device()));
+    std::vector<float> z(n * T * W, 0.0f);
+    for (int64_t b = 0; b < n; ++b) write_prompt_tokens(prompts[start + b], &z[b * T * W]);
+    const Tensor tokens = Tensor::from_vector<float>({1, n, T, W}, z).to(model.device());
+    const Tensor outputs = model.forward(broadcast_to(tokens, {R, n, T, W}));  // the same prompts for every replica
     const std::vector<float> last = slice(outputs, 2, T - 1, T).to(Device::cpu).to_vector<float>();  // (R, n, K)
     for (int64_t r = 0; r < R; ++r)
       out[r].insert(out[r].end(), last.begin() + r * n * K, last.begin() + (r + 1) * n * K);
