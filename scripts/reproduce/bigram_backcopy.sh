@@ -12,6 +12,7 @@
 # Every run is started with --resume: rerunning continues interrupted runs and leaves finished ones alone.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$root/scripts/reproduce/study_runs.sh"
 size=small device="" runs=1 figures=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,20 +29,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-case "$device" in ""|cpu|cuda) ;; *) echo "bigram_backcopy.sh: --device must be cpu or cuda, got '$device'" >&2; exit 2 ;; esac
+check_device bigram_backcopy.sh "$device"
 
 study="$root/results/bigram_backcopy/$size"
 if [ "$runs" = 1 ]; then
-  "$root/scripts/setup"
-  "$root/scripts/build" --target mechlab
-  mechlab="${MECHLAB_BUILD_DIR:-$root/build}/mechlab"
-  for run in 1layer 3layer_adam 3layer_sgd 3layer_relu_attention; do
-    echo "== $size $run" >&2
-    "$mechlab" run "$root/configs/bigram_backcopy/${size}_${run}.json" --resume --out "$study/$run" \
-      ${device:+--device "$device"}
-  done
+  train_runs "$study" "$device" "bigram_backcopy/${size}_" 1layer 3layer_adam 3layer_sgd 3layer_relu_attention
 fi
-if [ "$figures" = 1 ]; then
-  "$root/scripts/setup" --figures
-  /usr/bin/python3 "$root/scripts/figures/bigram_backcopy.py" "$study"
-fi
+if [ "$figures" = 1 ]; then draw_figures bigram_backcopy.py "$study"; fi

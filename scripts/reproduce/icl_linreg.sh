@@ -10,6 +10,7 @@
 # --resume: rerunning continues interrupted runs and leaves finished ones alone.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$root/scripts/reproduce/study_runs.sh"
 device="" runs=1 figures=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,19 +24,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-case "$device" in ""|cpu|cuda) ;; *) echo "icl_linreg.sh: --device must be cpu or cuda, got '$device'" >&2; exit 2 ;; esac
+check_device icl_linreg.sh "$device"
 
 study="$root/results/icl_linreg"
 if [ "$runs" = 1 ]; then
-  "$root/scripts/setup"
-  "$root/scripts/build" --target mechlab
-  mechlab="${MECHLAB_BUILD_DIR:-$root/build}/mechlab"
-  for run in h1 h2 h4 h8 linear_h2 toeplitz_h2 multitask_h3 multitask_h4; do
-    echo "== icl_linreg $run" >&2
-    "$mechlab" run "$root/configs/icl_linreg/$run.json" --resume --out "$study/$run" ${device:+--device "$device"}
-  done
+  train_runs "$study" "$device" icl_linreg/ h1 h2 h4 h8 linear_h2 toeplitz_h2 multitask_h3 multitask_h4
 fi
-if [ "$figures" = 1 ]; then
-  "$root/scripts/setup" --figures
-  /usr/bin/python3 "$root/scripts/figures/icl_linreg.py" "$study"
-fi
+if [ "$figures" = 1 ]; then draw_figures icl_linreg.py "$study"; fi
