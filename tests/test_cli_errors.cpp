@@ -58,7 +58,7 @@ TEST_CASE("malformed configs and overrides exit with 2, name the path, and write
       {"unknown task key", with("/task/seq_length", 16), {}, "task.seq_length: unknown key; did you mean task.seq_len?"},
       {"task length below its minimum", with("/task/seq_len", 1), {}, "task.seq_len: must be >= 2, got 1"},
       {"bad choice", with("/optim/kind", "rmsprop"), {}, "optim.kind: must be one of sgd, adam, adamw, got 'rmsprop'"},
-      {"beta out of range", with("/optim/beta2", 1.5), {}, "optim.beta2: must be <= 1"},
+      {"beta out of range", with("/optim/beta2", 1.5), {}, "optim.beta2: must be < 1, got 1.5"},
       {"one lr per seed", with("/seeds", json::array({1, 2})), {"optim.lr=[1e-3,2e-3,3e-3]"}, "optim.lr: give one learning rate or one per seed (2)"},
       {"per-layer switches of the wrong length", with("/model/attention_layers", json::array({true, false})), {}, "model.attention_layers: needs one entry per layer (1)"},
       {"n_ctx shorter than the sequence", with("/model/n_ctx", 8), {}, "model.n_ctx: is 8 but task.seq_len is 16"},

@@ -128,7 +128,7 @@ TEST_CASE("config variants stay differentiable to double precision") {
       {"no biases, LayerNorm weight only", [](TransformerConfig& c) { c.biases = false; }},
       {"no LayerNorm, no positions", [](TransformerConfig& c) { c.layernorm = LayerNormPlacement::none; c.positions = Positions::none; }},
       {"attention-only", [](TransformerConfig& c) { c.d_mlp = 0; }},
-      {"layer 0 without attention, layer 1 without MLP", [](TransformerConfig& c) { c.layers = {{false, true}, {true, false}}; }},
+      {"layer 0 without attention, layer 1 without MLP", [](TransformerConfig& c) { c.attention_layers = {false, true}; c.mlp_layers = {true, false}; }},
       {"vector input, linear readout", [](TransformerConfig& c) { c.input = InputKind::vectors; c.d_input = 3; c.output = OutputKind::readout; c.d_output = 2; }},
   };
   for (const Variant& v : variants) {
@@ -159,8 +159,8 @@ TEST_CASE("invalid configs name the field") {
   CHECK_THROWS_WITH_AS(Transformer(c, {{1, 0}}), "model.n_heads: must divide d_model (8) unless d_head is set",
                        std::invalid_argument);
   c = tiny();
-  c.layers = {{true, true}};
-  CHECK_THROWS_WITH_AS(Transformer(c, {{1, 0}}), "model.layers: must list one entry per layer (2) or be empty",
+  c.mlp_layers = {true};
+  CHECK_THROWS_WITH_AS(Transformer(c, {{1, 0}}), "model.mlp_layers: needs one entry per layer (2) or none, got 1",
                        std::invalid_argument);
   Transformer model(tiny(), {{1, 0}});
   CHECK_THROWS_AS(model.forward(Tensor::zeros({1, 2, 7}, DType::i32)), std::invalid_argument);  // T > n_ctx

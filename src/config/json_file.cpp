@@ -35,6 +35,43 @@ std::string json_path(const std::vector<OpenValue>& open, const std::string& key
   return path + (path.empty() ? "" : ".") + key;
 }
 
+// Line and column (1-based) of byte `offset`, as the parser reports them.
+std::string position_of(const std::string& text, size_t offset) {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+// Refuses nesting deeper than kMaxJsonDepth before the parser builds it: printing or comparing a value
+// a hundred thousand levels deep would recurse off the end of the stack.
+void check_depth(const std::string& text, const std::string& source) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth)
+        throw ConfigError(source, "nested more than " + std::to_string(kMaxJsonDepth) + " levels deep at " +
+                                      position_of(text, i) + "; a config nests sections 3 levels at most");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+}
+
 json parse_rejecting_repeated_keys(const std::string& text, const std::string& file) {
   std::vector<OpenValue> open;
   auto count_element = [&open] {
@@ -66,10 +103,37 @@ json parse_rejecting_repeated_keys(const std::string& text, const std::string& f
     }
     return true;
   };
-  return json::parse(text, track);
+  try {
+    return json::parse(text, track);
+  } catch (const json::out_of_range& error) {
+    // The lexer refuses numbers a double cannot hold ("number overflow parsing '1e400'") before the
+    // callback sees them; the open objects still say whose value it was.
+    std::string where;
+    for (const OpenValue& value : open)
+      where += value.is_object ? (where.empty() ? "" : ".") + value.current_key : "[" + std::to_string(value.elements) + "]";
+    if (where.empty()) where = file;
+    std::string what = error.what();
+    const size_t quote = what.find('\'');
+    const std::string number = quote == std::string::npos ? what : what.substr(quote);
+    throw ConfigError(where, "number out of range" + (where == file ? "" : " in " + file) + ": " + number +
+                                 " (a double holds magnitudes up to about 1.8e308)");
+  }
 }
 
 }  // namespace
+
+json parse_json_text(const std::string& text, const std::string& source) {
+  check_depth(text, source);
+  try {
+    return parse_rejecting_repeated_keys(text, source);
+  } catch (const json::parse_error& error) {
+    // nlohmann's what() is "[json.exception.parse_error.101] parse error at line 3, column 14: <detail>".
+    const std::string what = error.what();
+    const size_t position = what.find("line ");
+    throw ConfigError(source,
+                      "invalid JSON" + (position == std::string::npos ? ": " + what : " at " + what.substr(position)));
+  }
+}
 
 json read_json_file(const std::filesystem::path& path) {
   const std::string file = path.string();
@@ -90,15 +154,7 @@ json read_json_file(const std::filesystem::path& path) {
     if (reason.rfind(repeated, 0) == 0) reason = reason.substr(repeated.size());
     throw ConfigError(file, "cannot read: " + reason);
   }
-  try {
-    return parse_rejecting_repeated_keys(text, file);
-  } catch (const json::parse_error& error) {
-    // nlohmann's what() is "[json.exception.parse_error.101] parse error at line 3, column 14: <detail>".
-    const std::string what = error.what();
-    const size_t position = what.find("line ");
-    throw ConfigError(file,
-                      "invalid JSON" + (position == std::string::npos ? ": " + what : " at " + what.substr(position)));
-  }
+  return parse_json_text(text, file);
 }
 
 }  // namespace mechlab

@@ -1,5 +1,5 @@
-// The resolved config of one run, as typed structs. The JSON schema (run_schema.h) validates and fills
-// defaults; this turns the resolved JSON into what the trainer uses.
+// The resolved config of one run, as typed structs. Each config key is bound to one field here or in the
+// structs these hold (config/run_schema.cpp); the initializers are the defaults the schema reports.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/backend.h"
+#include "config/enum_names.h"
 #include "nn/transformer_config.h"
 #include "optim/optimizer.h"
 #include "random/replica_key.h"
@@ -16,6 +17,10 @@
 namespace mechlab {
 
 enum class DumpSchedule { log, every, none };
+constexpr auto enum_names(DumpSchedule) {
+  using E = DumpSchedule;
+  return std::array{EnumName<E>{"log", E::log}, EnumName<E>{"every", E::every}, EnumName<E>{"none", E::none}};
+}
 
 struct TrainConfig {
   int64_t steps = 1000;
@@ -27,7 +32,7 @@ struct TrainConfig {
   StepSchedule evaluations{100};
   int64_t eval_batch_size = 256;
   int64_t log_every = 50;
-  StepSchedule checkpoints{500};
+  StepSchedule checkpoints{500, 100};
 };
 
 struct OutputsConfig {
@@ -40,7 +45,8 @@ struct OutputsConfig {
 
 struct RunConfig {
   std::string name;
-  std::vector<uint64_t> seeds;  // one replica per seed
+  uint64_t seed = 0;
+  std::vector<uint64_t> seeds;  // one replica per seed; {seed} when the config gives none
   nlohmann::json task;          // the resolved "task" section
   TransformerConfig model;
   OptimizerConfig optim;

@@ -21,6 +21,7 @@ struct SchemaEntry {
   double min = -std::numeric_limits<double>::infinity();  // numbers and integers (and list elements)
   double max = std::numeric_limits<double>::infinity();
   bool min_exclusive = false;        // e.g. lr > 0
+  bool max_exclusive = false;        // e.g. beta2 < 1
   std::vector<std::string> choices;  // for choice
   bool scalar_or_list = false;       // number_list/integer_list: a single scalar is also accepted (kept as given)
 };

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "config/config_error.h"
+#include "config/utf8.h"
 
 namespace mechlab::config_detail {
 namespace {
@@ -48,7 +49,15 @@ void check_range(const SchemaEntry& entry, double x, const json& value, const st
   if (std::isfinite(entry.min) && (entry.min_exclusive ? !(x > entry.min) : !(x >= entry.min))) {
     fail(path, (entry.min_exclusive ? "> " : ">= ") + bound(entry.min), value);
   }
-  if (std::isfinite(entry.max) && !(x <= entry.max)) fail(path, "<= " + bound(entry.max), value);
+  if (std::isfinite(entry.max) && (entry.max_exclusive ? !(x < entry.max) : !(x <= entry.max))) {
+    fail(path, (entry.max_exclusive ? "< " : "<= ") + bound(entry.max), value);
+  }
+}
+
+// Only UTF-8 can be stored in the run's JSON files; a stray byte from an override would fail there.
+void check_utf8(const json& value, const std::string& path) {
+  const std::string problem = utf8_problem(value.get_ref<const std::string&>());
+  if (!problem.empty()) throw ConfigError(path, "must be UTF-8 text, but " + problem);
 }
 
 json check_scalar(const SchemaEntry& entry, ValueType type, const json& value, const std::string& path) {
@@ -78,8 +87,10 @@ json check_scalar(const SchemaEntry& entry, ValueType type, const json& value, c
       return value;
     case ValueType::string:
       if (!value.is_string()) fail(path, scalar_phrase(entry, type), value);
+      check_utf8(value, path);
       return value;
     case ValueType::choice: {
+      if (value.is_string()) check_utf8(value, path);
       const auto& choices = entry.choices;
       if (!value.is_string() || std::find(choices.begin(), choices.end(), value.get<std::string>()) == choices.end()) {
         fail(path, scalar_phrase(entry, type), value);
@@ -134,7 +145,7 @@ std::string expected_phrase(const SchemaEntry& entry) {
 std::string range_phrase(const SchemaEntry& entry) {
   std::vector<std::string> parts;
   if (std::isfinite(entry.min)) parts.push_back((entry.min_exclusive ? "> " : ">= ") + bound(entry.min));
-  if (std::isfinite(entry.max)) parts.push_back("<= " + bound(entry.max));
+  if (std::isfinite(entry.max)) parts.push_back((entry.max_exclusive ? "< " : "<= ") + bound(entry.max));
   return joined(parts, " and ");
 }
 

@@ -18,7 +18,7 @@ void TransformerConfig::validate() const {
   require(d_head > 0 || d_model % n_heads == 0, "n_heads",
           "must divide d_model (" + std::to_string(d_model) + ") unless d_head is set");
   require(d_mlp >= 0, "d_mlp", "must be 0 (attention-only) or positive");
-  require(n_ctx >= 1, "n_ctx", "must be at least 1");
+  require(positions != Positions::learned || n_ctx >= 1, "n_ctx", "must be at least 1 for learned positions");
   require(input != InputKind::tokens || d_vocab >= 1, "d_vocab", "must be at least 1 for token input");
   require(output != OutputKind::logits || d_vocab >= 1, "d_vocab", "must be at least 1 for logits output");
   require(input != InputKind::vectors || d_input >= 1, "d_input", "must be at least 1 for vector input");
@@ -28,8 +28,10 @@ void TransformerConfig::validate() const {
   require(attention_scale >= 0.0, "attention_scale", "must be 0 (1/sqrt(d_head)) or positive");
   require(layernorm_eps > 0.0, "layernorm_eps", "must be positive");
   require(init.std > 0.0, "init.std", "must be positive");
-  require(layers.empty() || static_cast<int>(layers.size()) == n_layers, "layers",
-          "must list one entry per layer (" + std::to_string(n_layers) + ") or be empty");
+  for (const auto& [switches, name] : {std::pair{&attention_layers, "attention_layers"}, {&mlp_layers, "mlp_layers"}})
+    require(switches->empty() || static_cast<int>(switches->size()) == n_layers, name,
+            "needs one entry per layer (" + std::to_string(n_layers) + ") or none, got " +
+                std::to_string(switches->size()));
 }
 
 }  // namespace mechlab

@@ -1,4 +1,5 @@
-// Everything that defines a transformer's shape and behaviour. The JSON config maps onto this struct;
+// Everything that defines a transformer's shape and behaviour. The JSON config's model section is bound
+// to this struct key by key (config/run_schema.cpp): these initializers are the config's defaults, and
 // docs/config.md documents each field.
 #pragma once
 #include <cmath>
@@ -36,8 +37,8 @@ struct TransformerConfig {
   int d_model = 64;
   int d_head = 0;  // 0: d_model / n_heads
   int d_mlp = 256;  // 0: attention-only
-  int n_ctx = 64;   // longest sequence (size of learned positions)
-  int d_vocab = 66;
+  int n_ctx = 0;    // longest sequence (size of learned positions); 0 in a config: the task's length
+  int d_vocab = 0;  // 0 in a config: the task's vocabulary
   int d_input = 0;   // width of input vectors when input = vectors
   int d_output = 0;  // width of the readout when output = readout
   AttentionKind attention = AttentionKind::softmax;
@@ -53,7 +54,8 @@ struct TransformerConfig {
   bool input_projection = true;  // vectors input: false feeds the vectors to the blocks as they are
   OutputKind output = OutputKind::logits;
   bool residual = true;
-  std::vector<LayerSwitches> layers;  // per layer; empty means every sublayer on
+  std::vector<bool> attention_layers;  // per layer, false drops the attention sublayer; empty keeps all
+  std::vector<bool> mlp_layers;        // per layer, false drops the MLP sublayer; empty keeps all
   InitConfig init;
 
   int head_width() const { return d_head > 0 ? d_head : d_model / n_heads; }
@@ -61,7 +63,9 @@ struct TransformerConfig {
   double score_scale() const {
     return attention_scale > 0 ? attention_scale : 1.0 / std::sqrt(static_cast<double>(head_width()));
   }
-  LayerSwitches layer(int index) const { return layers.empty() ? LayerSwitches{} : layers[index]; }
+  LayerSwitches layer(int index) const {
+    return {attention_layers.empty() || attention_layers[index], mlp_layers.empty() || mlp_layers[index]};
+  }
   // Throws std::invalid_argument naming the offending field.
   void validate() const;
 };
