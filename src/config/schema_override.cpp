@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "config/config_error.h"
+#include "config/json_file.h"
 #include "config/key_tree.h"
 #include "config/schema.h"
 #include "config/value_check.h"
@@ -38,7 +39,9 @@ bool parse_double(const std::string& text, double& x) {
 }
 
 [[noreturn]] void unparsable(const std::string& path, const std::string& expected, const std::string& text) {
-  throw ConfigError(path, "expects " + expected + ", got '" + text + "'");
+  constexpr size_t kShown = 60;
+  throw ConfigError(path, "expects " + expected + ", got '" +
+                              (text.size() <= kShown ? text : text.substr(0, kShown) + "...") + "'");
 }
 
 // One value of a scalar type from its text; `text` is already trimmed.
@@ -88,8 +91,13 @@ json parse_text(const SchemaEntry& entry, const std::string& raw, const std::str
   if (!is_list(entry.type)) return parse_scalar(entry.type, text, path);
   const ValueType element = element_type(entry.type);
   if (!text.empty() && text[0] == '[') {
-    json list = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (list.is_discarded() || !list.is_array()) unparsable(path, list_example(element), text);
+    json list;
+    try {
+      list = parse_json_text(text, path);  // with its depth and range checks
+    } catch (const ConfigError&) {
+      unparsable(path, list_example(element), text);
+    }
+    if (!list.is_array()) unparsable(path, list_example(element), text);
     return list;
   }
   if (text.empty()) unparsable(path, list_example(element) + " ([] for none)", text);
