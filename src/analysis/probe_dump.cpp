@@ -5,6 +5,7 @@
 #include "analysis/norms.h"
 #include "autograd/grad_mode.h"
 #include "io/npy.h"
+#include "io/run_layout.h"
 #include "ops/ops.h"
 #include "tensor/replica_slice.h"
 
@@ -12,13 +13,9 @@ namespace mechlab {
 
 namespace fs = std::filesystem;
 
-fs::path dump_dir(const fs::path& replica_dir, int64_t step) {
-  return replica_dir / "dumps" / fmt::format("step_{:08d}", step);
-}
-
 void write_probe_tokens(const Batch& probe, const std::vector<fs::path>& replica_dirs) {
   for (size_t r = 0; r < replica_dirs.size(); ++r)
-    save_npy(replica_dirs[r] / "dumps" / "probe_tokens.npy", replica_slice(probe.inputs, r).to(Device::cpu));
+    save_npy(replica_dirs[r] / run_layout::kDumps / run_layout::kProbeTokens, replica_slice(probe.inputs, r).to(Device::cpu));
 }
 
 void write_probe_dump(const Transformer& model, const Batch& probe, int64_t step, const std::vector<fs::path>& replica_dirs) {
@@ -41,7 +38,7 @@ void write_probe_dump(const Transformer& model, const Batch& probe, int64_t step
   Tensor all_resid = concat(stacked, 1);  // (R, L + 1, B, T)
 
   for (size_t r = 0; r < replica_dirs.size(); ++r) {
-    const fs::path dir = dump_dir(replica_dirs[r], step);
+    const fs::path dir = run_layout::dump_dir(replica_dirs[r], step);
     fs::create_directories(dir);
     save_npy(dir / "logits.npy", replica_slice(logits, r));
     save_npy(dir / "resid_norms.npy", replica_slice(all_resid, r));

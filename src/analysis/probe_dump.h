@@ -17,7 +17,4 @@ void write_probe_tokens(const Batch& probe, const std::vector<std::filesystem::p
 void write_probe_dump(const Transformer& model, const Batch& probe, int64_t step,
                       const std::vector<std::filesystem::path>& replica_dirs);
 
-// The directory of one dump: <replica dir>/dumps/step_00000500.
-std::filesystem::path dump_dir(const std::filesystem::path& replica_dir, int64_t step);
-
 }  // namespace mechlab

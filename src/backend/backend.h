@@ -66,6 +66,9 @@ class Backend {
 
   virtual void* allocate(size_t bytes) = 0;
   virtual void release(void* data, size_t bytes) = 0;
+  // Bytes it may still allocate (free device memory; for the CPU what the host, its cgroup and rlimits
+  // allow): the memory check compares its estimate of a run with this before anything is written.
+  virtual double available_bytes() const = 0;
   virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
 

@@ -7,6 +7,7 @@
 #include "config/config_error.h"
 
 int main(int argc, char** argv) {
+  mechlab::cli::set_command_line(argc, argv);
   CLI::App app{"mechlab: train small transformers on synthetic tasks and record how they work"};
   app.require_subcommand(1);
   app.set_version_flag("--version", MECHLAB_VERSION);
@@ -34,6 +35,10 @@ int main(int argc, char** argv) {
   } catch (const mechlab::ConfigError& e) {
     fmt::print(stderr, "mechlab: config error: {}\n", e.what());
     return 2;
+  } catch (const std::bad_alloc&) {
+    fmt::print(stderr, "mechlab: error: out of memory; the check before the run underestimated it (please report the "
+                       "config); lower train.batch_size or train.eval_batch_size\n");
+    return 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "mechlab: error: {}\n", e.what());
     return 1;

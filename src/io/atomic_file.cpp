@@ -1,6 +1,7 @@
 // write_file_atomically and read_file on POSIX file descriptors, so that every failure has an errno
 // to report (iostreams hide it) and the data can be fsynced before the rename makes it visible.
 #include "io/atomic_file.h"
+#include "io/fault_injection.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -53,17 +54,6 @@ int create_temporary_beside(const std::filesystem::path& path, std::filesystem::
   }
 }
 
-void write_all(int fd, std::string_view bytes, const std::filesystem::path& shown_path) {
-  while (!bytes.empty()) {
-    ssize_t written = ::write(fd, bytes.data(), bytes.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      throw_system_error("cannot write", shown_path, errno);
-    }
-    bytes.remove_prefix(static_cast<size_t>(written));
-  }
-}
-
 // Makes the rename itself durable. Best effort: some filesystems refuse fsync on a directory, and by
 // now the file is complete and in place either way.
 void sync_directory(const std::filesystem::path& directory) {
@@ -75,15 +65,34 @@ void sync_directory(const std::filesystem::path& directory) {
 
 }  // namespace
 
+void append_all(int fd, std::string_view bytes, const std::filesystem::path& path) {
+  while (!bytes.empty()) {
+    ssize_t written = ::write(fd, bytes.data(), bytes.size());
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      throw_system_error("cannot write", path, errno);
+    }
+    bytes.remove_prefix(static_cast<size_t>(written));
+  }
+}
+
+void append_to_file(const std::filesystem::path& path, std::string_view bytes) {
+  FileDescriptor file(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666));
+  if (file.get() < 0) throw_system_error("cannot write", path, errno);
+  append_all(file.get(), bytes, path);
+  if (file.close() != 0) throw_system_error("cannot write", path, errno);
+}
+
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
   if (path.filename().empty()) throw std::runtime_error("cannot write " + path.string() + ": not a file name");
   std::filesystem::path temporary;
   FileDescriptor file(create_temporary_beside(path, temporary));
   if (file.get() < 0) throw_system_error("cannot write", path, errno);
   try {
-    write_all(file.get(), bytes, path);
+    append_all(file.get(), bytes, path);
     if (::fsync(file.get()) != 0) throw_system_error("cannot write", path, errno);
     if (file.close() != 0) throw_system_error("cannot write", path, errno);
+    fault_point("atomic_write");
     if (::rename(temporary.c_str(), path.c_str()) != 0) throw_system_error("cannot write", path, errno);
   } catch (...) {
     ::unlink(temporary.c_str());

@@ -12,6 +12,12 @@ namespace mechlab {
 // naming the path and the system's reason.
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
+// Appends `bytes` to the open descriptor `fd` of `path` (named in errors), retrying short writes. Throws
+// std::runtime_error naming the path and the system's reason (a full disk, a quota).
+void append_all(int fd, std::string_view bytes, const std::filesystem::path& path);
+// Appends `bytes` to `path`, creating it, with checked writes.
+void append_to_file(const std::filesystem::path& path, std::string_view bytes);
+
 // The whole content of `path`. Throws std::runtime_error naming the path and the system's reason.
 std::string read_file(const std::filesystem::path& path);
 

@@ -31,7 +31,12 @@ std::string iso_time_now() {
   return text;
 }
 
-nlohmann::json provenance(const std::string& command_line, int threads, const std::string& device) {
+std::string dump_json(const nlohmann::json& value) {
+  return value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+nlohmann::json provenance(const std::string& command_line, const std::vector<std::string>& argv, int threads,
+                          const std::string& device) {
   const std::string source = MECHLAB_SOURCE_DIR;
   const std::string git = "git -C '" + source + "' ";
   std::string commit = command_output(git + "rev-parse HEAD 2>/dev/null");
@@ -47,6 +52,7 @@ nlohmann::json provenance(const std::string& command_line, int threads, const st
           {"threads", threads},
           {"device", device},
           {"command", command_line},
+          {"argv", argv},
           {"start_time", iso_time_now()},
           {"end_time", nullptr}};
 }

@@ -2,22 +2,19 @@
 
 #include <unistd.h>
 
-#include <fstream>
+#include <cerrno>
 
 #include "config/config_error.h"
+#include "config/json_file.h"
 #include "config/run_schema.h"
 #include "io/atomic_file.h"
+#include "io/fault_injection.h"
 #include "io/provenance.h"
+#include "io/run_layout.h"
 
 namespace mechlab {
 
 namespace fs = std::filesystem;
-
-nlohmann::json comparable_config(nlohmann::json resolved) {
-  resolved["train"].erase("threads");
-  resolved["outputs"].erase("dir");  // a moved run directory is still the same run
-  return resolved;
-}
 
 namespace {
 // The first key path where two configs differ, for the refusal message.
@@ -36,17 +33,71 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, c
   return a == b ? "" : prefix + " (" + a.dump() + " there, " + b.dump() + " here)";
 }
 
-// The nearest existing ancestor must be a writable directory, or creating `root` will fail.
-void check_writable(const fs::path& root) {
-  fs::path probe = fs::absolute(root);
-  while (!fs::exists(probe) && probe.has_parent_path() && probe != probe.parent_path()) probe = probe.parent_path();
-  if (!fs::is_directory(probe))
-    throw ConfigError("outputs.dir", "'" + probe.string() + "' exists and is not a directory; choose another outputs.dir");
-  // access() says yes to root on read-only mounts; making (and removing) a directory is the real test.
-  std::string trial = (probe / ".mechlab-write-test-XXXXXX").string();
-  if (access(probe.c_str(), W_OK) != 0 || mkdtemp(trial.data()) == nullptr)
-    throw ConfigError("outputs.dir", "cannot write under '" + probe.string() + "'; choose a writable outputs.dir or --out");
-  fs::remove(trial);
+[[noreturn]] void refuse(const std::string& message) { throw ConfigError("outputs.dir", message); }
+
+std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
+
+// `path` itself must not be a symbolic link that leads nowhere; its nearest existing ancestor must be a
+// writable directory, or creating the run directory will fail half-way.
+void check_usable(const fs::path& root) {
+  std::error_code error;
+  const fs::path absolute = fs::absolute(root, error);
+  for (fs::path probe = absolute;; probe = probe.parent_path()) {
+    const fs::file_status target = fs::status(probe, error);
+    if (target.type() == fs::file_type::not_found) {
+      if (fs::is_symlink(fs::symlink_status(probe, error)))
+        refuse(quoted(probe) + " is a symbolic link to '" + fs::read_symlink(probe, error).string() +
+               "', which does not exist; remove the link or choose another outputs.dir");
+      if (probe == probe.parent_path()) break;
+      continue;
+    }
+    if (error) {
+      if (error.value() == ELOOP)
+        refuse(quoted(probe) + " is a loop of symbolic links; remove it or choose another outputs.dir");
+      refuse("cannot look at " + quoted(probe) + ": " + error.message() + "; choose another outputs.dir");
+    }
+    if (!fs::is_directory(target))
+      refuse(quoted(probe) + " exists and is not a directory; choose another outputs.dir");
+    // access() says yes to root on read-only mounts; making (and removing) a directory is the real test.
+    std::string trial = (probe / ".mechlab-write-test-XXXXXX").string();
+    if (access(probe.c_str(), W_OK) != 0 || mkdtemp(trial.data()) == nullptr)
+      refuse("cannot write under " + quoted(probe) + "; choose a writable outputs.dir or --out");
+    fs::remove(trial, error);
+    return;
+  }
+}
+
+// Whether `root` holds anything but the lock and the temporary files a killed writer leaves.
+bool holds_anything(const fs::path& root) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(root, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name != run_layout::kLock && !run_layout::is_temporary(name)) return true;
+  }
+  return false;
+}
+
+// mechlab writes provenance.json first, so it is what marks a directory as a run of mechlab's.
+bool written_by_mechlab(const fs::path& root) {
+  const fs::path provenance = root / run_layout::kProvenance;
+  std::error_code error;
+  if (!fs::is_regular_file(provenance, error)) return false;
+  try {
+    const nlohmann::json content = parse_json_text(read_file(provenance), provenance.string());
+    return content.is_object() && content.contains("mechlab_version");
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+nlohmann::json read_run_config(const fs::path& file) {
+  try {
+    // Resolved again so that keys added to mechlab since the run started compare as their defaults.
+    return run_schema().resolve(read_json_file(file));
+  } catch (const ConfigError& error) {
+    throw ConfigError(file.string(), std::string("is not a config this mechlab can read (") + error.what() +
+                                         "); pass --overwrite to replace the run or choose another --out");
+  }
 }
 }  // namespace
 
@@ -55,64 +106,135 @@ RunDirectory RunDirectory::inspect(const fs::path& root, const RunConfig& run, b
   dir.root_ = root;
   dir.run_ = &run;
   dir.overwrite_ = overwrite;
-  check_writable(root);
-  if (!fs::exists(root) || fs::is_empty(root)) return dir;
-  if (!fs::exists(root / "config.json"))
-    throw ConfigError("outputs.dir", "'" + root.string() + "' exists and is not a mechlab run directory; choose another outputs.dir");
+  check_usable(root);
+  std::error_code error;
+  if (!fs::exists(root, error) || !holds_anything(root)) return dir;
+  if (!written_by_mechlab(root))
+    refuse(quoted(root) + " holds files and is not a mechlab run directory (no provenance.json of mechlab's), so "
+           "mechlab will not write there or remove anything; choose another outputs.dir");
+  const fs::path config_file = root / run_layout::kConfig;
+  if (!fs::exists(config_file, error)) return dir;  // stopped during start-up, before any training
+  const nlohmann::json existing = read_run_config(config_file);
   if (overwrite) return dir;
-  // Resolved again so that keys added to mechlab since the run started compare as their defaults.
-  nlohmann::json existing = run_schema().resolve(nlohmann::json::parse(read_file(root / "config.json")));
-  const std::string difference = first_difference(comparable_config(existing), comparable_config(run.resolved));
+
+  const std::string difference = first_difference(run_identity(existing), run_identity(run.resolved));
   if (!difference.empty())
-    throw ConfigError("outputs.dir", "'" + root.string() + "' holds a run of a different config (" + difference +
-                                         "); pass --overwrite to replace it or choose another --out");
+    refuse(quoted(root) + " holds a run of a different config (" + difference +
+           "); pass --overwrite to replace it or choose another --out");
   bool finished = true;
-  for (int64_t r = 0; r < run.replicas(); ++r) finished = finished && fs::exists(dir.replica_dir(r) / "summary.json");
-  if (finished) {
+  for (int64_t r = 0; r < run.replicas(); ++r) finished = finished && fs::exists(dir.replica_dir(r) / run_layout::kSummary, error);
+  const int64_t steps = existing["train"]["steps"].get<int64_t>();
+  if (steps > run.train.steps)
+    throw ConfigError("train.steps", quoted(root) + " holds a run of " + std::to_string(steps) +
+                                         " steps, which cannot be shortened to " + std::to_string(run.train.steps) +
+                                         "; set train.steps=" + std::to_string(steps) +
+                                         " (or more, with --resume), or pass --overwrite");
+  if (steps < run.train.steps) {
+    if (!resume)
+      refuse(quoted(root) + " holds a " + (finished ? "finished" : "unfinished") + " run of " + std::to_string(steps) +
+             " steps; pass --resume to extend it to " + std::to_string(run.train.steps) +
+             " steps, or --overwrite to start over");
+    dir.extended_from_ = steps;
+    dir.state_ = RunState::resume;
+  } else if (finished) {
     dir.state_ = RunState::finished;
   } else if (resume) {
     dir.state_ = RunState::resume;
   } else {
-    throw ConfigError("outputs.dir", "'" + root.string() + "' holds an unfinished run of this config; pass --resume to "
-                                     "continue it or --overwrite to start over");
+    refuse(quoted(root) + " holds an unfinished run of this config; pass --resume to continue it or --overwrite to "
+           "start over");
   }
   return dir;
 }
 
-fs::path RunDirectory::replica_dir(int64_t r) const {
-  return run_->replicas() == 1 ? root_ : root_ / ("replica_" + std::to_string(r));
+fs::path RunDirectory::replica_dir(int64_t r) const { return run_layout::replica_dir(root_, r, run_->replicas()); }
+
+std::vector<fs::path> RunDirectory::replica_dirs() const {
+  std::vector<fs::path> dirs;
+  for (int64_t r = 0; r < run_->replicas(); ++r) dirs.push_back(replica_dir(r));
+  return dirs;
 }
 
-void RunDirectory::create(const std::string& command_line, int threads, const std::string& device) {
-  if (overwrite_ && fs::exists(root_)) fs::remove_all(root_);
+void RunDirectory::find_resume_point() {
+  if (state_ == RunState::resume) resume_point_ = mechlab::find_resume_point(*run_, replica_dirs());
+}
+
+bool RunDirectory::prepare(const Invocation& invocation, const nlohmann::json& vocabulary, const std::atomic<bool>& stop) {
+  std::error_code error;
+  const std::vector<fs::path> leftovers = run_layout::temporary_files(root_);
+  for (const fs::path& path : leftovers) fs::remove(path, error);
+  if (state_ == RunState::fresh) {
+    // An overwritten run, or one stopped during start-up: only what mechlab wrote goes.
+    for (const fs::path& path : run_layout::mechlab_entries(root_)) {
+      fs::remove(path, error);
+      if (error) throw std::runtime_error("cannot remove " + path.string() + ": " + error.message());
+    }
+  }
   fs::create_directories(root_);
-  write_file_atomically(root_ / "config.json", run_->resolved.dump(2) + "\n");
-  nlohmann::json prov = provenance(command_line, threads, device);
-  if (state_ == RunState::resume && fs::exists(root_ / "provenance.json")) {
+
+  // provenance.json first: it marks the directory as mechlab's should anything below be interrupted.
+  const fs::path provenance_file = root_ / run_layout::kProvenance;
+  nlohmann::json prov = provenance(invocation.command_line, invocation.argv, invocation.threads, invocation.device);
+  if (state_ == RunState::resume && fs::exists(provenance_file, error)) {
     // Keep the first start; record each resumption.
-    nlohmann::json previous = nlohmann::json::parse(read_file(root_ / "provenance.json"));
-    prov["start_time"] = previous["start_time"];
-    prov["resumed_at"] = previous.value("resumed_at", nlohmann::json::array());
-    prov["resumed_at"].push_back(iso_time_now());
+    const nlohmann::json previous = parse_json_text(read_file(provenance_file), provenance_file.string());
+    nlohmann::json resumptions = previous.value("resumptions", nlohmann::json::array());
+    resumptions.push_back({{"time", iso_time_now()}, {"from_step", resume_point_.step},
+                           {"command", invocation.command_line}, {"argv", invocation.argv},
+                           {"threads", invocation.threads}, {"device", invocation.device}});
+    if (extended_from_) resumptions.back()["extended_from_steps"] = *extended_from_;
+    prov = previous;
+    prov["resumptions"] = resumptions;
+    prov["end_time"] = nullptr;
   }
-  write_file_atomically(root_ / "provenance.json", prov.dump(2) + "\n");
+  write_file_atomically(provenance_file, dump_json(prov));
+  write_file_atomically(root_ / run_layout::kConfig, run_->resolved.dump(2) + "\n");
+  if (!vocabulary.is_null()) write_file_atomically(root_ / run_layout::kVocabulary, vocabulary.dump() + "\n");
+
+  if (state_ == RunState::resume) {
+    log("resuming from step " + std::to_string(resume_point_.step) + ": " + invocation.command_line);
+    if (extended_from_) log("extending from " + std::to_string(*extended_from_) + " to " + std::to_string(run_->train.steps) + " steps");
+    for (const std::string& note : resume_point_.notes) log(note);
+  } else {
+    log("started: " + invocation.command_line);
+  }
+  if (!leftovers.empty()) log("removed " + std::to_string(leftovers.size()) + " temporary file(s) of an interrupted writer");
+
   for (int64_t r = 0; r < run_->replicas(); ++r) {
+    fault_point("startup");
+    if (stop.load()) return false;
     const fs::path dir = replica_dir(r);
-    fs::create_directories(dir / "checkpoints");
-    fs::create_directories(dir / "dumps");
-    if (dir != root_) write_file_atomically(dir / "config.json", run_->replica_config(r).dump(2) + "\n");
+    fs::create_directories(dir / run_layout::kCheckpoints);
+    fs::create_directories(dir / run_layout::kDumps);
+    if (dir != root_) write_file_atomically(dir / run_layout::kConfig, run_->replica_config(r).dump(2) + "\n");
+    if (state_ != RunState::resume) continue;
+    // A resumed run is unfinished until its end writes every summary again.
+    fs::remove(dir / run_layout::kSummary, error);
+    write_file_atomically(dir / run_layout::kMetrics, resume_point_.metrics[r].text);
   }
+  for (const fs::path& path : resume_point_.corrupt) {
+    fs::rename(path, path.string() + run_layout::kCorruptSuffix, error);
+    if (!error) log("kept " + path.string() + " as " + path.filename().string() + run_layout::kCorruptSuffix);
+  }
+  return true;
 }
 
 void RunDirectory::log(const std::string& line) const {
-  std::ofstream out(root_ / "log.txt", std::ios::app);
-  out << iso_time_now() << " " << line << "\n";
+  append_to_file(root_ / run_layout::kLog, iso_time_now() + " " + line + "\n");
+}
+
+void RunDirectory::log_if_possible(const std::string& line) const noexcept {
+  try {
+    log(line);
+  } catch (...) {
+  }
 }
 
 void RunDirectory::finish() {
-  nlohmann::json prov = nlohmann::json::parse(read_file(root_ / "provenance.json"));
+  const fs::path provenance_file = root_ / run_layout::kProvenance;
+  nlohmann::json prov = parse_json_text(read_file(provenance_file), provenance_file.string());
   prov["end_time"] = iso_time_now();
-  write_file_atomically(root_ / "provenance.json", prov.dump(2) + "\n");
+  write_file_atomically(provenance_file, dump_json(prov));
 }
 
 }  // namespace mechlab

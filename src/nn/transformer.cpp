@@ -3,13 +3,14 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "nn/parameter_specs.h"
 #include "ops/ops.h"
 #include "random/philox.h"
 
 namespace mechlab {
 
 namespace {
-enum class Role { embedding, matrix, bias, norm_weight, norm_bias };
+using Role = ParameterRole;
 
 // The initial value of element `index` of a parameter, by scheme and role (see InitConfig).
 double initial_value(const InitConfig& init, Role role, int64_t fan_in, const Philox& rng, uint64_t index) {
@@ -40,58 +41,21 @@ Transformer::Transformer(TransformerConfig config, std::vector<ReplicaKey> keys,
     : config_(std::move(config)), replica_keys_(std::move(keys)), dtype_(dtype), device_(device) {
   config_.validate();
   if (replica_keys_.empty()) throw std::invalid_argument("Transformer: at least one replica");
-  const TransformerConfig& c = config_;
-  const int64_t D = c.d_model, H = c.n_heads, E = c.head_width(), M = c.d_mlp;
-  auto add = [&](const std::string& name, const Shape& shape, Role role, int64_t fan_in) {
+  for (const ParameterSpec& spec : parameter_specs(config_)) {
     Shape full{replicas()};
-    full.insert(full.end(), shape.begin(), shape.end());
-    const int64_t per_replica = numel(shape);
+    full.insert(full.end(), spec.shape.begin(), spec.shape.end());
+    const int64_t per_replica = numel(spec.shape);
     std::vector<double> values(replicas() * per_replica);
     for (int64_t r = 0; r < replicas(); ++r) {
       Philox rng(replica_keys_[r], RandomStream::init, static_cast<uint32_t>(parameters_.size()));
-      for (int64_t i = 0; i < per_replica; ++i) values[r * per_replica + i] = initial_value(c.init, role, fan_in, rng, i);
+      for (int64_t i = 0; i < per_replica; ++i)
+        values[r * per_replica + i] = initial_value(config_.init, spec.role, spec.fan_in, rng, i);
     }
     Tensor value = Tensor::from_vector<double>(full, values).to(dtype_).to(device_);
     value.set_requires_grad(true);
-    index_[name] = parameters_.size();
-    parameters_.push_back({name, value});
-  };
-  auto add_norm = [&](const std::string& prefix) {
-    if (c.layernorm == LayerNormPlacement::none || !c.layernorm_weight) return;
-    add(prefix + ".w", {D}, Role::norm_weight, 0);
-    if (c.biases) add(prefix + ".b", {D}, Role::norm_bias, 0);
-  };
-
-  if (c.input == InputKind::tokens) {
-    add("embed.W_E", {c.d_vocab, D}, Role::embedding, 0);
-  } else if (c.input_projection) {
-    add("embed.W_in", {c.d_input, D}, Role::matrix, c.d_input);
-    if (c.biases) add("embed.b_in", {D}, Role::bias, c.d_input);
+    index_[spec.name] = parameters_.size();
+    parameters_.push_back({spec.name, value});
   }
-  if (c.positions == Positions::learned) add("pos_embed.W_pos", {c.n_ctx, D}, Role::embedding, 0);
-  for (int l = 0; l < c.n_layers; ++l) {
-    const std::string block = "blocks." + std::to_string(l);
-    if (c.layer(l).attention) {
-      add_norm(block + ".ln1");
-      for (const char* name : {"Q", "K", "V"}) add(block + ".attn.W_" + name, {H, D, E}, Role::matrix, D);
-      add(block + ".attn.W_O", {H, E, D}, Role::matrix, H * E);
-      if (c.biases) {
-        for (const char* name : {"Q", "K", "V"}) add(block + ".attn.b_" + name, {H, E}, Role::bias, D);
-        add(block + ".attn.b_O", {D}, Role::bias, H * E);
-      }
-    }
-    if (c.layer(l).mlp && M > 0) {
-      add_norm(block + ".ln2");
-      add(block + ".mlp.W_in", {D, M}, Role::matrix, D);
-      if (c.biases) add(block + ".mlp.b_in", {M}, Role::bias, D);
-      add(block + ".mlp.W_out", {M, D}, Role::matrix, M);
-      if (c.biases) add(block + ".mlp.b_out", {D}, Role::bias, M);
-    }
-  }
-  add_norm("ln_final");
-  const int64_t out_width = c.output == OutputKind::logits ? c.d_vocab : c.d_output;
-  add("unembed.W_U", {D, out_width}, Role::matrix, D);
-  if (c.biases) add("unembed.b_U", {out_width}, Role::bias, D);
 }
 
 const Tensor& Transformer::parameter(const std::string& name) const {

@@ -1,6 +1,7 @@
 #include "task/task.h"
 
 #include "config/config_error.h"
+#include "nn/memory_model.h"
 
 namespace mechlab {
 
@@ -8,6 +9,10 @@ void require_model_value(nlohmann::json& model, const char* key, int64_t value, 
   if (model[key].get<int64_t>() == 0) model[key] = value;
   if (model[key].get<int64_t>() != value)
     throw ConfigError(std::string("model.") + key, why + "; leave it at 0 or set " + std::to_string(value));
+}
+
+double Task::evaluation_bytes(const TransformerConfig& model, double sequences) const {
+  return activation_bytes(model, sequences, static_cast<double>(sequence_length()), false);
 }
 
 }  // namespace mechlab

@@ -27,6 +27,13 @@ struct Batch {
   }
 };
 
+// One part of a run's peak memory, for the check before a run starts (train/memory_estimate.h).
+struct MemoryPart {
+  std::string what;  // "activations of a training step (64 replicas x 4096 sequences of 64 positions)"
+  std::string key;   // the config key that sizes it most: train.batch_size
+  double bytes = 0;
+};
+
 // Flat metric names to values, one map per replica, e.g. {"loss_bigram": 2.24, "bos_attn.L0H0": 0.74}.
 using Metrics = std::map<std::string, double>;
 
@@ -53,6 +60,21 @@ class Task {
   using EvaluationTensors = std::map<std::string, Tensor>;
   virtual EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const = 0;
   virtual std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const = 0;
+
+  // The length T of the sequences it feeds the model, and the config key that sets it.
+  virtual int64_t sequence_length() const = 0;
+  virtual std::string sequence_length_key() const = 0;
+  // Peak bytes of an evaluation of `sequences` sequences (all replicas): a forward pass without gradients,
+  // plus whatever the task captures and runs on top of it.
+  virtual double evaluation_bytes(const TransformerConfig& model, double sequences) const;
+  // What the task's analyses beside each dump hold (default: nothing), one part each.
+  virtual std::vector<MemoryPart> analysis_memory(const TransformerConfig& /*model*/, int64_t /*replicas*/) const {
+    return {};
+  }
+
+  // The text of each token id, written to the run directory as vocab.json so token ids can be decoded;
+  // null for tasks whose inputs are not tokens.
+  virtual nlohmann::json vocabulary() const { return nullptr; }
 
   // Task-specific analyses written beside each probe dump, into dump_dirs[r] for replica r (default: none).
   virtual void write_dump_analyses(const Transformer& /*model*/,

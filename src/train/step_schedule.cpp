@@ -5,13 +5,6 @@
 
 namespace mechlab {
 
-std::vector<int64_t> every_n_steps(int64_t every, int64_t last) {
-  std::vector<int64_t> steps;
-  for (int64_t s = 0; s < last; s += every) steps.push_back(s);
-  steps.push_back(last);
-  return steps;
-}
-
 std::vector<int64_t> log_spaced_steps(int64_t points, int64_t last) {
   std::vector<int64_t> steps{0};
   for (int64_t i = 0; i < points; ++i) {
@@ -24,16 +17,14 @@ std::vector<int64_t> log_spaced_steps(int64_t points, int64_t last) {
   return steps;
 }
 
-std::vector<int64_t> scheduled_steps(const StepSchedule& schedule, int64_t last) {
-  std::vector<int64_t> steps = every_n_steps(schedule.every, last);
-  for (int64_t s = 0; s < std::min(schedule.dense_until, last); s += schedule.dense_every) steps.push_back(s);
-  if (schedule.log_points > 0) {
-    const std::vector<int64_t> logs = log_spaced_steps(schedule.log_points, last);
-    steps.insert(steps.end(), logs.begin(), logs.end());
-  }
-  std::sort(steps.begin(), steps.end());
-  steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
-  return steps;
+StepPlan::StepPlan(const StepSchedule& schedule, int64_t last)
+    : schedule_(schedule), last_(last), log_steps_(schedule.log_points > 0 ? log_spaced_steps(schedule.log_points, last)
+                                                                          : std::vector<int64_t>{}) {}
+
+bool StepPlan::contains(int64_t step) const {
+  if (step == 0 || step == last_ || step % schedule_.every == 0) return true;
+  if (step < schedule_.dense_until && step % schedule_.dense_every == 0) return true;
+  return std::binary_search(log_steps_.begin(), log_steps_.end(), step);
 }
 
 }  // namespace mechlab

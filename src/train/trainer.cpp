@@ -4,18 +4,19 @@
 
 #include <chrono>
 #include <cmath>
-#include <set>
+#include <optional>
 
 #include "analysis/probe_dump.h"
-#include "autograd/grad_mode.h"
 #include "backend/backend.h"
-#include "io/atomic_file.h"
 #include "io/checkpoint.h"
+#include "io/fault_injection.h"
 #include "io/metrics_log.h"
+#include "io/run_layout.h"
 #include "train/eval_runner.h"
 #include "train/progress.h"
 #include "train/step_runner.h"
 #include "train/step_schedule.h"
+#include "train/summary.h"
 
 namespace mechlab {
 
@@ -23,21 +24,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-// The latest step at which every replica has a checkpoint (replicas are saved one after another, so a
-// kill can leave the newest step incomplete), or 0 when there is none.
-int64_t latest_common_checkpoint(const std::vector<fs::path>& dirs) {
-  auto latest = latest_checkpoint(dirs[0]);
-  if (!latest) return 0;
-  for (int64_t step = read_checkpoint_info(*latest).step; step > 0; --step) {
-    bool everywhere = true;
-    for (const fs::path& dir : dirs) everywhere = everywhere && fs::exists(checkpoint_path(dir, step));
-    if (everywhere) return step;
-  }
-  return 0;
-}
-
-std::set<int64_t> to_set(const std::vector<int64_t>& steps) { return {steps.begin(), steps.end()}; }
-
 // A metrics.jsonl record: the given fields, then the task metrics (when an evaluation ran).
 nlohmann::ordered_json record_of(nlohmann::ordered_json fields, const Metrics* metrics) {
   if (metrics)
@@ -45,15 +31,15 @@ nlohmann::ordered_json record_of(nlohmann::ordered_json fields, const Metrics* m
   return fields;
 }
 
-// summary.json of each replica: the final evaluation and the last training loss (null when this
-// invocation ran no step, i.e. it resumed from the last checkpoint).
-void write_summaries(const RunConfig& run, const std::vector<fs::path>& dirs, const std::vector<double>* last_losses,
-                     const std::vector<Metrics>& metrics) {
-  for (size_t r = 0; r < dirs.size(); ++r) {
-    nlohmann::ordered_json fields{{"name", run.name}, {"seed", run.seeds[r]}, {"steps", run.train.steps},
-                                  {"final_train_loss", last_losses ? nlohmann::ordered_json((*last_losses)[r]) : nullptr}};
-    write_file_atomically(dirs[r] / "summary.json", record_of(fields, &metrics[r]).dump(2) + "\n");
+// When to dump: outputs.dump_points log-spaced steps, every outputs.dump_every steps, or never (an empty
+// optional).
+std::optional<StepPlan> dump_plan(const OutputsConfig& outputs, int64_t last) {
+  switch (outputs.dumps) {
+    case DumpSchedule::log: return StepPlan({last, 1, 0, outputs.dump_points}, last);
+    case DumpSchedule::every: return StepPlan({outputs.dump_every, 1, 0, 0}, last);
+    case DumpSchedule::none: break;
   }
+  return std::nullopt;
 }
 }  // namespace
 
@@ -66,54 +52,53 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
   backend_for(run_.train.device).set_matmul_precision(run_.train.matmul_precision);
   Transformer model(run_.model, keys, DType::f32, run_.train.device);
   Optimizer optimizer(model.parameters(), run_.optim, R);
-  std::vector<fs::path> dirs;
-  for (int64_t r = 0; r < R; ++r) dirs.push_back(directory_.replica_dir(r));
+  const std::vector<fs::path> dirs = directory_.replica_dirs();
 
-  int64_t step = 0;
-  if (directory_.state() == RunState::resume) {
-    step = latest_common_checkpoint(dirs);
-    if (step > 0)
-      for (int64_t r = 0; r < R; ++r) load_checkpoint(checkpoint_path(dirs[r], step), model, &optimizer, r);
-    for (const fs::path& dir : dirs) MetricsLog::truncate_after(dir / "metrics.jsonl", step - (step == 0));
-    directory_.log(fmt::format("resuming from step {}", step));
-  }
+  const ResumePoint& resume = directory_.resume_point();
+  int64_t step = resume.step, last_checkpoint = step;
+  if (step > 0)
+    for (int64_t r = 0; r < R; ++r) load_checkpoint(run_layout::checkpoint_path(dirs[r], step), model, &optimizer, r);
+  std::vector<MetricsLog> logs;
+  for (int64_t r = 0; r < R; ++r)
+    logs.emplace_back(dirs[r] / run_layout::kMetrics, resume.metrics.empty() ? 0 : resume.metrics[r].records);
 
-  const std::set<int64_t> eval_steps = to_set(scheduled_steps(run_.train.evaluations, last));
-  const std::set<int64_t> checkpoint_steps = to_set(scheduled_steps(run_.train.checkpoints, last));
-  std::set<int64_t> dump_steps;
-  if (run_.outputs.dumps == DumpSchedule::log) dump_steps = to_set(log_spaced_steps(run_.outputs.dump_points, last));
-  if (run_.outputs.dumps == DumpSchedule::every) dump_steps = to_set(every_n_steps(run_.outputs.dump_every, last));
-
+  const StepPlan evaluations(run_.train.evaluations, last), checkpoints(run_.train.checkpoints, last);
+  const std::optional<StepPlan> dumps = dump_plan(run_.outputs, last);
+  auto dump_due = [&](int64_t s) { return dumps && dumps->contains(s); };
   const Device device = run_.train.device;
   const Batch eval_batch = task_.sample(keys, run_.train.eval_batch_size, RandomStream::eval_data, 0).to(device);
   const Batch probe = task_.sample(keys, run_.outputs.probe_batch_size, RandomStream::probe, 0).to(device);
-  std::vector<MetricsLog> logs;
-  for (const fs::path& dir : dirs) logs.emplace_back(dir / "metrics.jsonl");
 
   const auto start = Clock::now();
   EvalRunner evaluation(model, task_, eval_batch, run_.train.cuda_graph);
-  auto evaluate = [&] { return evaluation.evaluate(); };
+  auto evaluate = [&] {
+    fault_point("eval");
+    return evaluation.evaluate();
+  };
   auto save_all = [&] {
-    for (int64_t r = 0; r < R; ++r)
-      save_checkpoint(checkpoint_path(dirs[r], step), model, &optimizer, r, step, run_.replica_config(r));
+    for (int64_t r = 0; r < R; ++r) {
+      fault_point("checkpoint");
+      save_checkpoint(run_layout::checkpoint_path(dirs[r], step), model, &optimizer, r, step, run_.replica_config(r),
+                      logs[r].records());
+    }
+    last_checkpoint = step;
   };
   auto dump = [&](int64_t at) {
+    fault_point("dump");
     write_probe_dump(model, probe, at, dirs);
     std::vector<fs::path> dump_dirs;
-    for (const fs::path& dir : dirs) dump_dirs.push_back(dump_dir(dir, at));
+    for (const fs::path& dir : dirs) dump_dirs.push_back(run_layout::dump_dir(dir, at));
     task_.write_dump_analyses(model, dump_dirs);
   };
-  std::vector<Metrics> final_metrics;
   if (step == 0) {
     write_probe_tokens(probe, dirs);
-    final_metrics = evaluate();
-    for (int64_t r = 0; r < R; ++r) logs[r].append(record_of({{"step", 0}}, &final_metrics[r]));
-    if (dump_steps.count(0)) dump(0);
+    const std::vector<Metrics> metrics = evaluate();
+    for (int64_t r = 0; r < R; ++r) logs[r].append(record_of({{"step", 0}}, &metrics[r]));
+    if (dump_due(0)) dump(0);
   }
 
   StepRunner runner(model, optimizer, run_.train.cuda_graph);
   Progress progress(step, last, run_.train.log_every);
-  std::vector<double> losses;
   auto window_start = Clock::now();
   int64_t window_steps = 0;
   auto sample_for = [&](int64_t s) {
@@ -125,21 +110,24 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
     const std::vector<double> lrs = optimizer.learning_rates();
     const Tensor step_losses = runner.step(batch);
     if (step + 1 < last) next_batch = sample_for(step + 1);  // on the host while the device runs the step
-    losses = step_losses.to_vector<double>();
+    const std::vector<double> losses = step_losses.to_vector<double>();
     ++step;
     ++window_steps;
+    fault_point("step");
     for (int64_t r = 0; r < R; ++r)
       if (!std::isfinite(losses[r]))
         throw TrainingDiverged(fmt::format(
-            "training loss is {} at step {} (seed {}); the last good checkpoint stays in {}; try a lower optim.lr "
-            "or set optim.clip_norm",
-            losses[r], step, run_.seeds[r], (dirs[r] / "checkpoints").string()));
+            "training loss is {} at step {} (seed {}); {}; try a lower optim.lr or set optim.clip_norm", losses[r],
+            step, run_.seeds[r],
+            last_checkpoint > 0
+                ? fmt::format("the checkpoints up to step {} stay in {}", last_checkpoint, (dirs[r] / "checkpoints").string())
+                : "no checkpoint was written before it"));
 
-    const bool eval_now = eval_steps.count(step) > 0;
+    const bool eval_now = evaluations.contains(step);
     if (eval_now || step % run_.train.log_every == 0 || step == last) {
       const double seconds = std::chrono::duration<double>(Clock::now() - window_start).count();
       const double tokens = static_cast<double>(batch.targets.numel() * window_steps);
-      if (eval_now) final_metrics = evaluate();
+      const std::vector<Metrics> metrics = eval_now ? evaluate() : std::vector<Metrics>{};
       const std::vector<double> grad_norms = optimizer.last_grad_norms();
       for (int64_t r = 0; r < R; ++r)
         logs[r].append(record_of({{"step", step},
@@ -148,14 +136,14 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
                                   {"grad_norm", grad_norms[r]},
                                   {"tokens_per_s", seconds > 0 ? tokens / seconds : 0.0},
                                   {"elapsed_s", std::chrono::duration<double>(Clock::now() - start).count()}},
-                                 eval_now ? &final_metrics[r] : nullptr));
+                                 eval_now ? &metrics[r] : nullptr));
       window_start = Clock::now();
       window_steps = 0;
     }
-    if (dump_steps.count(step)) dump(step);
+    if (dump_due(step)) dump(step);
     const bool stopping = stop.load();
-    if (checkpoint_steps.count(step) || stopping) save_all();
-    progress.update(step, losses[0]);
+    if (checkpoints.contains(step) || stopping) save_all();
+    progress.update(step, losses);
     if (stopping) {
       progress.finish();
       directory_.log(fmt::format("interrupted at step {}; checkpoint written", step));
@@ -163,9 +151,14 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
     }
   }
   progress.finish();
-  if (final_metrics.empty()) final_metrics = evaluate();  // resumed from a checkpoint of the last step
-
-  write_summaries(run_, dirs, losses.empty() ? nullptr : &losses, final_metrics);
+  if (stop.load()) {  // after the last step's checkpoint, before the summaries
+    directory_.log(fmt::format("interrupted after step {}, before the summaries; checkpoint written", step));
+    return TrainingOutcome::interrupted;
+  }
+  for (int64_t r = 0; r < R; ++r) {
+    fault_point("summary");
+    write_summary(run_, r, dirs[r]);
+  }
   directory_.log(fmt::format("finished {} steps", last));
   return TrainingOutcome::finished;
 }

@@ -10,7 +10,7 @@
 
 namespace mechlab {
 
-// A loss went NaN or infinite; the last good checkpoint stays.
+// A loss went NaN or infinite; the checkpoints written before stay.
 class TrainingDiverged : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -20,8 +20,9 @@ enum class TrainingOutcome { finished, interrupted };
 class Trainer {
  public:
   Trainer(const RunConfig& run, const Task& task, RunDirectory& directory);
-  // Trains from step 0, or from the latest checkpoint when the directory is being resumed, up to
-  // train.steps. Checks `stop` after every step: when set, writes a checkpoint and returns interrupted.
+  // Trains from step 0, or from the directory's resume point, up to train.steps, then writes the summaries.
+  // Checks `stop` after every step: when set, writes a checkpoint and returns interrupted (also when it is
+  // set after the last step, before the summaries).
   TrainingOutcome train(const std::atomic<bool>& stop);
 
  private:

@@ -78,6 +78,11 @@ Tensor last_position_sink_attention(const Transformer& model, const Tensor& prob
   return Tensor::from_vector<float>({R, c.n_layers, H, V}, table);
 }
 
+int64_t active_dormant_sequences(const BigramBackcopyProcess& process) {
+  return kPrefixes * (process.vocab_size() - 1);
+}
+int64_t active_dormant_length() { return kProbeLength; }
+
 void write_active_dormant(const Transformer& model, const BigramBackcopyProcess& process, bool bos, int64_t seq_len,
                           const std::vector<std::filesystem::path>& dirs) {
   const Tensor probe = active_dormant_probe(process, bos, kPrefixes, std::min(seq_len, kProbeLength));

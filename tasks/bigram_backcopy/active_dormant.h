@@ -22,6 +22,10 @@ Tensor active_dormant_probe(const BigramBackcopyProcess& process, bool bos, int6
 // the characters (BOS excluded); NaN for layers without attention.
 Tensor last_position_sink_attention(const Transformer& model, const Tensor& probe, int64_t prefixes);
 
+// The probe's size: sequences (per replica) and length at most.
+int64_t active_dormant_sequences(const BigramBackcopyProcess& process);
+int64_t active_dormant_length();
+
 // Writes, for each replica r into dirs[r]: active_dormant.npy, the (L, H, V) attention above, and
 // active_dormant.csv with one row per (layer, head, token): layer,head,token,text,trigger,bos_attention,state.
 void write_active_dormant(const Transformer& model, const BigramBackcopyProcess& process, bool bos, int64_t seq_len,

@@ -6,6 +6,7 @@
 
 #include "analysis/norms.h"
 #include "config/config_error.h"
+#include "nn/memory_model.h"
 #include "ops/ops.h"
 #include "tasks/bigram_backcopy/active_dormant.h"
 #include "tasks/bigram_backcopy/interventions.h"
@@ -56,6 +57,21 @@ void BigramBackcopyTask::adapt_model(nlohmann::json& model) const {
   if (model["output"] != "logits") throw ConfigError("model.output", "bigram_backcopy predicts tokens; set it to logits");
 }
 
+double BigramBackcopyTask::evaluation_bytes(const TransformerConfig& model, double sequences) const {
+  const double T = static_cast<double>(seq_len_), H = model.n_heads, D = model.d_model;
+  const double kept = model.n_layers * (2 * H * T * T + H * T * model.head_width() + T * D) + T;
+  const double passes = interventions_ ? 2.0 : 1.0;  // the interventions run one after another
+  return activation_bytes(model, sequences, T, false) * passes + sequences * kept * 4.0;
+}
+
+std::vector<MemoryPart> BigramBackcopyTask::analysis_memory(const TransformerConfig& model, int64_t replicas) const {
+  const double sequences = static_cast<double>(replicas) * active_dormant_sequences(process_);
+  const double length = static_cast<double>(std::min(seq_len_, active_dormant_length()));
+  return {{"the active/dormant probe beside each dump", "seeds",
+           activation_bytes(model, sequences, length, false) +
+               sequences * model.n_layers * model.n_heads * length * length * 4.0}};
+}
+
 Batch BigramBackcopyTask::sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
                                  uint32_t step) const {
   const int64_t R = static_cast<int64_t>(replicas.size()), T = seq_len_;
@@ -103,6 +119,12 @@ Task::EvaluationTensors BigramBackcopyTask::evaluation_tensors(const Transformer
           token_cross_entropy(model.forward(batch.inputs, &patched), batch.targets);  // (R, B, T)
     }
   return tensors;
+}
+
+nlohmann::json BigramBackcopyTask::vocabulary() const {
+  nlohmann::json tokens = nlohmann::json::array();
+  for (int token = 0; token < process_.vocab_size(); ++token) tokens.push_back(process_.token_text(token));
+  return tokens;
 }
 
 void BigramBackcopyTask::write_dump_analyses(const Transformer& model,

@@ -15,6 +15,11 @@ class BigramBackcopyTask final : public Task {
   static Schema options();
 
   void adapt_model(nlohmann::json& model) const override;
+  int64_t sequence_length() const override { return seq_len_; }
+  std::string sequence_length_key() const override { return "task.seq_len"; }
+  // The forward pass, every layer's pattern and scores kept, and one more pass per intervention.
+  double evaluation_bytes(const TransformerConfig& model, double sequences) const override;
+  std::vector<MemoryPart> analysis_memory(const TransformerConfig& model, int64_t replicas) const override;
   Batch sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
                uint32_t step) const override;
   // eval_loss; loss_bigram and loss_backcopy (positions i >= 1 whose input is not / is a trigger);
@@ -30,6 +35,8 @@ class BigramBackcopyTask final : public Task {
   // e.g. loss_backcopy.zero_head.L0H0, loss_bigram.zero_mlp.L0, loss_bigram.zero_bos_value.L0.
   EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const override;
   std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const override;
+  // The 65 characters in id order, then "<s>".
+  nlohmann::json vocabulary() const override;
   // active_dormant.csv / .npy (active_dormant.h) beside each probe dump.
   void write_dump_analyses(const Transformer& model, const std::vector<std::filesystem::path>& dump_dirs) const override;
 

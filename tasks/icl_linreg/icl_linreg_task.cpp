@@ -1,8 +1,13 @@
 #include "tasks/icl_linreg/icl_linreg_task.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
+#include "config/config_error.h"
+#include "nn/memory_model.h"
 #include "ops/ops.h"
 #include "tasks/icl_linreg/baselines.h"
 #include "tasks/icl_linreg/circuits.h"
@@ -56,7 +61,7 @@ void add_head_roles(const std::vector<float>& kq, const std::vector<float>& ov, 
       const std::string head = "H" + std::to_string(h);
       for (int64_t out = 0; out < K; ++out) metrics[r]["mu." + head + ".y" + std::to_string(out + 1)] = o[(d + out) * K + out];
       metrics[r]["kq_diag_first." + head] = mean_diag(k, 0, 2);
-      metrics[r]["kq_diag_shared." + head] = mean_diag(k, 2, d - 2);
+      if (d > 4) metrics[r]["kq_diag_shared." + head] = mean_diag(k, 2, d - 2);  // none are shared at d = 4
       metrics[r]["kq_diag_last." + head] = mean_diag(k, d - 2, d);
     }
 }
@@ -84,8 +89,19 @@ void add_circuit_metrics(const Tensor& kq_tensor, const Tensor& ov_tensor, int d
 }
 }  // namespace
 
+namespace {
+// The task's options that depend on each other, checked before the sampler is built.
+const nlohmann::json& checked(const nlohmann::json& options) {
+  // Two outputs read x[0 : d-2] and x[2 : d]; below d = 4 one of them would read nothing of its own.
+  if (options["outputs"] == 2 && options["d"].get<int>() < 4)
+    throw ConfigError("task.d", "is " + std::to_string(options["d"].get<int>()) +
+                                    ", but two outputs (y_1 = b_1 . x[0 : d-2], y_2 = b_2 . x[2 : d]) need d >= 4");
+  return options;
+}
+}  // namespace
+
 IclLinregTask::IclLinregTask(const nlohmann::json& options)
-    : d_(options["d"]),
+    : d_(checked(options)["d"]),  // d_ is initialised first: the checks run before the sampler is built
       prompt_length_(options["prompt_length"]),
       sampler_(options["d"].get<int>(), options["noise_variance"].get<double>(), rho_of(options),
                options["outputs"].get<int>()),
@@ -95,7 +111,7 @@ Schema IclLinregTask::options() {
   Schema s;
   s.integer("d", 5, "Dimension of x; tokens are [x; y], d + outputs wide.", 1, 1023);
   s.integer("outputs", 1,
-            "1, or 2 for the multi-task variant: y_1 = b_1 . x[0 : d-2] and y_2 = b_2 . x[2 : d] (needs d >= 3).", 1, 2);
+            "1, or 2 for the multi-task variant: y_1 = b_1 . x[0 : d-2] and y_2 = b_2 . x[2 : d] (needs d >= 4).", 1, 2);
   s.integer("prompt_length", 40, "Context pairs L before the query.", 1, 1 << 20);
   s.number("noise_variance", 0.1, "sigma^2 of the label noise (the floor of the query MSE).", 0.0, 1e6, false);
   s.choice("covariance", "isotropic", {"isotropic", "toeplitz"},
@@ -115,6 +131,22 @@ void IclLinregTask::adapt_model(nlohmann::json& model) const {
   require_model_value(model, "d_input", d_ + K, "icl_linreg tokens are [x; y] with x of width task.d and task.outputs ys");
   require_model_value(model, "d_output", K, "icl_linreg predicts task.outputs numbers");
   if (model["n_ctx"].get<int64_t>() == 0) model["n_ctx"] = prompt_length_ + 1;
+  const int64_t longest = std::max(prompt_length_, *std::max_element(sweep_.lengths.begin(), sweep_.lengths.end()));
+  if (model["positions"] == "learned" && model["n_ctx"].get<int64_t>() < longest + 1)
+    throw ConfigError(longest > prompt_length_ ? "task.eval_lengths" : "model.n_ctx",
+                      fmt::format("prompts of length {} need model.n_ctx >= {} with learned positions, but it is {}; "
+                                  "raise model.n_ctx or shorten the prompts",
+                                  longest, longest + 1, model["n_ctx"].get<int64_t>()));
+}
+
+std::vector<MemoryPart> IclLinregTask::analysis_memory(const TransformerConfig& model, int64_t replicas) const {
+  const double longest = static_cast<double>(*std::max_element(sweep_.lengths.begin(), sweep_.lengths.end()));
+  const double N = static_cast<double>(sweep_.prompts), W = d_ + sampler_.outputs();
+  // Eigen's double prompts plus five per-output columns (targets and four baselines), and one chunk's pass.
+  const double host = N * (longest + 1) * W * 8.0 + N * sampler_.outputs() * 5 * 8.0;
+  const double chunk = std::min(N, 1000.0) * static_cast<double>(replicas);
+  return {{fmt::format("the length sweep beside each dump ({} prompts of up to {} pairs)", sweep_.prompts, longest),
+           "task.eval_length_prompts", host + activation_bytes(model, chunk, longest + 1, false)}};
 }
 
 Batch IclLinregTask::sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,

@@ -16,6 +16,10 @@ class IclLinregTask final : public Task {
 
   // Vector input of width d + 1 (fed as it is unless the config adds W_in), a readout of width 1.
   void adapt_model(nlohmann::json& model) const override;
+  int64_t sequence_length() const override { return prompt_length_ + 1; }
+  std::string sequence_length_key() const override { return "task.prompt_length"; }
+  // The length sweep beside each dump: its prompts on the host and a forward pass of 1000 of them.
+  std::vector<MemoryPart> analysis_memory(const TransformerConfig& model, int64_t replicas) const override;
   // Inputs (R, B, L + 1, d + 1): the pairs, then [x_q; 0]. Targets (R, B, L + 1, 1) and loss mask
   // (R, B, L + 1): y_q and 1 at the query, 0 elsewhere.
   Batch sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,

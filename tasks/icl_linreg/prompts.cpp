@@ -64,7 +64,7 @@ PromptSampler::PromptSampler(int d, double noise_variance, double rho, int outpu
     : d_(d), outputs_(outputs), noise_variance_(noise_variance) {
   if (d < 1) throw std::invalid_argument("icl_linreg: d must be at least 1");
   if (outputs != 1 && outputs != 2) throw std::invalid_argument("icl_linreg: outputs must be 1 or 2");
-  if (outputs == 2 && d < 3) throw std::invalid_argument("icl_linreg: two outputs need d >= 3");
+  if (outputs == 2 && d < 4) throw std::invalid_argument("icl_linreg: two outputs need d >= 4");
   if (std::abs(rho) >= 1.0) throw std::invalid_argument("icl_linreg: |rho| must be below 1");
   Eigen::MatrixXd sigma(d, d);
   for (int i = 0; i < d; ++i)

@@ -13,6 +13,11 @@ class CpuBackend final : public Backend {
   ~CpuBackend() override;
   void* allocate(size_t bytes) override;
   void release(void* data, size_t bytes) override;
+  double available_bytes() const override;
+  // Bytes in live blocks now, and the most there were since the last reset_peak() (for the memory tests).
+  size_t live_bytes() const;
+  size_t peak_live_bytes() const;
+  void reset_peak();
   void copy_from_host(void* dst, const void* src, size_t bytes) override;
   void copy_to_host(void* dst, const void* src, size_t bytes) override;
 
@@ -55,6 +60,7 @@ class CpuBackend final : public Backend {
   // Training repeats the same shapes every step; reusing freed blocks by size avoids page faults.
   std::mutex cache_mutex_;
   std::multimap<size_t, void*> free_blocks_;
+  size_t live_bytes_ = 0, peak_live_bytes_ = 0;
 };
 
 }  // namespace mechlab

@@ -1,5 +1,10 @@
 // Allocation (a size-keyed cache of freed blocks), host copies, fill and dtype conversion.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <string>
 #include <cstring>
 #include <new>
 
@@ -15,6 +20,8 @@ CpuBackend::~CpuBackend() {
 void* CpuBackend::allocate(size_t bytes) {
   {
     std::lock_guard lock(cache_mutex_);
+    live_bytes_ += bytes;
+    peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
     auto found = free_blocks_.find(bytes);
     if (found != free_blocks_.end()) {
       void* data = found->second;
@@ -29,7 +36,63 @@ void* CpuBackend::allocate(size_t bytes) {
 
 void CpuBackend::release(void* data, size_t bytes) {
   std::lock_guard lock(cache_mutex_);
+  live_bytes_ -= bytes;
   free_blocks_.emplace(bytes, data);
+}
+
+size_t CpuBackend::live_bytes() const {
+  std::lock_guard lock(const_cast<std::mutex&>(cache_mutex_));
+  return live_bytes_;
+}
+
+size_t CpuBackend::peak_live_bytes() const {
+  std::lock_guard lock(const_cast<std::mutex&>(cache_mutex_));
+  return peak_live_bytes_;
+}
+
+void CpuBackend::reset_peak() {
+  std::lock_guard lock(cache_mutex_);
+  peak_live_bytes_ = live_bytes_;
+}
+
+namespace {
+// A number from a one-line file such as /sys/fs/cgroup/memory.max; -1 when absent or "max".
+double number_in(const char* path) {
+  std::ifstream in(path);
+  std::string word;
+  if (!(in >> word) || word == "max") return -1;
+  try {
+    return std::stod(word);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// A "Key:   123 kB" line of /proc/meminfo or /proc/self/status, in bytes; -1 when absent.
+double kilobytes_field(const char* path, const std::string& key) {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1)) * 1024.0;
+  return -1;
+}
+}  // namespace
+
+double CpuBackend::available_bytes() const {
+  double available = kilobytes_field("/proc/meminfo", "MemAvailable");
+  auto lower = [&](double limit) {
+    if (limit >= 0 && (available < 0 || limit < available)) available = std::max(0.0, limit);
+  };
+  // A Slurm job or a container is held to its cgroup's limit, whatever the host has free.
+  const double v2_limit = number_in("/sys/fs/cgroup/memory.max");
+  if (v2_limit >= 0) lower(v2_limit - std::max(0.0, number_in("/sys/fs/cgroup/memory.current")));
+  const double v1_limit = number_in("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+  if (v1_limit >= 0 && v1_limit < 1e18) lower(v1_limit - std::max(0.0, number_in("/sys/fs/cgroup/memory/memory.usage_in_bytes")));
+  for (const auto& [resource, used] : {std::pair{RLIMIT_AS, "VmSize"}, {RLIMIT_DATA, "VmData"}}) {
+    rlimit limit{};
+    if (getrlimit(resource, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+      lower(static_cast<double>(limit.rlim_cur) - std::max(0.0, kilobytes_field("/proc/self/status", used)));
+  }
+  return available < 0 ? 1e300 : available;
 }
 
 void CpuBackend::copy_from_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }

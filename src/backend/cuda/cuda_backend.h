@@ -30,6 +30,7 @@ class CudaBackend final : public Backend {
   void trim();
 
   void* allocate(size_t bytes) override;
+  double available_bytes() const override;
   void release(void* data, size_t bytes) override;
   void copy_from_host(void* dst, const void* src, size_t bytes) override;
   void copy_to_host(void* dst, const void* src, size_t bytes) override;

@@ -70,6 +70,12 @@ void* CudaBackend::allocate(size_t bytes) {
   return data;
 }
 
+double CudaBackend::available_bytes() const {
+  size_t free = 0, total = 0;
+  check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
+  return static_cast<double>(free);
+}
+
 void CudaBackend::release(void* data, size_t bytes) {
   std::lock_guard lock(mutex_);
   free_[owner_.at(data)].emplace(bytes, data);
