@@ -22,20 +22,28 @@ std::string bytes_text(double bytes) {
 }
 
 namespace {
+// A width far beyond the model's usual proportions, which inflates every part that holds activations.
+std::string outsized_width(const TransformerConfig& c) {
+  if (c.d_head > 0 && static_cast<int64_t>(c.n_heads) * c.head_width() > 8 * c.d_model) return "model.d_head";
+  if (c.d_mlp > 16 * c.d_model) return "model.d_mlp";
+  if (c.d_model > 4096) return "model.d_model";
+  return "";
+}
+
 // The parameters' key: seeds when replicas multiply a small model, else the widest dimension.
 std::string parameter_key(const RunConfig& run) {
   if (run.replicas() > 16) return "seeds";
   const TransformerConfig& c = run.model;
-  const int64_t E = c.head_width();
-  if (c.d_head > 0 && static_cast<int64_t>(c.n_heads) * E > 4 * c.d_model) return "model.d_head";
-  if (c.d_mlp > 4 * c.d_model) return "model.d_mlp";
+  if (const std::string width = outsized_width(c); !width.empty()) return width;
   if (c.input == InputKind::tokens && c.d_vocab > 16 * c.d_model) return "model.d_vocab";
   if (c.n_layers > 8) return "model.n_layers";
   return "model.d_model";
 }
 
-// The key of a part that holds sequences: its batch key, or the sequence length when that dominates.
+// The key of a part that holds sequences: an outsized width, the replicas, the sequence length when that
+// dominates, or else its batch size.
 std::string batch_key(const RunConfig& run, const Task& task, const std::string& batch, int64_t batch_size) {
+  if (const std::string width = outsized_width(run.model); !width.empty()) return width;
   if (run.replicas() > batch_size && run.replicas() > 16) return "seeds";
   const int64_t length = task.sequence_length();
   return length > 4 * batch_size && length > 1024 ? task.sequence_length_key() : batch;
@@ -63,10 +71,19 @@ std::vector<MemoryPart> estimate_memory(const RunConfig& run, const Task& task) 
   // Evaluations capture every layer's attention pattern and run their interventions on top.
   parts.push_back({"the evaluation batch (" + sequences(B_eval) + ")", batch_key(run, task, "train.eval_batch_size", B_eval),
                    task.evaluation_bytes(model, R * static_cast<double>(B_eval))});
-  if (run.outputs.dumps != DumpSchedule::none)
+  if (run.outputs.dumps != DumpSchedule::none) {
+    // A forward pass that keeps each layer's pattern, values and residual (analysis/probe_dump.h) and the logits.
+    const double t = static_cast<double>(T), H = model.n_heads, E = model.head_width(), D = model.d_model;
+    const double kept = model.n_layers * (H * t * t + H * t * E + t * D) + t * D +
+                        t * (model.output == OutputKind::logits ? model.d_vocab : model.d_output);
+    const double probe = R * static_cast<double>(B_probe);
     parts.push_back({"the probe dumps (" + sequences(B_probe) + ")", batch_key(run, task, "outputs.probe_batch_size", B_probe),
-                     activation_bytes(model, R * static_cast<double>(B_probe), static_cast<double>(T), true)});
+                     activation_bytes(model, probe, t, false) + probe * kept * 4.0});
+  }
   for (MemoryPart& part : task.analysis_memory(model, run.replicas())) parts.push_back(std::move(part));
+  // An outsized width inflates every part, and it is what to change.
+  if (const std::string width = outsized_width(model); !width.empty())
+    for (MemoryPart& part : parts) part.key = width;
   // CUDA graphs record the step and the evaluation into pools of their own, beside the eager warm-up's.
   if (run.train.device == Device::cuda && run.train.cuda_graph)
     for (size_t i = 1; i < parts.size(); ++i) parts[i].bytes *= 2.0;

@@ -59,9 +59,10 @@ void BigramBackcopyTask::adapt_model(nlohmann::json& model) const {
 
 double BigramBackcopyTask::evaluation_bytes(const TransformerConfig& model, double sequences) const {
   const double T = static_cast<double>(seq_len_), H = model.n_heads, D = model.d_model;
-  const double kept = model.n_layers * (2 * H * T * T + H * T * model.head_width() + T * D) + T;
-  const double passes = interventions_ ? 2.0 : 1.0;  // the interventions run one after another
-  return activation_bytes(model, sequences, T, false) * passes + sequences * kept * 4.0;
+  // Kept to the end: every layer's pattern, scores, values and residual, and each intervention's losses
+  // (four per layer and one per head; the interventions' passes run one after another).
+  const double kept = model.n_layers * (2 * H * T * T + H * T * model.head_width() + T * D + (4 + H) * T) + T;
+  return activation_bytes(model, sequences, T, false) + sequences * kept * 4.0;
 }
 
 std::vector<MemoryPart> BigramBackcopyTask::analysis_memory(const TransformerConfig& model, int64_t replicas) const {
@@ -69,7 +70,7 @@ std::vector<MemoryPart> BigramBackcopyTask::analysis_memory(const TransformerCon
   const double length = static_cast<double>(std::min(seq_len_, active_dormant_length()));
   return {{"the active/dormant probe beside each dump", "seeds",
            activation_bytes(model, sequences, length, false) +
-               sequences * model.n_layers * model.n_heads * length * length * 4.0}};
+               sequences * model.n_layers * model.n_heads * length * length * 4.0}};  // the patterns it keeps
 }
 
 Batch BigramBackcopyTask::sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
