@@ -1,7 +1,9 @@
 // mechlab forward CHECKPOINT --input tokens.npy --out logits.npy [--targets t.npy --grads g.safetensors]:
 // runs a checkpoint on given inputs; with targets, also the gradient of the mean loss with respect to
-// every parameter, under the checkpoint's parameter names and shapes.
+// every parameter, under the checkpoint's parameter names and shapes. Every input is checked before
+// anything is written.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "config/config_error.h"
@@ -14,6 +16,8 @@
 #include "tensor/replica_slice.h"
 
 namespace mechlab::cli {
+
+namespace fs = std::filesystem;
 
 namespace {
 struct ForwardOptions {
@@ -28,39 +32,111 @@ Tensor as_one_replica(const Tensor& x) {
   return x.view(shape);
 }
 
+// Reading a file the user named: its problems are theirs to fix (exit 2), under the option's name.
+template <typename Read>
+auto read_argument(const std::string& option, Read read) {
+  try {
+    return read();
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const std::runtime_error& error) {
+    throw ConfigError(option, error.what());
+  }
+}
+
+// An output file must go into an existing, writable directory, and not onto an input.
+void check_output(const std::string& option, const std::string& path, const std::vector<std::string>& inputs) {
+  std::error_code error;
+  const fs::path parent = fs::absolute(path, error).parent_path();
+  if (!fs::is_directory(parent, error))
+    throw ConfigError(option, "'" + parent.string() + "' is not a directory; create it or write elsewhere");
+  if (access(parent.c_str(), W_OK) != 0) throw ConfigError(option, "cannot write in '" + parent.string() + "'");
+  if (fs::is_directory(path, error)) throw ConfigError(option, "'" + path + "' is a directory; give a file name");
+  for (const std::string& input : inputs)
+    if (!input.empty() && fs::equivalent(path, input, error))
+      throw ConfigError(option, "'" + path + "' is also an input; write elsewhere");
+}
+
+std::string shape_text(const Tensor& x) { return to_string(x.shape()); }
+
+// Token ids (B, T) within the vocabulary, or vectors (B, T, d_input); B, T >= 1; T within n_ctx.
+void check_input(const Tensor& input, const TransformerConfig& c, const std::string& file) {
+  const bool tokens = c.input == InputKind::tokens;
+  if (input.ndim() != (tokens ? 2 : 3) || (!tokens && input.dim(2) != c.d_input))
+    throw ConfigError("--input", fmt::format("expected {} but {} has shape {}",
+                                             tokens ? "token ids (B, T)" : fmt::format("vectors (B, T, {})", c.d_input),
+                                             file, shape_text(input)));
+  if (input.dim(0) < 1 || input.dim(1) < 1)
+    throw ConfigError("--input", file + " has shape " + shape_text(input) + "; give at least one sequence of one position");
+  if (c.positions == Positions::learned && input.dim(1) > c.n_ctx)
+    throw ConfigError("--input", fmt::format("{} has sequences of {} positions but the model's learned positions end at "
+                                             "n_ctx = {}; shorten them",
+                                             file, input.dim(1), c.n_ctx));
+  if (!tokens) return;
+  if (input.dtype() != DType::i32) throw ConfigError("--input", file + " must hold integer token ids");
+  for (int32_t id : input.to_vector<int32_t>())
+    if (id < 0 || id >= c.d_vocab)
+      throw ConfigError("--input", fmt::format("{} holds token id {}, outside the vocabulary [0, {})", file, id, c.d_vocab));
+}
+
+// Targets of the loss: token ids of the input's shape within the vocabulary, or readout values (B, T, K).
+void check_targets(const Tensor& targets, const Tensor& input, const TransformerConfig& c, const std::string& file) {
+  if (c.output == OutputKind::logits) {
+    if (targets.dtype() != DType::i32 || targets.shape() != input.shape())
+      throw ConfigError("--targets", fmt::format("expected integer ids of shape {}, got {} {}", shape_text(input),
+                                                 dtype_name(targets.dtype()), shape_text(targets)));
+    for (int32_t id : targets.to_vector<int32_t>())
+      if (id < 0 || id >= c.d_vocab)
+        throw ConfigError("--targets", fmt::format("{} holds token id {}, outside the vocabulary [0, {})", file, id, c.d_vocab));
+    return;
+  }
+  const Shape expected{input.dim(0), input.dim(1), c.d_output};
+  if (targets.dtype() == DType::i32 || targets.shape() != expected)
+    throw ConfigError("--targets", fmt::format("expected floating-point values of shape {}, got {} {}",
+                                               to_string(expected), dtype_name(targets.dtype()), shape_text(targets)));
+}
+
 int forward(const ForwardOptions& o) {
-  CheckpointInfo info = read_checkpoint_info(o.checkpoint);
+  check_output("--out", o.out, {o.checkpoint, o.input, o.targets});
+  if (!o.grads.empty()) {
+    check_output("--grads", o.grads, {o.checkpoint, o.input, o.targets});
+    std::error_code error;
+    if (fs::absolute(o.grads, error) == fs::absolute(o.out, error))
+      throw ConfigError("--grads", "is the same file as --out; give two files");
+  }
+  const Checkpoint checkpoint = read_argument("checkpoint", [&] { return read_checkpoint(o.checkpoint); });
   // Resolved again: a checkpoint of an older mechlab lacks the keys added since (they take their defaults).
-  RunConfig run = run_config_from_resolved(run_schema().resolve(info.config));
+  RunConfig run;
+  try {
+    run = run_config_from_resolved(run_schema().resolve(checkpoint.info.config));
+    run.model.validate();
+  } catch (const std::exception& error) {
+    throw ConfigError("checkpoint", o.checkpoint + ": its config is not one this mechlab can run: " + error.what());
+  }
   const DType dtype = o.f64 ? DType::f64 : DType::f32;
   Transformer model(run.model, {{run.seeds[0], 0}}, dtype);
-  load_checkpoint(o.checkpoint, model, nullptr, 0);
+  read_argument("checkpoint", [&] { load_checkpoint(checkpoint, model, nullptr, 0); return 0; });
 
-  const bool tokens = run.model.input == InputKind::tokens;
-  Tensor input = load_npy(o.input);
-  if (input.ndim() != (tokens ? 2 : 3))
-    throw ConfigError("--input", fmt::format("expected {} but {} has shape {}", tokens ? "token ids (B, T)" : "vectors (B, T, d_input)",
-                                             o.input, to_string(input.shape())));
-  if (!tokens) input = input.to(dtype);
-  if (tokens && input.dtype() != DType::i32) throw ConfigError("--input", o.input + " must hold integer token ids");
-
-  Tensor logits = model.forward(as_one_replica(input));
-  save_npy(o.out, replica_slice(logits, 0));
-  if (o.targets.empty()) return 0;
-
-  Tensor targets = load_npy(o.targets);
-  Tensor loss;
-  if (run.model.output == OutputKind::logits) {
-    if (targets.dtype() != DType::i32 || targets.shape() != input.shape())
-      throw ConfigError("--targets", fmt::format("expected integer ids of shape {}, got {}", to_string(input.shape()),
-                                                 to_string(targets.shape())));
-    loss = cross_entropy(logits, as_one_replica(targets));
-  } else {
-    loss = mse(logits, as_one_replica(targets.to(dtype)));
+  Tensor input = read_argument("--input", [&] { return load_npy(o.input); });
+  check_input(input, run.model, o.input);
+  if (run.model.input != InputKind::tokens) input = input.to(dtype);
+  Tensor targets;
+  if (!o.targets.empty()) {
+    targets = read_argument("--targets", [&] { return load_npy(o.targets); });
+    check_targets(targets, input, run.model, o.targets);
   }
+
+  Tensor outputs = model.forward(as_one_replica(input));
+  if (o.targets.empty()) {
+    save_npy(o.out, replica_slice(outputs, 0));
+    return 0;
+  }
+  Tensor loss = run.model.output == OutputKind::logits ? cross_entropy(outputs, as_one_replica(targets))
+                                                       : mse(outputs, as_one_replica(targets.to(dtype)));
   loss.backward();
   std::vector<NamedTensor> grads;
   for (const NamedParameter& p : model.parameters()) grads.push_back({p.name, replica_slice(p.value.grad(), 0)});
+  save_npy(o.out, replica_slice(outputs, 0));
   save_safetensors(o.grads, grads, {{"loss", fmt::format("{:.17g}", loss.item())}});
   fmt::print(stderr, "mechlab: mean loss {:.6f}; gradients of {} parameters in {}\n", loss.item(), grads.size(), o.grads);
   return 0;
