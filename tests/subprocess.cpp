@@ -26,7 +26,7 @@ std::string source_dir() {
 
 namespace {
 int spawn(const std::vector<std::string>& args, const std::filesystem::path& cwd, const std::string& out,
-          const std::string& err) {
+          const std::string& err, const std::vector<std::string>& environment = {}) {
   const std::string binary = mechlab_binary();
   std::vector<std::string> argv_strings{binary};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
@@ -38,8 +38,13 @@ int spawn(const std::vector<std::string>& args, const std::filesystem::path& cwd
   posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addchdir_np(&actions, std::filesystem::absolute(cwd).c_str());
+  std::vector<std::string> env_strings(environment);
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  std::vector<char*> env;
+  for (std::string& e : env_strings) env.push_back(e.data());
+  env.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot start " + binary);
   return pid;
@@ -52,11 +57,12 @@ int wait_for(int pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-ProcessResult run_mechlab(const std::vector<std::string>& args, const std::filesystem::path& cwd) {
+ProcessResult run_mechlab(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                          const std::vector<std::string>& environment) {
   TempDir capture;
   const std::string out = (capture / "out").string(), err = (capture / "err").string();
   ProcessResult result;
-  result.exit_code = wait_for(spawn(args, cwd, out, err));
+  result.exit_code = wait_for(spawn(args, cwd, out, err, environment));
   result.out = read_text(out);
   result.err = read_text(err);
   return result;

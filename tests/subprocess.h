@@ -16,8 +16,10 @@ struct ProcessResult {
 std::string mechlab_binary();
 std::string source_dir();
 
-// Runs mechlab_binary() with `args` in directory `cwd`, waits, and returns what it printed.
-ProcessResult run_mechlab(const std::vector<std::string>& args, const std::filesystem::path& cwd = ".");
+// Runs mechlab_binary() with `args` in directory `cwd`, waits, and returns what it printed. `environment`
+// adds NAME=value entries to the test's own environment.
+ProcessResult run_mechlab(const std::vector<std::string>& args, const std::filesystem::path& cwd = ".",
+                          const std::vector<std::string>& environment = {});
 
 // Starts mechlab_binary() in the background (output discarded); returns its pid.
 int start_mechlab(const std::vector<std::string>& args, const std::filesystem::path& cwd = ".");

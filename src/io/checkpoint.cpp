@@ -61,6 +61,8 @@ CheckpointInfo info_of(const SafetensorsFile& file) {
   }
   if (!info.config.is_object()) throw corrupt(file, "metadata 'config' is not a JSON object");
   if (file.metadata.count("metrics_records")) info.metrics_records = whole_number(file, "metrics_records");
+  auto reason = file.metadata.find("reason");
+  info.interruption = reason != file.metadata.end() && reason->second == "interruption";
   return info;
 }
 
@@ -75,7 +77,8 @@ void verify_checksum(const SafetensorsFile& file) {
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& path, const Transformer& model, const Optimizer* optimizer,
-                     int64_t replica, int64_t step, const nlohmann::json& replica_config, int64_t metrics_records) {
+                     int64_t replica, int64_t step, const nlohmann::json& replica_config, int64_t metrics_records,
+                     CheckpointReason reason) {
   const std::vector<NamedTensor> tensors = state_of(model, optimizer, replica);
   // Where the run lives is not part of its state: the same training writes the same bytes anywhere.
   nlohmann::json config = replica_config;
@@ -85,7 +88,8 @@ void save_checkpoint(const std::filesystem::path& path, const Transformer& model
                     {"step", std::to_string(step)},
                     {"config", config.dump()},
                     {"data_crc32", fmt::format("{:08x}", data_crc32(tensors))},
-                    {"metrics_records", std::to_string(metrics_records)}});
+                    {"metrics_records", std::to_string(metrics_records)},
+                    {"reason", reason == CheckpointReason::interruption ? "interruption" : "schedule"}});
 }
 
 Checkpoint read_checkpoint(const std::filesystem::path& path) {

@@ -3,7 +3,8 @@
 // "optim.<name>.m" / "optim.<name>.v"; __metadata__ holds the resolved config ("config"), the number of
 // steps taken ("step"), the format ("format"), the CRC-32 of the tensor data ("data_crc32", 8 hex digits:
 // zlib.crc32 of the bytes after the header) and the number of metrics.jsonl records written before it
-// ("metrics_records"). Nothing time-dependent is stored, so two runs that reach the same state write
+// ("metrics_records") and why it was written ("reason": "schedule", or "interruption" for the checkpoint
+// of a stop request, which the resumed run removes once it has a newer one). Nothing time-dependent is stored, so two runs that reach the same state write
 // byte-identical files.
 #pragma once
 #include <filesystem>
@@ -20,13 +21,17 @@ namespace mechlab {
 
 inline constexpr const char* kCheckpointFormat = "mechlab-checkpoint-1";
 
+enum class CheckpointReason { schedule, interruption };
+
 void save_checkpoint(const std::filesystem::path& path, const Transformer& model, const Optimizer* optimizer,
-                     int64_t replica, int64_t step, const nlohmann::json& replica_config, int64_t metrics_records);
+                     int64_t replica, int64_t step, const nlohmann::json& replica_config, int64_t metrics_records,
+                     CheckpointReason reason = CheckpointReason::schedule);
 
 struct CheckpointInfo {
   int64_t step = 0;
   nlohmann::json config;                   // the replica's resolved config
   std::optional<int64_t> metrics_records;  // absent in checkpoints of older versions
+  bool interruption = false;               // written for a stop request, off the schedule
 };
 
 // A checkpoint read whole and verified: its format, metadata and, when it has one, the checksum of its data.

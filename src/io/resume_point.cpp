@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "config/config_error.h"
 #include "config/run_schema.h"
 #include "io/checkpoint.h"
@@ -21,7 +23,8 @@ nlohmann::json run_identity(nlohmann::json resolved) {
 namespace {
 // Why the checkpoint of replica r at `step` cannot be resumed, or "" when it can.
 std::string problem_with(const fs::path& path, int64_t step, const nlohmann::json& replica_config,
-                         const Transformer& model, const Optimizer& optimizer, int64_t& metrics_records) {
+                         const Transformer& model, const Optimizer& optimizer, int64_t& metrics_records,
+                         bool& interruption) {
   try {
     const Checkpoint checkpoint = read_checkpoint(path);
     if (checkpoint.info.step != step)
@@ -36,6 +39,7 @@ std::string problem_with(const fs::path& path, int64_t step, const nlohmann::jso
     if (run_identity(stored) != run_identity(replica_config)) return "it belongs to another config";
     check_checkpoint_tensors(checkpoint, model, &optimizer);
     metrics_records = checkpoint.info.metrics_records.value_or(-1);
+    interruption = checkpoint.info.interruption;
     return "";
   } catch (const std::runtime_error& error) {
     return error.what();
@@ -50,7 +54,7 @@ ResumePoint find_resume_point(const RunConfig& run, const std::vector<fs::path>&
   const Transformer model(run.model, {{run.seeds[0], 0}});
   const Optimizer optimizer(model.parameters(), run.optim, 1);
   std::vector<int64_t> records(R, -1);
-  bool found = false;
+  bool found = false, interruption = false;
   std::string first_problem;
   for (int64_t step : run_layout::checkpoint_steps(replica_dirs[0])) {
     bool complete = true, sound = true;
@@ -62,7 +66,8 @@ ResumePoint find_resume_point(const RunConfig& run, const std::vector<fs::path>&
         complete = false;
         break;
       }
-      const std::string problem = problem_with(path, step, run.replica_config(r), model, optimizer, records[r]);
+      const std::string problem = problem_with(path, step, run.replica_config(r), model, optimizer, records[r],
+                                               interruption);
       if (!problem.empty()) {
         sound = false;
         point.corrupt.push_back(path);
@@ -72,11 +77,18 @@ ResumePoint find_resume_point(const RunConfig& run, const std::vector<fs::path>&
     }
     if (complete && sound) {
       point.step = step;
+      point.interruption = interruption;
       found = true;
       break;
     }
   }
   if (!point.notes.empty() && found) point.notes.push_back(fmt::format("falling back to step {}", point.step));
+  for (const fs::path& dir : replica_dirs)
+    for (int64_t step : run_layout::checkpoint_steps(dir)) {
+      const fs::path path = run_layout::checkpoint_path(dir, step);
+      if (step > point.step && std::find(point.corrupt.begin(), point.corrupt.end(), path) == point.corrupt.end())
+        point.incomplete.push_back(path);
+    }
   if (!first_problem.empty() && !found)
     throw ConfigError(first_problem.substr(0, first_problem.find(" cannot be resumed")),
                       first_problem.substr(first_problem.find("cannot be resumed")) +

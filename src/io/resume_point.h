@@ -14,9 +14,13 @@ namespace mechlab {
 
 struct ResumePoint {
   int64_t step = 0;                 // 0: no usable checkpoint yet, the run starts over
+  bool interruption = false;        // the checkpoint of `step` was written for a stop request
   std::vector<MetricsPrefix> metrics;  // per replica, the records the resumed run keeps
   std::vector<std::string> notes;      // checkpoints passed over and why, for log.txt and the terminal
   std::vector<std::filesystem::path> corrupt;  // newer checkpoints that failed their checks
+  // Newer checkpoints that every replica does not have (a kill between replicas): the resumed run writes
+  // them again where its schedule has them.
+  std::vector<std::filesystem::path> incomplete;
 };
 
 // The resume point of the run `run` in `replica_dirs`. Throws ConfigError naming the file when checkpoints

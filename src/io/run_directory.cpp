@@ -212,6 +212,10 @@ bool RunDirectory::prepare(const Invocation& invocation, const nlohmann::json& v
     fs::remove(dir / run_layout::kSummary, error);
     write_file_atomically(dir / run_layout::kMetrics, resume_point_.metrics[r].text);
   }
+  for (const fs::path& path : resume_point_.incomplete) fs::remove(path, error);
+  if (!resume_point_.incomplete.empty())
+    log("removed " + std::to_string(resume_point_.incomplete.size()) + " checkpoint(s) after step " +
+        std::to_string(resume_point_.step) + " that not every replica has");
   for (const fs::path& path : resume_point_.corrupt) {
     fs::rename(path, path.string() + run_layout::kCorruptSuffix, error);
     if (!error) log("kept " + path.string() + " as " + path.filename().string() + run_layout::kCorruptSuffix);

@@ -75,12 +75,17 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
     fault_point("eval");
     return evaluation.evaluate();
   };
-  auto save_all = [&] {
+  // The checkpoint of a stop request only served this resume; it goes once a newer one exists, so the
+  // finished run holds the checkpoints an uninterrupted one would.
+  const bool resumed_off_schedule = resume.interruption && !checkpoints.contains(step);
+  auto save_all = [&](CheckpointReason reason) {
     for (int64_t r = 0; r < R; ++r) {
       fault_point("checkpoint");
       save_checkpoint(run_layout::checkpoint_path(dirs[r], step), model, &optimizer, r, step, run_.replica_config(r),
-                      logs[r].records());
+                      logs[r].records(), reason);
     }
+    if (resumed_off_schedule && last_checkpoint == resume.step)
+      for (const fs::path& dir : dirs) fs::remove(run_layout::checkpoint_path(dir, resume.step));
     last_checkpoint = step;
   };
   auto dump = [&](int64_t at) {
@@ -142,7 +147,11 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
     }
     if (dump_due(step)) dump(step);
     const bool stopping = stop.load();
-    if (checkpoints.contains(step) || stopping) save_all();
+    if (checkpoints.contains(step)) {
+      save_all(CheckpointReason::schedule);
+    } else if (stopping) {
+      save_all(CheckpointReason::interruption);
+    }
     progress.update(step, losses);
     if (stopping) {
       progress.finish();

@@ -1,0 +1,15 @@
+// Comparing two run directories file by file, as the fault tests need: an interrupted and resumed run must
+// hold exactly what an uninterrupted one holds.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mechlab::testing {
+
+// The relative paths where `a` and `b` differ: a file in one and not the other, or other bytes. log.txt,
+// provenance.json and the lock file are left out (they record times and commands), and metrics.jsonl is
+// compared without its timings (elapsed_s, tokens_per_s), config.json without outputs.dir. Empty when the runs are the same.
+std::vector<std::string> run_differences(const std::filesystem::path& a, const std::filesystem::path& b);
+
+}  // namespace mechlab::testing
