@@ -13,11 +13,14 @@
 #include <random>
 #include <sstream>
 
+#include "hand_made_files.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
 
 using namespace mechlab;
+using mechlab::testing::hand_made_npy;
+using mechlab::testing::little_endian_bytes;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -58,12 +61,6 @@ uint64_t little_endian(const std::string& bytes, size_t offset, size_t width) {
   for (size_t i = 0; i < width; ++i) value |= uint64_t(static_cast<unsigned char>(bytes[offset + i])) << (8 * i);
   return value;
 }
-std::string little_endian_bytes(uint64_t value, size_t width) {
-  std::string bytes;
-  for (size_t i = 0; i < width; ++i) bytes += static_cast<char>((value >> (8 * i)) & 0xff);
-  return bytes;
-}
-
 // Values with awkward bit patterns (negative zero, subnormals, NaN, infinities, extremes) first, so any
 // conversion or byte shuffle on the way to disk would change them.
 template <typename T> std::vector<T> distinctive_values(int64_t count) {
@@ -183,16 +180,6 @@ RawNpy read_raw_npy(const fs::path& path) {
     if (extent.find_first_not_of(' ') != std::string::npos) raw.shape.push_back(std::stoll(extent));
   raw.data = bytes.substr(raw.data_start);
   return raw;
-}
-
-// A .npy file assembled by hand, for inputs our writer never produces.
-std::string hand_made_npy(const std::string& dict, const std::string& data, int major = 1) {
-  const size_t length_bytes = major == 1 ? 2 : 4;
-  std::string header = dict;
-  while ((6 + 2 + length_bytes + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  return std::string("\x93" "NUMPY") + static_cast<char>(major) + '\0' +
-         little_endian_bytes(header.size(), length_bytes) + header + data;
 }
 
 // --- An independent safetensors reader. ---

@@ -55,7 +55,12 @@ MetricsPrefix read_metrics_prefix(const std::filesystem::path& path, int64_t ste
     return prefix;
   }
   const std::string file = path.string();
-  const std::string text = read_file(path);
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const std::runtime_error& error) {
+    throw ConfigError(file, std::string(error.what()) + "; pass --overwrite to start over");
+  }
   auto refuse = [&](int64_t line, const std::string& problem) {
     throw ConfigError(file, "line " + std::to_string(line) + " " + problem + "; the run cannot resume exactly from step " +
                                 std::to_string(step) + " (pass --overwrite to start over)");

@@ -42,7 +42,9 @@ std::string problem_with(const fs::path& path, int64_t step, const nlohmann::jso
     interruption = checkpoint.info.interruption;
     return "";
   } catch (const std::runtime_error& error) {
-    return error.what();
+    // The readers' messages start with the file, which the caller names already.
+    const std::string message = error.what(), prefix = path.string() + ": ";
+    return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
   }
 }
 }  // namespace

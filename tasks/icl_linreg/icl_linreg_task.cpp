@@ -130,8 +130,9 @@ void IclLinregTask::adapt_model(nlohmann::json& model) const {
   const int K = sampler_.outputs();
   require_model_value(model, "d_input", d_ + K, "icl_linreg tokens are [x; y] with x of width task.d and task.outputs ys");
   require_model_value(model, "d_output", K, "icl_linreg predicts task.outputs numbers");
-  if (model["n_ctx"].get<int64_t>() == 0) model["n_ctx"] = prompt_length_ + 1;
+  // Learned positions must cover the longest prompt the length sweep evaluates too.
   const int64_t longest = std::max(prompt_length_, *std::max_element(sweep_.lengths.begin(), sweep_.lengths.end()));
+  if (model["n_ctx"].get<int64_t>() == 0) model["n_ctx"] = (model["positions"] == "learned" ? longest : prompt_length_) + 1;
   if (model["positions"] == "learned" && model["n_ctx"].get<int64_t>() < longest + 1)
     throw ConfigError(longest > prompt_length_ ? "task.eval_lengths" : "model.n_ctx",
                       fmt::format("prompts of length {} need model.n_ctx >= {} with learned positions, but it is {}; "
