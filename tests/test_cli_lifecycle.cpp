@@ -171,3 +171,23 @@ TEST_CASE("a diverging run stops with exit code 3 naming the step") {
   CHECK(result.err.find("training loss is") != std::string::npos);
   CHECK(result.err.find("at step") != std::string::npos);
 }
+
+TEST_CASE("a finished run extended with --resume train.steps=N equals a run of N steps") {
+  TempDir dir;
+  write_text(dir / "config.json", kConfig);
+  const std::string config = (dir / "config.json").string(), out = (dir / "run").string();
+  REQUIRE(run_mechlab({"run", config, "--out", (dir / "straight").string(), "train.steps=100"}).exit_code == 0);
+  REQUIRE(run_mechlab({"run", config, "--out", out, "train.steps=60"}).exit_code == 0);
+  ProcessResult extended = run_mechlab({"run", config, "--out", out, "train.steps=100", "--resume"});
+  REQUIRE(extended.exit_code == 0);
+  CHECK(read_text(dir / "run" / "log.txt").find("extending from 60 to 100 steps") != std::string::npos);
+  CHECK(json::parse(read_text(dir / "run" / "config.json"))["train"]["steps"] == 100);
+  const fs::path last = fs::path("checkpoints") / "step_00000100.safetensors";
+  CHECK(read_text(dir / "run" / last) == read_text(dir / "straight" / last));
+  CHECK(read_text(dir / "run" / "summary.json") == read_text(dir / "straight" / "summary.json"));
+  CHECK(losses(dir / "run") == losses(dir / "straight"));
+  // Now finished at 100 steps: the same command has nothing to do.
+  ProcessResult again = run_mechlab({"run", config, "--out", out, "train.steps=100", "--resume"});
+  CHECK(again.exit_code == 0);
+  CHECK(again.err.find("nothing to do") != std::string::npos);
+}

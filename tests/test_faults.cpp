@@ -34,6 +34,7 @@ struct Fault {
 const Fault kFaults[] = {
     {"startup", 3},       // creating the second replica's directory
     {"step", 33},         // after the optimizer step of step 33
+    {"step", 60},         // in the last step, before its checkpoint and the summaries
     {"eval", 3},          // the evaluation of step 40
     {"dump", 2},          // the dump of step 20
     {"checkpoint", 3},    // between the two replicas' checkpoints of step 40
