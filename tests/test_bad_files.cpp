@@ -14,6 +14,7 @@
 #include "hand_made_files.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "report.h"
 #include "subprocess.h"
 
 using namespace mechlab;
@@ -228,7 +229,7 @@ TEST_CASE("resuming a damaged run directory exits with 2, names the file, and ch
   }
   close(lock);
   CHECK(snapshot(unfinished) == before);
-  MESSAGE((cases + 4) << " damaged or busy run directories refused");
+  note(std::to_string(cases + 4) + " damaged or busy run directories refused");
 }
 
 TEST_CASE("forward on inputs it cannot use exits with 2, names the argument, and writes nothing") {
@@ -308,5 +309,5 @@ TEST_CASE("forward on inputs it cannot use exits with 2, names the argument, and
     CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
     CHECK(snapshot(dir.path()) == before);
   }
-  MESSAGE(cases.size() << " unusable forward inputs refused");
+  note(std::to_string(cases.size()) + " unusable forward inputs refused");
 }

@@ -1,6 +1,7 @@
-// Acceptance run of the first study's quick config (about 40 s on 2 cores): the trained 1-layer model
+// Acceptance run of the first study's quick config (about a minute on 2 cores): the trained 1-layer model
 // copies after triggers, predicts bigrams at the oracle's level, and has formed the attention sink; the
-// interventions show which part does what; the study's figure script draws every figure from the run.
+// interventions show which part does what; the study's figure script, pointed at the run directory,
+// draws every figure from it.
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "report.h"
 #include "subprocess.h"
 
 using namespace mechlab::testing;
@@ -16,7 +18,7 @@ using namespace mechlab::testing;
 TEST_CASE("configs/bigram_backcopy/quick.json learns backcopy and forms the attention sink") {
   TempDir dir;
   const std::string config = source_dir() + "/configs/bigram_backcopy/quick.json";
-  const std::filesystem::path run = dir / "study" / "1layer";
+  const std::filesystem::path run = dir / "bigram_backcopy_quick";
   ProcessResult result = run_mechlab({"run", config, "--out", run.string()});
   INFO(result.err);
   REQUIRE(result.exit_code == 0);
@@ -64,23 +66,25 @@ TEST_CASE("configs/bigram_backcopy/quick.json learns backcopy and forms the atte
   CHECK(lowercase == 24);  // 26 letters but e and t
   CHECK(dormant_lowercase >= 15);
 
-  // scripts/figures/bigram_backcopy.py draws the 1-layer figures and tables from this run.
+  // scripts/figures/bigram_backcopy.py draws every figure and table from the run directory alone.
   if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
-    MESSAGE("SKIPPED (no python3-numpy/python3-matplotlib; scripts/setup --figures installs them): figures");
+    skip_test("the figures need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
     return;
   }
   const std::string command = "/usr/bin/python3 " + source_dir() + "/scripts/figures/bigram_backcopy.py " +
-                              (dir / "study").string() + " --out " + (dir / "figures").string() + " > " +
+                              run.string() + " --out " + (dir / "figures").string() + " > " +
                               (dir / "figures.log").string() + " 2>&1";
   const int status = std::system(command.c_str());
   INFO(read_text(dir / "figures.log"));
   REQUIRE(status == 0);
-  for (const char* png : {"dynamics.png", "attention_maps_1layer.png", "ablations.png", "active_dormant_1layer.png"}) {
+  CHECK(read_text(dir / "figures.log").find("skipped") == std::string::npos);
+  for (const char* png : {"dynamics.png", "residual_peak.png", "attention_maps_bigram_backcopy_quick.png",
+                          "ablations.png", "active_dormant_bigram_backcopy_quick.png"}) {
     const std::string bytes = read_text(dir / "figures" / png);
     CHECK_MESSAGE(bytes.size() > 20000, png);
     CHECK_MESSAGE(bytes.substr(1, 3) == "PNG", png);
   }
   const std::string numbers = read_text(dir / "figures" / "numbers.md");
   CHECK(numbers.find("Head zeroed at step 3000") != std::string::npos);
-  CHECK(read_text(dir / "figures" / "ablations.csv").find("1layer,3000,zero_head.L0H0,") != std::string::npos);
+  CHECK(read_text(dir / "figures" / "ablations.csv").find("bigram_backcopy_quick,3000,zero_head.L0H0,") != std::string::npos);
 }

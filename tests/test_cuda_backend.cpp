@@ -7,6 +7,7 @@
 
 #include "config/load_config.h"
 #include "op_cases.h"
+#include "report.h"
 #include "subprocess.h"
 #include "ops/ops.h"
 #include "train/eval_runner.h"
@@ -17,9 +18,9 @@ using namespace mechlab;
 using namespace mechlab::testing;
 
 namespace {
-bool gpu_available(const char* test) {
+bool gpu_available() {
   if (cuda_backend_or_null()) return true;
-  MESSAGE("SKIPPED (no CUDA device): " << std::string(test));
+  skip_test("no CUDA device");
   return false;
 }
 
@@ -49,7 +50,7 @@ std::vector<Tensor> run_case(const OpCase& op, const std::vector<Tensor>& host_i
 }  // namespace
 
 TEST_CASE("every op on CUDA matches the CPU in float32, forward and backward") {
-  if (!gpu_available("every op on CUDA matches the CPU in float32, forward and backward")) return;
+  if (!gpu_available()) return;
   double worst = 0.0;
   for (const OpCase& op : op_cases()) {
     std::vector<std::vector<Shape>> shape_sets{op.input_shapes};
@@ -96,14 +97,14 @@ std::pair<std::vector<double>, std::vector<float>> train_quick(Device device, in
 }  // namespace
 
 TEST_CASE("training on CUDA is bitwise repeatable") {
-  if (!gpu_available("training on CUDA is bitwise repeatable")) return;
+  if (!gpu_available()) return;
   auto first = train_quick(Device::cuda, 30), second = train_quick(Device::cuda, 30);
   CHECK(std::memcmp(first.second.data(), second.second.data(), first.second.size() * sizeof(float)) == 0);
   CHECK(first.first == second.first);
 }
 
 TEST_CASE("the quick config's first 100 losses on CUDA agree with the CPU") {
-  if (!gpu_available("the quick config's first 100 losses on CUDA agree with the CPU")) return;
+  if (!gpu_available()) return;
   auto cpu = train_quick(Device::cpu, 100).first, gpu = train_quick(Device::cuda, 100).first;
   double worst = 0.0;
   for (int step = 0; step < 100; ++step) worst = std::max(worst, std::abs(cpu[step] - gpu[step]) / cpu[step]);
@@ -112,7 +113,7 @@ TEST_CASE("the quick config's first 100 losses on CUDA agree with the CPU") {
 }
 
 TEST_CASE("a step replayed from a CUDA graph equals the step launched kernel by kernel, bit for bit") {
-  if (!gpu_available("a step replayed from a CUDA graph equals the step launched kernel by kernel, bit for bit")) return;
+  if (!gpu_available()) return;
   auto run = [](bool graph, const char* positions) {
     LoadedConfig loaded = quick_config("cuda");
     loaded.run.model.positions = std::string(positions) == "learned" ? Positions::learned : Positions::sinusoidal;
@@ -142,7 +143,7 @@ TEST_CASE("a step replayed from a CUDA graph equals the step launched kernel by 
 }
 
 TEST_CASE("an evaluation replayed from a CUDA graph gives the metrics of an eager one") {
-  if (!gpu_available("an evaluation replayed from a CUDA graph gives the metrics of an eager one")) return;
+  if (!gpu_available()) return;
   LoadedConfig loaded = quick_config("cuda");
   const std::vector<ReplicaKey> keys = loaded.run.replica_keys();
   Transformer model(loaded.run.model, keys, DType::f32, Device::cuda);

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "run_comparison.h"
+#include "report.h"
 #include "subprocess.h"
 
 using namespace mechlab::testing;
@@ -89,7 +90,7 @@ TEST_CASE("a run interrupted in any phase by any stop signal resumes to the unin
       CHECK(differences(straight, run) == "");
       CHECK(temporary_files(run).empty());
     }
-  MESSAGE(runs << " interrupted runs resumed to the uninterrupted run's files");
+  note(std::to_string(runs) + " interrupted runs resumed to the uninterrupted run's files");
 }
 
 TEST_CASE("a flipped bit in the newest checkpoint is caught by its checksum; the resume falls back a checkpoint") {
@@ -131,7 +132,7 @@ TEST_CASE("a full disk stops the run with exit 1 and the file named; with space 
   fs::create_directories(disk);
   // The run's files take about 600 KB; a 300 KB tmpfs fills up half-way.
   if (mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=300k") != 0) {
-    MESSAGE("SKIPPED (cannot mount a tmpfs here: needs root): the full-disk test");
+    skip_test("cannot mount a tmpfs here (needs root)");
     return;
   }
   struct Unmount {

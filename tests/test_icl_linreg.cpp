@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "report.h"
 #include "subprocess.h"
 #include "tasks/icl_linreg/baselines.h"
 #include "tasks/icl_linreg/prompts.h"
@@ -134,7 +135,7 @@ TEST_CASE("configs/icl_linreg/quick_h2.json: two softmax heads reach debiased GD
 
   // scripts/figures/icl_linreg.py draws its figures and numbers from these two runs.
   if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
-    MESSAGE("SKIPPED (no python3-numpy/python3-matplotlib; scripts/setup --figures installs them): figures");
+    skip_test("the figures need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
     return;
   }
   const std::string command = "/usr/bin/python3 " + source_dir() + "/scripts/figures/icl_linreg.py " + dir.path().string() +

@@ -4,8 +4,9 @@
     scripts/figures/bigram_backcopy.py STUDY_DIR [--out DIR] [--only FIGURE ...]
 
 STUDY_DIR holds the runs that scripts/reproduce/bigram_backcopy.sh writes: 1layer, 3layer_adam, 3layer_sgd,
-3layer_relu_attention (missing runs skip the figures that need them). Figures (PNG) and tables go to
---out (default STUDY_DIR/figures):
+3layer_relu_attention (missing runs skip the figures that need them, saying so), or is one run directory
+(e.g. results/bigram_backcopy_quick), which then plays the part its shape gives it (a 1-layer run is the
+1layer run). Figures (PNG) and tables go to --out (default STUDY_DIR/figures):
 
     dynamics            1layer: BOS attention, ‖W_O v_<s>‖, ‖h_<s>‖ and split losses over log-scaled steps
     residual_peak       3layer_*: ‖h_<s>‖ after each layer for Adam, SGD and ReLU attention
@@ -108,7 +109,18 @@ def bos_against_median(ax, run, metric, where, label, paper_key, ylabel, title):
     ax.legend(fontsize=8)
 
 
+def role(run):
+    """The study's name for a lone run: 1layer, or the 3-layer variant its config makes it."""
+    if run.layers == 1:
+        return "1layer"
+    if run.config["optim"]["kind"] == "sgd":
+        return "3layer_sgd"
+    return {"relu": "3layer_relu_attention", "relu_by_length": "3layer_relu_by_length"}.get(
+        run.config["model"]["attention"], "3layer_adam")
+
+
 def dynamics(runs, out):
+    """needs the 1layer run"""
     run = runs.get("1layer")
     if run is None:
         return []
@@ -144,9 +156,11 @@ def dynamics(runs, out):
 
 
 def residual_peak(runs, out):
+    """compares the 3layer variants when present, else draws each run"""
     present = [(key, label, color) for key, label, color in VARIANTS if key in runs]
-    if not present:
-        return []
+    compared = bool(present)
+    if not compared:  # a lone run, or a folder without the variants: each run's own <s> against the others
+        present = [(key, run.name, f"C{i}") for i, (key, run) in enumerate(runs.items())]
     layers = runs[present[0][0]].layers
     fig, axes = plt.subplots(1, layers, figsize=(5.5 * layers, 4.5), squeeze=False)
     for layer, ax in enumerate(axes[0]):
@@ -162,13 +176,15 @@ def residual_peak(runs, out):
         ax.set_title(f"Residual norm after layer {layer}")
         ax.legend(fontsize=7)
     first = runs[present[0][0]]
-    fig.suptitle(f"Residual-state peak of <s>: Adam vs SGD vs ReLU attention - {layers} layers, "
+    title = "Adam vs SGD vs ReLU attention" if compared else ", ".join(run.name for run in runs.values())
+    fig.suptitle(f"Residual-state peak of <s>: {title} - {layers} layer{'s' if layers > 1 else ''}, "
                  f"d_model {first.config['model']['d_model']}, T {first.config['task']['seq_len']}")
     path = save_figure(fig, out / "residual_peak.png", dpi=120)
     return [path]
 
 
 def attention_maps(runs, out, positions=40):
+    """needs a run with attention dumps"""
     paths = []
     for run in runs.values():
         if not run.dumps:
@@ -221,6 +237,7 @@ def intervention_rows(run):
 
 
 def ablations(runs, out):
+    """needs a run evaluated with task.interventions"""
     paths = []
     runs_with_interventions = [r for r in runs.values() if any(k.startswith("loss_bigram.") for k in r.last())]
     if not runs_with_interventions:
@@ -262,6 +279,7 @@ def ablations(runs, out):
 
 
 def active_dormant(runs, out):
+    """needs a run with dumps (active_dormant.npy)"""
     paths = []
     for run in runs.values():
         dump = next((d for d in reversed(run.dumps) if (d / "active_dormant.npy").exists()), None)
@@ -295,6 +313,7 @@ def active_dormant(runs, out):
 
 
 def numbers(runs, out):
+    """always written"""
     lines = ["# Key numbers of the Bigram-Backcopy runs", ""]
     if "1layer" in runs:
         run = runs["1layer"]
@@ -353,4 +372,4 @@ FIGURES = {"dynamics": dynamics, "residual_peak": residual_peak, "attention_maps
 
 
 if __name__ == "__main__":
-    study_figures.main(__doc__, "bigram_backcopy.py", FIGURES, Run)
+    study_figures.main(__doc__, "bigram_backcopy.py", FIGURES, Run, role)

@@ -4,7 +4,8 @@
     scripts/figures/icl_linreg.py STUDY_DIR [--out DIR] [--only FIGURE ...]
 
 STUDY_DIR holds the runs scripts/reproduce/icl_linreg.sh writes: h1, h2, h4, h8, linear_h2, toeplitz_h2,
-multitask_h3, multitask_h4 (missing runs skip what needs them). Figures (PNG) and numbers.md go to --out (default STUDY_DIR/figures):
+multitask_h3, multitask_h4 (missing runs skip what needs them, saying so), or is one run directory (e.g.
+results/icl_linreg_quick_h2), which then plays the part its config gives it (an H = 2 softmax run is h2). Figures (PNG) and numbers.md go to --out (default STUDY_DIR/figures):
 
     mse_vs_length       query MSE against the prompt length L' for H = 1, 2, 4, 8 with the baselines
     circuits            KQ and OV of every head at the last dump (one PNG per run)
@@ -65,6 +66,18 @@ class Run(study_figures.StudyRun):
         return int(self.dump.name[5:]) if self.dump else self.last()["step"]
 
 
+def role(run):
+    """The study's name for a lone run, from its config: h<H>, linear_h2, toeplitz_h2 or multitask_h<H>."""
+    task, model = run.config["task"], run.config["model"]
+    if task.get("outputs", 1) == 2:
+        return f"multitask_h{run.heads}"
+    if task.get("covariance") == "toeplitz":
+        return f"toeplitz_h{run.heads}"
+    if model["attention"] == "linear":
+        return f"linear_h{run.heads}"
+    return f"h{run.heads}"
+
+
 def length_axes(ax):
     ax.set_xlabel("prompt length L' at evaluation (trained at L = 40)")
     ax.set_ylabel("query MSE (noise included; floor sigma^2 = 0.1)")
@@ -73,6 +86,7 @@ def length_axes(ax):
 
 
 def mse_vs_length(runs, out):
+    """needs a run of h1, h2, h4 or h8 with a dump (mse_by_length.csv)"""
     present = [(name, h) for name, h in HEAD_RUNS if name in runs and runs[name].dump]
     if not present:
         return []
@@ -93,6 +107,7 @@ def mse_vs_length(runs, out):
 
 
 def circuits(runs, out):
+    """needs a one-layer run with a dump (kq.npy, ov.npy)"""
     paths = []
     for run in runs.values():
         if not run.dump or not (run.dump / "kq.npy").exists():
@@ -127,6 +142,7 @@ def circuits(runs, out):
 
 
 def omega_mu(runs, out):
+    """needs a run whose evaluations hold omega and mu"""
     paths = []
     for run in runs.values():
         if f"omega.H0" not in run.last():
@@ -149,6 +165,7 @@ def omega_mu(runs, out):
 
 
 def softmax_vs_linear(runs, out):
+    """needs the h2 and linear_h2 runs"""
     if not all(name in runs and runs[name].dump for name in ("h2", "linear_h2")):
         return []
     fig, ax = plt.subplots(figsize=(7.5, 5))
@@ -171,6 +188,7 @@ def toeplitz_sigma(run):
 
 
 def toeplitz_kq(runs, out):
+    """needs the toeplitz_h2 run"""
     run = runs.get("toeplitz_h2")
     if run is None or not run.dump:
         return []
@@ -195,6 +213,7 @@ def toeplitz_kq(runs, out):
 
 
 def head_roles(runs, out):
+    """needs a multi-task run (multitask_h3, multitask_h4)"""
     present = [runs[n] for n in ("multitask_h3", "multitask_h4") if n in runs and "mu.H0.y1" in runs[n].last()]
     if not present:
         return []
@@ -224,6 +243,7 @@ def relative_distance(a, b):
 
 
 def numbers(runs, out):
+    """always written"""
     lines = ["# Key numbers of the in-context linear regression runs", ""]
     present = [(name, h) for name, h in HEAD_RUNS if name in runs and runs[name].dump]
     if present:
@@ -295,4 +315,4 @@ FIGURES = {"mse_vs_length": mse_vs_length, "circuits": circuits, "omega_mu": ome
 
 
 if __name__ == "__main__":
-    study_figures.main(__doc__, "icl_linreg.py", FIGURES, Run)
+    study_figures.main(__doc__, "icl_linreg.py", FIGURES, Run, role)

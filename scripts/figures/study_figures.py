@@ -1,4 +1,5 @@
-"""What the study figure scripts share: the command line (STUDY_DIR [--out DIR] [--only FIGURE ...]) and saving."""
+"""What the study figure scripts share: the command line (STUDY_DIR [--out DIR] [--only FIGURE ...]), loading
+the runs (a study folder of runs, or one run directory) and saving."""
 import argparse
 import json
 import pathlib
@@ -42,9 +43,19 @@ def save_figure(fig, path, dpi=120):
     return path
 
 
-def main(doc, script, figures, run_class):
-    """Parses the command line, loads every run of STUDY_DIR with run_class and draws the chosen figures;
-    figures maps a name to a function (runs, out_dir) -> [paths written]."""
+def load_runs(directory, run_class, role):
+    """{name: run} for a study folder (its run directories by name), or for one run directory ({role(run): run},
+    the study's name for what that run is, so the figures that need e.g. a "1layer" run find it)."""
+    if (directory / "metrics.jsonl").exists():
+        run = run_class(directory)
+        return {role(run) if role else run.name: run}
+    return {p.name: run_class(p) for p in sorted(directory.iterdir()) if (p / "metrics.jsonl").exists()}
+
+
+def main(doc, script, figures, run_class, role=None):
+    """Parses the command line, loads the runs of STUDY_DIR with run_class and draws the chosen figures;
+    figures maps a name to a function (runs, out_dir) -> [paths written] whose docstring's first line says
+    which runs it needs; role names a lone run directory's run as the study would."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study_dir", type=pathlib.Path)
     parser.add_argument("--out", type=pathlib.Path, help="where figures go (default STUDY_DIR/figures)")
@@ -52,11 +63,19 @@ def main(doc, script, figures, run_class):
     args = parser.parse_args()
     if not args.study_dir.is_dir():
         fail(f"{script}: {args.study_dir} is not a directory; pass the folder that holds the runs")
-    runs = {p.name: run_class(p) for p in sorted(args.study_dir.iterdir()) if (p / "metrics.jsonl").exists()}
+    runs = load_runs(args.study_dir, run_class, role)
     if not runs:
-        fail(f"{script}: no run directories (with metrics.jsonl) in {args.study_dir}")
+        fail(f"{script}: {args.study_dir} is neither a run directory nor a folder of them (no metrics.jsonl)")
     out = args.out or args.study_dir / "figures"
     out.mkdir(parents=True, exist_ok=True)
+    drawn = 0
     for name in args.only or figures:
-        for path in figures[name](runs, out):
+        paths = figures[name](runs, out)
+        for path in paths:
             print(path)
+        drawn += len(paths)
+        if not paths:
+            needs = (figures[name].__doc__ or "").strip().splitlines()[0] if figures[name].__doc__ else ""
+            print(f"{script}: skipped {name}: {needs or 'none of these runs has what it draws'}", file=sys.stderr)
+    if drawn == 0:
+        fail(f"{script}: nothing to draw from {', '.join(sorted(runs))}")
