@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <memory>
 
 namespace mechlab {
@@ -52,6 +53,7 @@ nlohmann::json provenance(const std::string& command_line, const std::vector<std
           {"threads", threads},
           {"device", device},
           {"command", command_line},
+          {"cwd", std::filesystem::current_path().string()},
           {"argv", argv},
           {"start_time", iso_time_now()},
           {"end_time", nullptr}};
