@@ -73,8 +73,10 @@ std::vector<BadRun> raw_cases() {
   deep += ", \"model\": {\"attention_layers\": " + std::string(100000, '[') + std::string(100000, ']') + "}}";
   std::string seeds = "[";
   for (int i = 0; i < 20000; ++i) seeds += (i ? "," : "") + std::to_string(i);
-  json many = valid;
+  json many = valid;  // 250 TiB: beyond any machine
   many["seeds"] = json::parse(seeds + "]");
+  many["train"]["eval_batch_size"] = 4096;
+  many["task"]["seq_len"] = 256;
   return {
       {"200 KB of nested lists", deep, {}, "nested more than 64 levels deep"},
       {"a non-UTF-8 byte in a string", R"({"name": "a)" "\xff" R"(", "task": {"name": "bigram_backcopy"}})", {}, "invalid JSON"},
