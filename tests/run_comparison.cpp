@@ -67,4 +67,20 @@ std::vector<std::string> run_differences(const fs::path& a, const fs::path& b) {
   return differences;
 }
 
+std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> entries;
+  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
+    if (it->path().filename() == ".mechlab.lock") continue;
+    const fs::file_status status = it->symlink_status();
+    const std::string name = it->path().lexically_relative(dir).string();
+    if (fs::is_symlink(status)) {
+      entries[name] = "link to " + fs::read_symlink(it->path()).string();
+      it.disable_recursion_pending();
+    } else {
+      entries[name] = fs::is_regular_file(status) ? read_text(it->path()) : "directory";
+    }
+  }
+  return entries;
+}
+
 }  // namespace mechlab::testing

@@ -2,6 +2,7 @@
 // hold exactly what an uninterrupted one holds.
 #pragma once
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -11,5 +12,9 @@ namespace mechlab::testing {
 // provenance.json and the lock file are left out (they record times and commands), and metrics.jsonl is
 // compared without its timings (elapsed_s, tokens_per_s), config.json without outputs.dir. Empty when the runs are the same.
 std::vector<std::string> run_differences(const std::filesystem::path& a, const std::filesystem::path& b);
+
+// Every entry under `dir` with its content ("directory", or "link to <target>": links are not followed),
+// the lock file aside (taking the lock rewrites who holds it): to show that a refused command changed nothing.
+std::map<std::string, std::string> snapshot(const std::filesystem::path& dir);
 
 }  // namespace mechlab::testing

@@ -15,6 +15,7 @@
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "report.h"
+#include "run_comparison.h"
 #include "subprocess.h"
 
 using namespace mechlab;
@@ -32,16 +33,6 @@ const char* kConfig = R"({
   "outputs": {"dumps": "none"}
 })";
 
-// Every entry under `dir` with its content (the lock file aside: taking the lock rewrites who holds it).
-std::map<std::string, std::string> snapshot(const fs::path& dir) {
-  std::map<std::string, std::string> entries;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (entry.path().filename() == ".mechlab.lock") continue;
-    const std::string name = entry.path().lexically_relative(dir).string();
-    entries[name] = entry.is_regular_file() ? read_text(entry.path()) : "directory";
-  }
-  return entries;
-}
 
 void flip_byte(const fs::path& file, std::streamoff from_end) {
   std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "report.h"
+#include "run_comparison.h"
 #include "subprocess.h"
 
 using namespace mechlab::testing;
@@ -107,21 +108,6 @@ void set_up(const std::string& setup, const fs::path& dir) {
   }
 }
 
-// Every entry under `dir` (links not followed) with its content, to show that a refusal changed nothing.
-std::map<std::string, std::string> snapshot(const fs::path& dir) {
-  std::map<std::string, std::string> entries;
-  for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator(); ++it) {
-    const fs::file_status status = it->symlink_status();
-    const std::string name = it->path().lexically_relative(dir).string();
-    if (fs::is_symlink(status)) {
-      entries[name] = "link to " + fs::read_symlink(it->path()).string();
-      it.disable_recursion_pending();
-    } else {
-      entries[name] = fs::is_regular_file(status) ? read_text(it->path()) : "directory";
-    }
-  }
-  return entries;
-}
 }  // namespace
 
 TEST_CASE("hostile configs, overrides and arguments exit with 2, name the path in one line, and change nothing") {
