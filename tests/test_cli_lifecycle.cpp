@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -190,4 +191,24 @@ TEST_CASE("a finished run extended with --resume train.steps=N equals a run of N
   ProcessResult again = run_mechlab({"run", config, "--out", out, "train.steps=100", "--resume"});
   CHECK(again.exit_code == 0);
   CHECK(again.err.find("nothing to do") != std::string::npos);
+}
+
+TEST_CASE("the command an interrupted run prints continues it, overrides and flags included") {
+  TempDir dir;
+  write_text(dir / "config.json", kConfig);
+  const std::string out = (dir / "my run").string();  // a space, to be quoted
+  ProcessResult stopped = run_mechlab({"run", (dir / "config.json").string(), "optim.lr=2e-3", "train.steps=60",
+                                       "--out", out, "--threads", "1"},
+                                      ".", {"MECHLAB_FAULT=step:30:SIGTERM", "MECHLAB_INVOKED_AS=" + mechlab_binary()});
+  REQUIRE(stopped.exit_code == 130);
+  const std::string marker = "Continue with: ";
+  const size_t at = stopped.err.find(marker);
+  REQUIRE(at != std::string::npos);
+  const std::string command = stopped.err.substr(at + marker.size(), stopped.err.find('\n', at) - at - marker.size());
+  INFO(command);
+  CHECK(command.find("optim.lr=2e-3") != std::string::npos);
+  CHECK(command.find("--threads 1") != std::string::npos);
+  CHECK(std::system((command + " 2>/dev/null").c_str()) == 0);
+  CHECK(fs::exists(fs::path(out) / "summary.json"));
+  CHECK(read_text(fs::path(out) / "log.txt").find("resuming from step 30: ") != std::string::npos);
 }

@@ -6,7 +6,8 @@
 #include "config/load_config.h"
 #include "config/config_error.h"
 #include "config/run_schema.h"
-#include "nn/transformer.h"
+#include "nn/parameter_specs.h"
+#include "train/memory_estimate.h"
 
 namespace mechlab::cli {
 
@@ -34,11 +35,15 @@ Command add_validate(CLI::App& app) {
     }
     if (config->empty()) throw ConfigError("config", "give a config file to validate (or --reference)");
     LoadedConfig loaded = load_config(*config, *overrides);
-    Transformer model(loaded.run.model, {{0, 0}});
+    check_memory(loaded.run, *loaded.task);
+    double bytes = 0;
+    for (const MemoryPart& part : estimate_memory(loaded.run, *loaded.task)) bytes += part.bytes;
     fmt::print("{}\n", loaded.run.resolved.dump(2));
-    fmt::print(stderr, "mechlab: config OK: task {}, {} replica(s), {} parameters per replica, run directory {}\n",
-               loaded.run.task["name"].get<std::string>(), loaded.run.replicas(), model.parameter_count(),
-               run_root(loaded.run).string());
+    fmt::print(stderr,
+               "mechlab: config OK: task {}, {} replica(s), {} parameters per replica, about {} of memory, run "
+               "directory {}\n",
+               loaded.run.task["name"].get<std::string>(), loaded.run.replicas(), parameter_count(loaded.run.model),
+               bytes_text(bytes), run_root(loaded.run).string());
     return 0;
   };
 }

@@ -57,6 +57,7 @@ ResumePoint find_resume_point(const RunConfig& run, const std::vector<fs::path>&
   const Optimizer optimizer(model.parameters(), run.optim, 1);
   std::vector<int64_t> records(R, -1);
   bool found = false, interruption = false;
+  fs::path first_bad;  // the newest checkpoint that failed, and why
   std::string first_problem;
   for (int64_t step : run_layout::checkpoint_steps(replica_dirs[0])) {
     bool complete = true, sound = true;
@@ -74,7 +75,7 @@ ResumePoint find_resume_point(const RunConfig& run, const std::vector<fs::path>&
         sound = false;
         point.corrupt.push_back(path);
         point.notes.push_back(path.string() + " cannot be resumed: " + problem);
-        if (first_problem.empty()) first_problem = point.notes.back();
+        if (first_problem.empty()) first_bad = path, first_problem = problem;
       }
     }
     if (complete && sound) {
@@ -92,9 +93,8 @@ ResumePoint find_resume_point(const RunConfig& run, const std::vector<fs::path>&
         point.incomplete.push_back(path);
     }
   if (!first_problem.empty() && !found)
-    throw ConfigError(first_problem.substr(0, first_problem.find(" cannot be resumed")),
-                      first_problem.substr(first_problem.find("cannot be resumed")) +
-                          "; no other checkpoint can be resumed either; pass --overwrite to start over");
+    throw ConfigError(first_bad.string(), "cannot be resumed: " + first_problem +
+                                              "; no other checkpoint can be resumed either; pass --overwrite to start over");
   for (int64_t r = 0; r < R; ++r) {
     const fs::path metrics = replica_dirs[r] / run_layout::kMetrics;
     // Without a checkpoint the run starts over and its records go; with one, the checkpoint counted them.
