@@ -126,6 +126,9 @@ TEST_CASE("config variants stay differentiable to double precision") {
   const std::vector<Variant> variants = {
       {"sinusoidal positions, relu MLP", [](TransformerConfig& c) { c.positions = Positions::sinusoidal; c.activation = Activation::relu; }},
       {"no biases, LayerNorm weight only", [](TransformerConfig& c) { c.biases = false; }},
+      {"no biases in linear maps, LayerNorm with its bias (the Bigram-Backcopy authors' model)",
+       [](TransformerConfig& c) { c.biases = false; c.layernorm_bias = true; }},
+      {"biases in linear maps, LayerNorm without bias", [](TransformerConfig& c) { c.layernorm_bias = false; }},
       {"no LayerNorm, no positions", [](TransformerConfig& c) { c.layernorm = LayerNormPlacement::none; c.positions = Positions::none; }},
       {"attention-only", [](TransformerConfig& c) { c.d_mlp = 0; }},
       {"layer 0 without attention, layer 1 without MLP", [](TransformerConfig& c) { c.attention_layers = {false, true}; c.mlp_layers = {true, false}; }},
@@ -164,4 +167,19 @@ TEST_CASE("invalid configs name the field") {
                        std::invalid_argument);
   Transformer model(tiny(), {{1, 0}});
   CHECK_THROWS_AS(model.forward(Tensor::zeros({1, 2, 7}, DType::i32)), std::invalid_argument);  // T > n_ctx
+}
+
+TEST_CASE("model.layernorm_bias gives LayerNorms a bias independently of the linear maps") {
+  TransformerConfig c = tiny();
+  c.biases = false;
+  CHECK_FALSE(Transformer(c, {{1, 0}}).has_parameter("blocks.0.ln1.b"));  // unset: as biases
+  c.layernorm_bias = true;
+  const Transformer authors(c, {{1, 0}});
+  for (const char* name : {"blocks.0.ln1.b", "blocks.0.ln2.b", "ln_final.b"}) CHECK(authors.has_parameter(name));
+  for (const char* name : {"blocks.0.attn.b_Q", "blocks.0.mlp.b_in", "unembed.b_U"}) CHECK_FALSE(authors.has_parameter(name));
+  c.biases = true;
+  c.layernorm_bias = false;
+  const Transformer no_norm_bias(c, {{1, 0}});
+  CHECK_FALSE(no_norm_bias.has_parameter("ln_final.b"));
+  CHECK(no_norm_bias.has_parameter("unembed.b_U"));
 }

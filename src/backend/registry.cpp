@@ -6,14 +6,13 @@
 
 namespace mechlab {
 
-
 Backend& backend_for(Device device) {
   if (device == Device::cpu) {
     static CpuBackend cpu;
     return cpu;
   }
   if (Backend* cuda = cuda_backend_or_null()) return *cuda;
-  throw std::runtime_error("this mechlab was built without the CUDA backend (nvcc was not found at build time)");
+  throw std::runtime_error("no usable CUDA GPU here (or mechlab was built without nvcc)");
 }
 
 }  // namespace mechlab

@@ -6,6 +6,7 @@
 #include <concepts>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -30,6 +31,13 @@ struct KeyLimits {
 
 namespace config_detail {
 template <typename T>
+inline constexpr bool is_optional = false;
+template <typename T>
+inline constexpr bool is_optional<std::optional<T>> = true;
+}  // namespace config_detail
+
+namespace config_detail {
+template <typename T>
 inline constexpr bool is_vector = false;
 template <typename T>
 inline constexpr bool is_vector<std::vector<T>> = true;
@@ -46,6 +54,7 @@ class ConfigBinding {
     SchemaEntry entry;
     entry.path = path;
     entry.type = value_type<Field>();
+    entry.nullable = config_detail::is_optional<Field>;  // std::optional: null means "not set"
     entry.description = description;
     entry.min = limits.min;
     entry.max = limits.max;
@@ -74,7 +83,8 @@ class ConfigBinding {
  private:
   template <typename Field>
   static constexpr ValueType value_type() {
-    if constexpr (std::is_same_v<Field, bool>) return ValueType::boolean;
+    if constexpr (config_detail::is_optional<Field>) return value_type<typename Field::value_type>();
+    else if constexpr (std::is_same_v<Field, bool>) return ValueType::boolean;
     else if constexpr (std::is_enum_v<Field>) return ValueType::choice;
     else if constexpr (std::is_integral_v<Field>) return ValueType::integer;
     else if constexpr (std::is_floating_point_v<Field>) return ValueType::number;
@@ -87,7 +97,9 @@ class ConfigBinding {
 
   template <typename Field>
   static nlohmann::json to_json(const Field& value, bool scalar_or_list) {
-    if constexpr (std::is_enum_v<Field>) {
+    if constexpr (config_detail::is_optional<Field>) {
+      return value ? to_json(*value, scalar_or_list) : nlohmann::json();
+    } else if constexpr (std::is_enum_v<Field>) {
       return name_of(value);
     } else if constexpr (config_detail::is_vector<Field>) {
       if (scalar_or_list && value.size() == 1) return nlohmann::json(value[0]);
@@ -101,7 +113,14 @@ class ConfigBinding {
 
   template <typename Field>
   static void from_json(const nlohmann::json& value, Field& field) {
-    if constexpr (std::is_enum_v<Field>) {
+    if constexpr (config_detail::is_optional<Field>) {
+      if (value.is_null()) {
+        field.reset();
+      } else {
+        field.emplace();
+        from_json(value, *field);
+      }
+    } else if constexpr (std::is_enum_v<Field>) {
       field = enum_from_name<Field>(value.get<std::string>());
     } else if constexpr (config_detail::is_vector<Field>) {
       field = value.is_array() ? value.get<Field>() : Field{value.get<typename Field::value_type>()};

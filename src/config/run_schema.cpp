@@ -59,11 +59,13 @@ ConfigBinding<RunConfig> build_run_binding() {
   b.bind("model.attention_scale", FIELD(model.attention_scale), "Scores are scale * q.k; 0 means 1 / sqrt(d_head).",
          {.min = 0.0});
   b.bind("model.layernorm", FIELD(model.layernorm), "LayerNorm before each sublayer and the unembedding, or none.");
-  b.bind("model.layernorm_weight", FIELD(model.layernorm_weight),
-         "LayerNorms have a weight (and a bias when biases is true).");
+  b.bind("model.layernorm_weight", FIELD(model.layernorm_weight), "LayerNorms have a weight (and a bias, see layernorm_bias).");
+  b.bind("model.layernorm_bias", FIELD(model.layernorm_bias),
+         "LayerNorms have a bias, whatever biases says of the linear maps (PyTorch's nn.LayerNorm has one); null: "
+         "exactly when biases is true.");
   b.bind("model.layernorm_eps", FIELD(model.layernorm_eps), "LayerNorm epsilon.", {.min = 0.0, .min_exclusive = true});
   b.bind("model.positions", FIELD(model.positions), "Position information added to the input.");
-  b.bind("model.biases", FIELD(model.biases), "Biases in every linear map and LayerNorm.");
+  b.bind("model.biases", FIELD(model.biases), "Biases in every linear map (and LayerNorm, unless layernorm_bias says otherwise).");
   b.bind("model.activation", FIELD(model.activation), "MLP activation (gelu is the exact erf form).");
   b.bind("model.input", FIELD(model.input), "Token ids through W_E, or vectors through W_in (set by the task).");
   b.bind("model.input_projection", FIELD(model.input_projection),

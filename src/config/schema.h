@@ -24,6 +24,7 @@ struct SchemaEntry {
   bool max_exclusive = false;        // e.g. beta2 < 1
   std::vector<std::string> choices;  // for choice
   bool scalar_or_list = false;       // number_list/integer_list: a single scalar is also accepted (kept as given)
+  bool nullable = false;             // null is a value (the default when default_value is null): "not set"
 };
 
 class Schema {

@@ -36,7 +36,8 @@ std::string meaning(const SchemaEntry& entry) {
 
 std::string row(const SchemaEntry& entry, const std::string& path) {
   const std::string default_text =
-      entry.default_value.is_null() ? "required" : std::string("`").append(entry.default_value.dump()).append("`");
+      entry.default_value.is_null() && !entry.nullable ? "required"
+                                                        : std::string("`").append(entry.default_value.dump()).append("`");
   return "| `" + path + "` | " + type_name(entry) + " | " + cell(default_text) + " | " + meaning(entry) + " |\n";
 }
 

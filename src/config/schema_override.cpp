@@ -86,6 +86,7 @@ std::string list_example(ValueType element) {
 }
 
 json parse_text(const SchemaEntry& entry, const std::string& raw, const std::string& path) {
+  if (entry.nullable && trimmed(raw) == "null") return nullptr;
   if (entry.type == ValueType::string || entry.type == ValueType::choice) return raw;
   const std::string text = trimmed(raw);
   if (!is_list(entry.type)) return parse_scalar(entry.type, text, path);

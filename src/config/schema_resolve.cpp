@@ -90,7 +90,7 @@ json Schema::resolve(const json& user) const {
   for (const SchemaEntry& entry : entries) {
     if (const json* value = value_at(user, entry.path)) {
       set_at(resolved, entry.path, check_value(entry, *value, entry.path));
-    } else if (entry.default_value.is_null()) {
+    } else if (entry.default_value.is_null() && !entry.nullable) {
       throw ConfigError(entry.path, required_message(entry));
     } else {
       set_at(resolved, entry.path, entry.default_value);

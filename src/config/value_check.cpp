@@ -122,6 +122,7 @@ std::string plural(ValueType element) {
 }  // namespace
 
 json check_value(const SchemaEntry& entry, const json& value, const std::string& path) {
+  if (entry.nullable && value.is_null()) return value;
   if (!is_list(entry.type)) return check_scalar(entry, entry.type, value, path);
   const ValueType element = element_type(entry.type);
   if (value.is_array()) {
@@ -136,6 +137,7 @@ json check_value(const SchemaEntry& entry, const json& value, const std::string&
 }
 
 std::string expected_phrase(const SchemaEntry& entry) {
+  if (entry.nullable) return scalar_phrase(entry, entry.type) + " or null";
   if (!is_list(entry.type)) return scalar_phrase(entry, entry.type);
   const ValueType element = element_type(entry.type);
   if (entry.scalar_or_list) return scalar_phrase(entry, element) + " or a list of them";
@@ -150,6 +152,11 @@ std::string range_phrase(const SchemaEntry& entry) {
 }
 
 std::string type_name(const SchemaEntry& entry) {
+  if (entry.nullable) {
+    SchemaEntry plain = entry;
+    plain.nullable = false;
+    return type_name(plain) + " or null";
+  }
   switch (entry.type) {
     case ValueType::integer:
       return "integer";

@@ -12,7 +12,7 @@ std::vector<ParameterSpec> parameter_specs(const TransformerConfig& c) {
   auto add_norm = [&](const std::string& prefix) {
     if (c.layernorm == LayerNormPlacement::none || !c.layernorm_weight) return;
     add(prefix + ".w", {D}, Role::norm_weight, 0);
-    if (c.biases) add(prefix + ".b", {D}, Role::norm_bias, 0);
+    if (c.has_layernorm_bias()) add(prefix + ".b", {D}, Role::norm_bias, 0);
   };
 
   if (c.input == InputKind::tokens) {

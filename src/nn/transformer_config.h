@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,8 @@ struct TransformerConfig {
   bool attention_excludes_self = false;  // query i sees keys j < i (query 0 nothing)
   double attention_scale = 0.0;  // 0: 1 / sqrt(d_head); scores = scale * q.k
   LayerNormPlacement layernorm = LayerNormPlacement::pre;
-  bool layernorm_weight = true;  // LayerNorms have a weight (and a bias when `biases`)
+  bool layernorm_weight = true;  // LayerNorms have a weight (and a bias, see layernorm_bias)
+  std::optional<bool> layernorm_bias;  // unset: a LayerNorm bias exactly when `biases`
   double layernorm_eps = 1e-5;
   Positions positions = Positions::learned;
   bool biases = true;
@@ -63,6 +65,7 @@ struct TransformerConfig {
   double score_scale() const {
     return attention_scale > 0 ? attention_scale : 1.0 / std::sqrt(static_cast<double>(head_width()));
   }
+  bool has_layernorm_bias() const { return layernorm_weight && layernorm_bias.value_or(biases); }
   LayerSwitches layer(int index) const {
     return {attention_layers.empty() || attention_layers[index], mlp_layers.empty() || mlp_layers[index]};
   }
