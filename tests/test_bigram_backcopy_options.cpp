@@ -1,11 +1,14 @@
-// Bigram-Backcopy task options and analyses below the training loop: sequences without BOS, and the
-// probe batch of the active/dormant classification.
+// Bigram-Backcopy task options and analyses below the training loop: sequences without BOS, the probe batch
+// of the active/dormant classification, and the interventions.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "task/registry.h"
 #include "tasks/bigram_backcopy/active_dormant.h"
+#include "tasks/bigram_backcopy/interventions.h"
+#include "tensor/replica_slice.h"
 
 using namespace mechlab;
 
@@ -57,4 +60,32 @@ TEST_CASE("active/dormant probe: [<s>, non-trigger prefix, v] for every characte
     // Different prefixes differ.
     CHECK(!std::equal(&t[1], &t[length - 1], &t[V * length + 1]));
   }
+}
+
+TEST_CASE("zeroing every head of a layer equals a model whose W_O is zero; one head has no such intervention") {
+  TransformerConfig c;
+  c.n_layers = 2;
+  c.n_heads = 2;
+  c.d_model = 16;
+  c.d_mlp = 32;
+  c.n_ctx = 12;
+  c.d_vocab = 66;
+  c.biases = false;
+  const auto task = make_task({{"name", "bigram_backcopy"}, {"seq_len", 12}, {"n_triggers", 3}, {"bos", true},
+                               {"interventions", true}});
+  const Batch batch = task->sample({{1, 0}}, 8, RandomStream::eval_data, 0);
+  Transformer model(c, {{1, 0}});
+  std::vector<std::string> labels;
+  for (const Intervention& i : bigram_backcopy_interventions(c)) labels.push_back(i.label);
+  REQUIRE(std::find(labels.begin(), labels.end(), "zero_heads.L1") != labels.end());
+  ActivationHooks hooks;
+  for (const Intervention& i : bigram_backcopy_interventions(c))
+    if (i.label == "zero_heads.L1") i.install(hooks);
+  const std::vector<float> zeroed = model.forward(batch.inputs, &hooks).to_vector<float>();
+  Tensor W_O = model.parameter("blocks.1.attn.W_O");
+  set_replica_slice(W_O, 0, Tensor::zeros({2, 8, 16}));
+  const std::vector<float> without = model.forward(batch.inputs).to_vector<float>();
+  CHECK(zeroed == without);
+  c.n_heads = 1;
+  for (const Intervention& i : bigram_backcopy_interventions(c)) CHECK(i.label.rfind("zero_heads", 0) != 0);
 }

@@ -7,7 +7,10 @@
 #include <stdexcept>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "random/philox.h"
+#include "subprocess.h"
 #include "tasks/bigram_backcopy/process.h"
 #include "tasks/bigram_backcopy/tables.h"
 
@@ -212,8 +215,67 @@ TEST_CASE("bigram-backcopy: '3' is absorbing, so the oracle loss depends on the 
   CHECK(trapped);
   CHECK(stays);
   // Position 0 (3.415 nats) weighs more in short sequences; the trap weighs more in long ones.
-  CHECK(process.oracle_bigram_entropy(1) == doctest::Approx(3.415092).epsilon(1e-6));
-  CHECK(process.oracle_bigram_entropy(64) == doctest::Approx(2.252752).epsilon(1e-6));
-  CHECK(process.oracle_bigram_entropy(256) == doctest::Approx(2.222751).epsilon(1e-6));
+  CHECK(process.oracle_bigram_entropy(1) > process.oracle_bigram_entropy(64));
+  CHECK(process.oracle_bigram_entropy(64) > process.oracle_bigram_entropy(256));
   CHECK(process.oracle_bigram_entropy(4096) < 2.13);
+}
+
+namespace {
+// The oracle's expected bigram loss over inputs x[0:length], computed here from the raw character counts of
+// tasks/bigram_backcopy/tables.json alone (not from the process or its tables): the chain's state is the
+// pair (previous token, current token), because a trigger copies the token before it.
+double oracle_from_counts(int64_t length) {
+  const nlohmann::json tables =
+      nlohmann::json::parse(mechlab::testing::read_text(mechlab::testing::source_dir() + "/tasks/bigram_backcopy/tables.json"));
+  const std::vector<double> counts = tables["unigram_counts"].get<std::vector<double>>();
+  const auto bigrams = tables["bigram_counts"].get<std::vector<std::vector<double>>>();
+  const int n = static_cast<int>(counts.size()), bos = n;  // ids 0..n-1 characters, n the BOS
+  std::vector<int> order(n);
+  for (int i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return counts[a] > counts[b]; });
+  std::vector<bool> trigger(n + 1, false);
+  for (int k = 0; k < 3; ++k) trigger[order[k]] = true;
+  // What follows each input: BOS -> unigram without triggers; a non-trigger -> its bigram row.
+  std::vector<std::vector<double>> next(n + 1, std::vector<double>(n, 0.0));
+  double first_total = 0.0;
+  for (int c = 0; c < n; ++c) first_total += trigger[c] ? 0.0 : counts[c];
+  for (int c = 0; c < n; ++c) next[bos][c] = trigger[c] ? 0.0 : counts[c] / first_total;
+  for (int a = 0; a < n; ++a) {
+    double row = 0.0;
+    for (double v : bigrams[a]) row += v;
+    for (int c = 0; c < n && row > 0; ++c) next[a][c] = bigrams[a][c] / row;
+  }
+  std::vector<double> entropy(n + 1, 0.0);
+  for (int a = 0; a <= n; ++a)
+    for (int c = 0; c < n; ++c)
+      if ((a == bos || !trigger[a]) && next[a][c] > 0) entropy[a] -= next[a][c] * std::log(next[a][c]);
+  // p[prev][cur] at position i; position 0 is BOS (previous: none, stored as BOS).
+  std::vector<std::vector<double>> p(n + 1, std::vector<double>(n + 1, 0.0));
+  p[bos][bos] = 1.0;
+  double loss = 0.0, positions = 0.0;
+  for (int64_t i = 0; i < length; ++i) {
+    std::vector<std::vector<double>> q(n + 1, std::vector<double>(n + 1, 0.0));
+    for (int a = 0; a <= n; ++a)
+      for (int b = 0; b <= n; ++b) {
+        if (p[a][b] == 0.0) continue;
+        if (b == bos || !trigger[b]) {  // a position the oracle scores
+          loss += p[a][b] * entropy[b];
+          positions += p[a][b];
+          for (int c = 0; c < n; ++c) q[b][c] += p[a][b] * next[b][c];
+        } else {
+          q[b][a] += p[a][b];  // backcopy
+        }
+      }
+    p = q;
+  }
+  return loss / positions;
+}
+}  // namespace
+
+TEST_CASE("bigram-backcopy: the oracle entropy matches a computation from the raw counts to 1e-6") {
+  const BigramBackcopyProcess process;
+  for (int64_t length : {1, 2, 64, 256}) {
+    INFO("length " << length);
+    CHECK(std::abs(process.oracle_bigram_entropy(length) - oracle_from_counts(length)) < 1e-6);
+  }
 }

@@ -73,8 +73,8 @@ def role(run):
         return f"multitask_h{run.heads}"
     if task.get("covariance") == "toeplitz":
         return f"toeplitz_h{run.heads}"
-    if model["attention"] == "linear":
-        return f"linear_h{run.heads}"
+    if model["attention"] in ("linear", "linear_by_length"):
+        return f"{model['attention']}_h{run.heads}"
     return f"h{run.heads}"
 
 
@@ -169,7 +169,10 @@ def softmax_vs_linear(runs, out):
     if not all(name in runs and runs[name].dump for name in ("h2", "linear_h2")):
         return []
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    for name, label in [("h2", "softmax attention, H = 2"), ("linear_h2", "linear attention (scaled 1/L_train), H = 2")]:
+    for name, label in [("h2", "softmax attention, H = 2"), ("linear_h2", "linear attention scaled 1/L_train, H = 2"),
+                        ("linear_by_length_h2", "linear attention scaled 1/L at the evaluated L, H = 2")]:
+        if name not in runs or not runs[name].dump:
+            continue
         table = runs[name].by_length()
         ax.plot(table["prompt_length"], table["model"], marker="o", label=label)
     table = runs["h2"].by_length()

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces the in-context linear regression study (docs/studies/icl_linreg.md): trains one-layer softmax
-# attention with H = 1, 2, 4, 8 heads, linear attention and Toeplitz covariates (d = 5, L = 40), and the
+# attention with H = 1, 2, 4, 8 heads, linear attention and Toeplitz covariates (d = 5, L = 40; linear attention scaled 1/L_train and 1/L), and the
 # multi-task variant with H = 3 and 4 (d = 6, L = 48), 30k steps each on the CPU (about 30 minutes on 2
 # cores), then draws every figure.
 #
@@ -28,6 +28,6 @@ check_device icl_linreg.sh "$device"
 
 study="$root/results/icl_linreg"
 if [ "$runs" = 1 ]; then
-  train_runs "$study" "$device" icl_linreg/ h1 h2 h4 h8 linear_h2 toeplitz_h2 multitask_h3 multitask_h4
+  train_runs "$study" "$device" icl_linreg/ h1 h2 h4 h8 linear_h2 linear_by_length_h2 toeplitz_h2 multitask_h3 multitask_h4
 fi
 if [ "$figures" = 1 ]; then draw_figures icl_linreg.py "$study"; fi

@@ -30,13 +30,18 @@ struct GemmShape {
 enum class BinaryOp { add, sub, mul, div };
 enum class UnaryOp { scale, relu, gelu, square };
 // softmax: causal softmax; relu: ReLU(scores) / (number of visible keys); relu_by_length: ReLU(scores) / T,
-// the same divisor for every query; linear: scores, causally masked.
-enum class AttentionKind { softmax, relu, relu_by_length, linear };
+// the same divisor for every query; linear: scores, causally masked; linear_by_length: scores / (number of
+// visible keys), so a query's output is the mean of its keys' weighted values at any sequence length.
+enum class AttentionKind { softmax, relu, relu_by_length, linear, linear_by_length };
 
-// The divisor of ReLU attention for a query that sees `visible` keys of a length-T sequence (the CUDA kernels
-// spell it out).
-inline int64_t relu_attention_divisor(AttentionKind kind, int64_t visible, int64_t length) {
-  return kind == AttentionKind::relu_by_length ? length : visible;
+constexpr bool is_relu_attention(AttentionKind kind) {
+  return kind == AttentionKind::relu || kind == AttentionKind::relu_by_length;
+}
+// What ReLU and linear attention divide the scores of a query that sees `visible` keys of a length-T
+// sequence by (1 for plain linear attention). constexpr, so the CUDA kernels call them too.
+constexpr int64_t attention_divisor(AttentionKind kind, int64_t visible, int64_t length) {
+  if (kind == AttentionKind::relu_by_length) return length;
+  return kind == AttentionKind::linear ? 1 : visible;
 }
 
 // Constant hyper-parameters of an optimizer. What changes from step to step (scheduled learning rate,

@@ -26,7 +26,8 @@ struct EnumName {
 constexpr auto enum_names(AttentionKind) {
   using E = AttentionKind;
   return std::array{EnumName<E>{"softmax", E::softmax}, EnumName<E>{"relu", E::relu},
-                    EnumName<E>{"relu_by_length", E::relu_by_length}, EnumName<E>{"linear", E::linear}};
+                    EnumName<E>{"relu_by_length", E::relu_by_length}, EnumName<E>{"linear", E::linear},
+                    EnumName<E>{"linear_by_length", E::linear_by_length}};
 }
 constexpr auto enum_names(Device) {
   return std::array{EnumName<Device>{"cpu", Device::cpu}, EnumName<Device>{"cuda", Device::cuda}};
@@ -54,7 +55,8 @@ constexpr auto enum_names(InputKind) {
 }
 constexpr auto enum_names(OutputKind) {
   using E = OutputKind;
-  return std::array{EnumName<E>{"logits", E::logits}, EnumName<E>{"readout", E::readout}};
+  return std::array{EnumName<E>{"logits", E::logits}, EnumName<E>{"readout", E::readout},
+                    EnumName<E>{"heads", E::heads}};
 }
 constexpr auto enum_names(InitScheme) {
   using E = InitScheme;

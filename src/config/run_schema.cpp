@@ -52,7 +52,8 @@ ConfigBinding<RunConfig> build_run_binding() {
          {.min = 0, .max = 1 << 20});
   b.bind("model.attention", FIELD(model.attention),
          "Attention pattern: causal softmax, ReLU(scores) / number of visible keys (i + 1 at query i), "
-         "ReLU(scores) / sequence length T (the same for every query), or linear (scores, masked).");
+         "ReLU(scores) / sequence length T (the same for every query), linear (scores, masked), or linear_by_length "
+         "(scores / number of visible keys: linear attention scaled 1/L at whatever length L it is evaluated).");
   b.bind("model.attention_excludes_self", FIELD(model.attention_excludes_self),
          "Query i attends to keys j < i instead of j <= i (query 0 to nothing, giving a zero output): a query "
          "token that must read only the context before it, as in in-context regression.");
@@ -70,7 +71,11 @@ ConfigBinding<RunConfig> build_run_binding() {
   b.bind("model.input", FIELD(model.input), "Token ids through W_E, or vectors through W_in (set by the task).");
   b.bind("model.input_projection", FIELD(model.input_projection),
          "Vector input goes through W_in; false feeds it to the blocks as it is.");
-  b.bind("model.output", FIELD(model.output), "Unembedding to the vocabulary, or a linear readout (set by the task).");
+  b.bind("model.output", FIELD(model.output),
+         "Unembedding to the vocabulary (logits), a linear readout W_U after the last layer (readout), or the last "
+         "block's heads writing the output themselves through W_O of shape (H, E, d_output), with no W_U (heads: "
+         "needs residual false, no MLP or LayerNorm, as in He et al.'s in-context regression model); a readout task "
+         "takes readout unless heads is asked for.");
   b.bind("model.residual", FIELD(model.residual), "Sublayers add to a residual stream; false makes each replace it.");
   b.bind("model.attention_layers", FIELD(model.attention_layers),
          "Per layer, false drops the attention sublayer; empty keeps all.");

@@ -24,13 +24,15 @@ std::vector<ParameterSpec> parameter_specs(const TransformerConfig& c) {
   if (c.positions == Positions::learned) add("pos_embed.W_pos", {c.n_ctx, D}, Role::embedding, 0);
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string block = "blocks." + std::to_string(l);
+    // With output heads, the last block's heads write the output: W_O maps them to d_output.
+    const int64_t written = c.output == OutputKind::heads && l == c.n_layers - 1 ? c.d_output : D;
     if (c.layer(l).attention) {
       add_norm(block + ".ln1");
       for (const char* name : {"Q", "K", "V"}) add(block + ".attn.W_" + name, {H, D, E}, Role::matrix, D);
-      add(block + ".attn.W_O", {H, E, D}, Role::matrix, H * E);
+      add(block + ".attn.W_O", {H, E, written}, Role::matrix, H * E);
       if (c.biases) {
         for (const char* name : {"Q", "K", "V"}) add(block + ".attn.b_" + name, {H, E}, Role::bias, D);
-        add(block + ".attn.b_O", {D}, Role::bias, H * E);
+        add(block + ".attn.b_O", {written}, Role::bias, H * E);
       }
     }
     if (c.layer(l).mlp && M > 0) {
@@ -41,10 +43,10 @@ std::vector<ParameterSpec> parameter_specs(const TransformerConfig& c) {
       if (c.biases) add(block + ".mlp.b_out", {D}, Role::bias, M);
     }
   }
+  if (c.output == OutputKind::heads) return specs;
   add_norm("ln_final");
-  const int64_t out_width = c.output == OutputKind::logits ? c.d_vocab : c.d_output;
-  add("unembed.W_U", {D, out_width}, Role::matrix, D);
-  if (c.biases) add("unembed.b_U", {out_width}, Role::bias, D);
+  add("unembed.W_U", {D, c.output_width()}, Role::matrix, D);
+  if (c.biases) add("unembed.b_U", {c.output_width()}, Role::bias, D);
   return specs;
 }
 

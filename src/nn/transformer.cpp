@@ -105,9 +105,11 @@ Tensor Transformer::attention_block(int layer, const Tensor& x, ActivationHooks*
   Tensor pattern = hook(hooks, prefix + "hook_pattern",
                         attention_pattern(scores, config_.attention, config_.attention_excludes_self));
   Tensor z = hook(hooks, prefix + "hook_z", permute(matmul(pattern, v), {0, 1, 3, 2, 4}));  // (R, B, T, H, E)
-  Tensor out = matmul(reshape(z, {R, B * T, H * E}), reshape(parameter(prefix + "W_O"), {R, H * E, D}));
-  if (config_.biases) out = add(out, reshape(parameter(prefix + "b_O"), {R, 1, D}));
-  return hook(hooks, "blocks." + std::to_string(layer) + ".hook_attn_out", reshape(out, {R, B, T, D}));
+  const Tensor& W_O = parameter(prefix + "W_O");  // (R, H, E, D), or (R, H, E, d_output) with output heads
+  const int64_t written = W_O.dim(3);
+  Tensor out = matmul(reshape(z, {R, B * T, H * E}), reshape(W_O, {R, H * E, written}));
+  if (config_.biases) out = add(out, reshape(parameter(prefix + "b_O"), {R, 1, written}));
+  return hook(hooks, "blocks." + std::to_string(layer) + ".hook_attn_out", reshape(out, {R, B, T, written}));
 }
 
 Tensor Transformer::mlp_block(int layer, const Tensor& x, ActivationHooks* hooks) const {
@@ -166,6 +168,7 @@ Tensor Transformer::forward(const Tensor& input, ActivationHooks* hooks) const {
     }
     resid = hook(hooks, block + ".hook_resid_post", resid);
   }
+  if (c.output == OutputKind::heads) return resid;  // the last block's heads wrote the output
   Tensor x = norm("ln_final", resid, hooks);
   const Tensor& W_U = parameter("unembed.W_U");
   const int64_t out_width = W_U.dim(2);

@@ -24,7 +24,11 @@ void TransformerConfig::validate() const {
   require(input != InputKind::vectors || d_input >= 1, "d_input", "must be at least 1 for vector input");
   require(input != InputKind::vectors || input_projection || d_input == d_model, "d_input",
           "must equal d_model when input_projection is false");
-  require(output != OutputKind::readout || d_output >= 1, "d_output", "must be at least 1 for a readout");
+  require(output == OutputKind::logits || d_output >= 1, "d_output", "must be at least 1 for a readout");
+  const bool last_attends = layer(n_layers - 1).attention, last_mlp = layer(n_layers - 1).mlp && d_mlp > 0;
+  require(output != OutputKind::heads || (!residual && last_attends && !last_mlp && layernorm == LayerNormPlacement::none),
+          "output", "heads needs residual false, attention and no MLP in the last layer, and layernorm none "
+                    "(the heads' output is the model's output)");
   require(attention_scale >= 0.0, "attention_scale", "must be 0 (1/sqrt(d_head)) or positive");
   require(layernorm_eps > 0.0, "layernorm_eps", "must be positive");
   require(init.std > 0.0, "init.std", "must be positive");

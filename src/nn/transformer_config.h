@@ -16,7 +16,9 @@ enum class Positions { learned, sinusoidal, none };
 enum class LayerNormPlacement { pre, none };
 enum class Activation { relu, gelu };
 enum class InputKind { tokens, vectors };   // token ids through W_E, or continuous vectors through W_in
-enum class OutputKind { logits, readout };  // unembedding to d_vocab, or a linear readout to d_output
+// logits: unembedding to d_vocab; readout: a linear readout W_U to d_output; heads: the last block's heads
+// write the output themselves (W_O is (H, E, d_output), no W_U), as He et al.'s O does.
+enum class OutputKind { logits, readout, heads };
 enum class InitScheme { pytorch, normal, zeros };
 
 struct LayerSwitches {
@@ -60,6 +62,8 @@ struct TransformerConfig {
   std::vector<bool> mlp_layers;        // per layer, false drops the MLP sublayer; empty keeps all
   InitConfig init;
 
+  // The width the model outputs: d_vocab for logits, d_output otherwise.
+  int output_width() const { return output == OutputKind::logits ? d_vocab : d_output; }
   int head_width() const { return d_head > 0 ? d_head : d_model / n_heads; }
   // Attention scores are score_scale() * q.k.
   double score_scale() const {

@@ -37,6 +37,11 @@ std::vector<Intervention> bigram_backcopy_interventions(const TransformerConfig&
     if (c.layer(l).attention) {
       for (int h = 0; h < c.n_heads; ++h)  // hook_z is (R, B, T, H, E): head h along axis 3
         all.push_back(masking(fmt::format("zero_head.L{}H{}", l, h), block + ".attn.hook_z", 3, h));
+      // A copy split over several heads survives zeroing any one of them; zeroing all of them does not.
+      if (c.n_heads > 1)
+        all.push_back({fmt::format("zero_heads.L{}", l), [hook = block + ".attn.hook_z"](ActivationHooks& hooks) {
+                         hooks.replace(hook, [](const Tensor& x) { return scale(x, 0.0); });
+                       }});
       all.push_back(masking(fmt::format("zero_bos_value.L{}", l), block + ".attn.hook_v", 2, 0));  // (R, B, T, H, E)
     }
     if (c.layer(l).mlp && c.d_mlp > 0)

@@ -15,7 +15,8 @@ Tensor kq_circuits(const Transformer& model) {
 
 Tensor ov_circuits(const Transformer& model) {
   const Tensor& W_V = model.parameter("blocks.0.attn.W_V");  // (R, H, D, E)
-  const Tensor vo = matmul(W_V, model.parameter("blocks.0.attn.W_O"));  // (R, H, D, D)
+  const Tensor vo = matmul(W_V, model.parameter("blocks.0.attn.W_O"));  // (R, H, D, D), or (R, H, D, K)
+  if (!model.has_parameter("unembed.W_U")) return vo;                // the heads write the output themselves
   const Tensor& W_U = model.parameter("unembed.W_U");                 // (R, D, K)
   const int64_t R = vo.dim(0), H = vo.dim(1), D = vo.dim(2), K = W_U.dim(2);
   return matmul(vo, broadcast_to(reshape(W_U, {R, 1, D, K}), {R, H, D, K}));

@@ -104,7 +104,7 @@ IclLinregTask::IclLinregTask(const nlohmann::json& options)
     : d_(checked(options)["d"]),  // d_ is initialised first: the checks run before the sampler is built
       prompt_length_(options["prompt_length"]),
       sampler_(options["d"].get<int>(), options["noise_variance"].get<double>(), rho_of(options),
-               options["outputs"].get<int>()),
+               options["outputs"].get<int>(), options["beta_variance"].get<double>()),
       sweep_{options["eval_lengths"].get<std::vector<int64_t>>(), options["eval_length_prompts"].get<int64_t>()} {}
 
 Schema IclLinregTask::options() {
@@ -114,6 +114,9 @@ Schema IclLinregTask::options() {
             "1, or 2 for the multi-task variant: y_1 = b_1 . x[0 : d-2] and y_2 = b_2 . x[2 : d] (needs d >= 4).", 1, 2);
   s.integer("prompt_length", 40, "Context pairs L before the query.", 1, 1 << 20);
   s.number("noise_variance", 0.1, "sigma^2 of the label noise (the floor of the query MSE).", 0.0, 1e6, false);
+  s.number("beta_variance", 0.0,
+           "Prior variance of each coordinate of beta; 0 means 1/m with m the coordinates an output reads (the paper's "
+           "N(0, I/d)); the authors' multi-task code draws N(0, I), i.e. 1.", 0.0, 1e6, false);
   s.choice("covariance", "isotropic", {"isotropic", "toeplitz"},
            "Covariance of x: the identity, or Sigma_ij = rho^|i - j|.");
   s.integer_list("eval_lengths", nlohmann::json::array({10, 20, 40, 60, 100}),
@@ -126,7 +129,7 @@ Schema IclLinregTask::options() {
 
 void IclLinregTask::adapt_model(nlohmann::json& model) const {
   model["input"] = "vectors";
-  model["output"] = "readout";
+  if (model["output"] == "logits") model["output"] = "readout";  // the schema's default: a readout task keeps heads
   const int K = sampler_.outputs();
   require_model_value(model, "d_input", d_ + K, "icl_linreg tokens are [x; y] with x of width task.d and task.outputs ys");
   require_model_value(model, "d_output", K, "icl_linreg predicts task.outputs numbers");
@@ -205,7 +208,7 @@ std::vector<Metrics> IclLinregTask::summarize(const EvaluationTensors& t, const 
         const double prediction = predictions[(r * B + b) * K + k];
         model.push_back(prediction);
         model_of[k].push_back(prediction);
-        ridge.push_back(ridge_prediction(p, noise * m));
+        ridge.push_back(ridge_prediction(p, sampler_.ridge_lambda()));
         least_squares.push_back(ridge_prediction(p, 0.0));
         gd.push_back(gd_direction(p));
         debiased.push_back(debiased_gd_direction(p));
@@ -222,7 +225,7 @@ std::vector<Metrics> IclLinregTask::summarize(const EvaluationTensors& t, const 
     metric["baseline_mse.least_squares"] = mean_squared_error(least_squares, y);
     metric["baseline_mse.gd"] = gd_fit.mse;
     metric["baseline_mse.debiased_gd"] = debiased_fit.mse;
-    if (K == 1) metric["baseline_mse.kernel_head"] = mean_squared_error(kernel, y);
+    if (K == 1 && sampler_.default_prior()) metric["baseline_mse.kernel_head"] = mean_squared_error(kernel, y);
     metric["gd_step"] = gd_fit.eta;
     metric["debiased_gd_step"] = debiased_fit.eta;
     metric["debiased_gd_corr"] = correlation(model, debiased);

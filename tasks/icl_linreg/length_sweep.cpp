@@ -50,7 +50,7 @@ void write_length_sweep(const Transformer& model, const PromptSampler& sampler, 
       for (int k = 0; k < sampler.outputs(); ++k) {  // every (prompt, output) pair is one sample
         const Prompt p = prompts.back().output(k);
         y.push_back(p.y_query[0]);
-        ridge.push_back(ridge_prediction(p, sampler.noise_variance() * sampler.support_size()));
+        ridge.push_back(ridge_prediction(p, sampler.ridge_lambda()));
         least_squares.push_back(ridge_prediction(p, 0.0));
         gd.push_back(gd_direction(p));
         debiased.push_back(debiased_gd_direction(p));

@@ -60,8 +60,8 @@ Prompt read_prompt_tokens(const float* z, int64_t tokens, int d, const Eigen::Ve
   return p;
 }
 
-PromptSampler::PromptSampler(int d, double noise_variance, double rho, int outputs)
-    : d_(d), outputs_(outputs), noise_variance_(noise_variance) {
+PromptSampler::PromptSampler(int d, double noise_variance, double rho, int outputs, double beta_variance)
+    : d_(d), outputs_(outputs), noise_variance_(noise_variance), beta_variance_(beta_variance) {
   if (d < 1) throw std::invalid_argument("icl_linreg: d must be at least 1");
   if (outputs != 1 && outputs != 2) throw std::invalid_argument("icl_linreg: outputs must be 1 or 2");
   if (outputs == 2 && d < 4) throw std::invalid_argument("icl_linreg: two outputs need d >= 4");
@@ -79,7 +79,11 @@ Prompt PromptSampler::sample(const Philox& rng, uint64_t index, int64_t length) 
   const int m = support_size();
   Eigen::MatrixXd beta = Eigen::MatrixXd::Zero(d_, outputs_);
   for (int k = 0; k < outputs_; ++k)
-    for (int i = 0; i < m; ++i) beta(support_begin(k) + i, k) = normal.next() / std::sqrt(static_cast<double>(m));
+    for (int i = 0; i < m; ++i) {
+      const double z = normal.next();
+      // The default prior divides by sqrt(m), as it always has, so its draws keep their bits.
+      beta(support_begin(k) + i, k) = default_prior() ? z / std::sqrt(static_cast<double>(m)) : z * std::sqrt(beta_variance_);
+    }
   auto draw_x = [&] {
     Eigen::VectorXd z(d_);
     for (int i = 0; i < d_; ++i) z[i] = normal.next();

@@ -28,15 +28,21 @@ Prompt read_prompt_tokens(const float* z, int64_t tokens, int d, const Eigen::Ve
 
 class PromptSampler {
  public:
-  // Sigma_ij = rho^|i - j| (rho = 0: isotropic); throws std::invalid_argument unless d >= 1, |rho| < 1,
-  // outputs is 1 or 2, and d >= 3 for two outputs.
-  PromptSampler(int d, double noise_variance, double rho = 0.0, int outputs = 1);
+  // Sigma_ij = rho^|i - j| (rho = 0: isotropic); each coordinate of beta ~ N(0, beta_variance), where 0 means
+  // 1 / support_size() (the paper's N(0, I/d)); throws std::invalid_argument unless d >= 1, |rho| < 1,
+  // outputs is 1 or 2, and d >= 4 for two outputs.
+  PromptSampler(int d, double noise_variance, double rho = 0.0, int outputs = 1, double beta_variance = 0.0);
   int d() const { return d_; }
   int outputs() const { return outputs_; }
   // The coordinates of x output k reads: all of x, or [0, d - 2) and [2, d) with two outputs.
   int support_begin(int k) const { return outputs_ == 1 ? 0 : 2 * k; }
   int support_size() const { return outputs_ == 1 ? d_ : d_ - 2; }
   double noise_variance() const { return noise_variance_; }
+  // The prior variance of a coordinate of beta, and the Bayes-optimal ridge penalty sigma^2 / that.
+  double beta_variance() const { return beta_variance_ > 0 ? beta_variance_ : 1.0 / support_size(); }
+  double ridge_lambda() const { return default_prior() ? noise_variance_ * support_size() : noise_variance_ / beta_variance_; }
+  // Whether beta ~ N(0, I / support_size()), the prior the single-head kernel optimum assumes.
+  bool default_prior() const { return beta_variance_ == 0.0; }
 
   // Prompt `index` with `length` context pairs.
   Prompt sample(const Philox& rng, uint64_t index, int64_t length) const;
@@ -45,6 +51,7 @@ class PromptSampler {
   int d_;
   int outputs_;
   double noise_variance_;
+  double beta_variance_;  // 0: 1 / support_size()
   Eigen::MatrixXd sigma_root_;  // lower Cholesky factor of Sigma
 };
 

@@ -28,11 +28,12 @@ void CpuBackend::attention_pattern(AttentionKind kind, bool exclude_self, const 
           for (int64_t j = 0; j < visible; ++j) total += prow[j];
           const T inv = static_cast<T>(1.0 / total);
           for (int64_t j = 0; j < visible; ++j) prow[j] *= inv;
-        } else if (kind == AttentionKind::relu || kind == AttentionKind::relu_by_length) {
-          const T inv = T(1) / static_cast<T>(relu_attention_divisor(kind, visible, T_len));
+        } else if (is_relu_attention(kind)) {
+          const T inv = T(1) / static_cast<T>(attention_divisor(kind, visible, T_len));
           for (int64_t j = 0; j < visible; ++j) prow[j] = srow[j] > T(0) ? srow[j] * inv : T(0);
         } else {
-          for (int64_t j = 0; j < visible; ++j) prow[j] = srow[j];
+          const T inv = T(1) / static_cast<T>(attention_divisor(kind, visible, T_len));
+          for (int64_t j = 0; j < visible; ++j) prow[j] = srow[j] * inv;
         }
         for (int64_t j = visible; j < T_len; ++j) prow[j] = T(0);
       }
@@ -58,11 +59,12 @@ void CpuBackend::attention_pattern_backward(AttentionKind kind, bool exclude_sel
           double dot = 0.0;
           for (int64_t j = 0; j < visible; ++j) dot += static_cast<double>(dp[base + j]) * p[base + j];
           for (int64_t j = 0; j < visible; ++j) ds[base + j] = p[base + j] * (dp[base + j] - static_cast<T>(dot));
-        } else if (kind == AttentionKind::relu || kind == AttentionKind::relu_by_length) {
-          const T inv = T(1) / static_cast<T>(relu_attention_divisor(kind, visible, T_len));
+        } else if (is_relu_attention(kind)) {
+          const T inv = T(1) / static_cast<T>(attention_divisor(kind, visible, T_len));
           for (int64_t j = 0; j < visible; ++j) ds[base + j] = s[base + j] > T(0) ? dp[base + j] * inv : T(0);
         } else {
-          for (int64_t j = 0; j < visible; ++j) ds[base + j] = dp[base + j];
+          const T inv = T(1) / static_cast<T>(attention_divisor(kind, visible, T_len));
+          for (int64_t j = 0; j < visible; ++j) ds[base + j] = dp[base + j] * inv;
         }
         for (int64_t j = visible; j < T_len; ++j) ds[base + j] = T(0);
       }

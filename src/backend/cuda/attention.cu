@@ -30,12 +30,12 @@ __global__ void pattern_kernel(AttentionKind kind, bool exclude_self, const T* s
     for (int64_t j = lane(); j <= i; j += 32) total += exp_of(s[j] - max_score);
     const T inverse = static_cast<T>(1.0 / warp_sum(total));
     for (int64_t j = lane(); j < length; j += 32) p[j] = j <= i ? exp_of(s[j] - max_score) * inverse : T(0);
-  } else if (kind == AttentionKind::relu || kind == AttentionKind::relu_by_length) {
-    const int64_t divisor = kind == AttentionKind::relu_by_length ? length : i + 1;  // i + 1 keys are visible
-    const T inverse = T(1) / static_cast<T>(divisor);
+  } else if (is_relu_attention(kind)) {
+    const T inverse = T(1) / static_cast<T>(attention_divisor(kind, i + 1, length));  // i + 1 keys are visible
     for (int64_t j = lane(); j < length; j += 32) p[j] = (j <= i && s[j] > T(0)) ? s[j] * inverse : T(0);
   } else {
-    for (int64_t j = lane(); j < length; j += 32) p[j] = j <= i ? s[j] : T(0);
+    const T inverse = T(1) / static_cast<T>(attention_divisor(kind, i + 1, length));
+    for (int64_t j = lane(); j < length; j += 32) p[j] = j <= i ? s[j] * inverse : T(0);
   }
 }
 
@@ -53,13 +53,13 @@ __global__ void pattern_backward_kernel(AttentionKind kind, bool exclude_self, c
     const T total = static_cast<T>(warp_sum(dot));
     for (int64_t j = lane(); j < length; j += 32)
       dscores[base + j] = j <= i ? pattern[base + j] * (dpattern[base + j] - total) : T(0);
-  } else if (kind == AttentionKind::relu || kind == AttentionKind::relu_by_length) {
-    const int64_t divisor = kind == AttentionKind::relu_by_length ? length : i + 1;  // i + 1 keys are visible
-    const T inverse = T(1) / static_cast<T>(divisor);
+  } else if (is_relu_attention(kind)) {
+    const T inverse = T(1) / static_cast<T>(attention_divisor(kind, i + 1, length));  // i + 1 keys are visible
     for (int64_t j = lane(); j < length; j += 32)
       dscores[base + j] = (j <= i && scores[base + j] > T(0)) ? dpattern[base + j] * inverse : T(0);
   } else {
-    for (int64_t j = lane(); j < length; j += 32) dscores[base + j] = j <= i ? dpattern[base + j] : T(0);
+    const T inverse = T(1) / static_cast<T>(attention_divisor(kind, i + 1, length));
+    for (int64_t j = lane(); j < length; j += 32) dscores[base + j] = j <= i ? dpattern[base + j] * inverse : T(0);
   }
 }
 }  // namespace
