@@ -40,7 +40,7 @@ VARIANTS = [("3layer_adam", "Adam", "C0"), ("3layer_sgd", "SGD", "C1"), ("3layer
 PAPER_1LAYER = {
     "bos_attn": [(1000, 0.78), (100000, 0.87)],
     "value_norm_bos": [(1000, 3.5), (10000, 1.4), (199000, 0.10)],
-    "resid_norm_bos": [(10000, 72), (199000, 1376)],
+    "resid_norm_bos": [(10000, 72), (100000, 621), (199000, 1376)],
 }
 PAPER_3LAYER_RESID_L0 = {"3layer_adam": 141, "3layer_sgd": 20, "3layer_relu_attention": 24}
 
