@@ -190,26 +190,35 @@ def toeplitz_sigma(run):
     return np.array([[rho ** abs(i - j) for j in range(d)] for i in range(d)])
 
 
+def toeplitz_runs(runs):
+    """The Toeplitz runs with a dump: toeplitz_h2 and its other seeds (toeplitz_h2_seed1, ...)."""
+    return [runs[n] for n in sorted(runs) if n.startswith("toeplitz_h2") and runs[n].dump]
+
+
 def toeplitz_kq(runs, out):
-    """needs the toeplitz_h2 run"""
-    run = runs.get("toeplitz_h2")
-    if run is None or not run.dump:
+    """needs the toeplitz_h2 run (or its other seeds)"""
+    present = toeplitz_runs(runs)
+    if not present:
         return []
-    kq = np.load(run.dump / "kq.npy")
-    d = run.d
-    inverse = np.linalg.inv(toeplitz_sigma(run))
-    panels = [(f"head {h}: KQ x-block / its mean diagonal", kq[h, :d, :d] / np.mean(np.diag(kq[h, :d, :d])))
-              for h in range(kq.shape[0])]
-    panels.append(("Sigma^-1 / its mean diagonal", inverse / np.mean(np.diag(inverse))))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.6))
-    limit = max(np.abs(p).max() for _, p in panels)
-    for ax, (title, matrix) in zip(axes, panels):
-        image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks(range(d), [f"x{i}" for i in range(d)])
-        ax.set_yticks(range(d), [f"x{i}" for i in range(d)])
+    rows = []
+    for run in present:
+        kq = np.load(run.dump / "kq.npy")
+        d = run.d
+        inverse = np.linalg.inv(toeplitz_sigma(run))
+        panels = [(f"{run.name} head {h}: KQ x-block / its mean diagonal",
+                   kq[h, :d, :d] / np.mean(np.diag(kq[h, :d, :d]))) for h in range(kq.shape[0])]
+        panels.append(("Sigma^-1 / its mean diagonal", inverse / np.mean(np.diag(inverse))))
+        rows.append(panels)
+    fig, axes = plt.subplots(len(rows), len(rows[0]), figsize=(3.8 * len(rows[0]), 3.6 * len(rows)), squeeze=False)
+    limit = max(np.abs(p).max() for panels in rows for _, p in panels)
+    for row, panels in enumerate(rows):
+        for ax, (title, matrix) in zip(axes[row], panels):
+            image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            ax.set_title(title, fontsize=8)
+            ax.set_xticks(range(d), [f"x{i}" for i in range(d)])
+            ax.set_yticks(range(d), [f"x{i}" for i in range(d)])
     fig.colorbar(image, ax=axes, fraction=0.02)
-    fig.suptitle(f"Toeplitz covariates (rho = {run.config['task']['rho']}): KQ is not omega I but follows Sigma^-1")
+    fig.suptitle(f"Toeplitz covariates (rho = {present[0].config['task']['rho']}): the KQ x-block against Sigma^-1")
     fig.savefig(out / "toeplitz_kq.png", dpi=120)
     plt.close(fig)
     return [out / "toeplitz_kq.png"]
@@ -281,9 +290,12 @@ def numbers(runs, out):
                       f"the predictions with debiased GD: {last['debiased_gd_corr']:.4f}. Evaluation MSE: {last['eval_mse']:.4f}.", ""]
     if "linear_h2" in runs and "h2" in runs and runs["linear_h2"].dump and runs["h2"].dump:
         soft, lin = runs["h2"].by_length(), runs["linear_h2"].by_length()
-        lines += ["## Softmax vs linear attention (H = 2)", "", "| L' | softmax | linear |", "|---:|---:|---:|"]
-        for length, s, l in zip(soft["prompt_length"].astype(int), soft["model"], lin["model"]):
-            lines.append(f"| {length} | {s:.4f} | {l:.4f} |")
+        by_length = runs["linear_by_length_h2"].by_length()["model"] if "linear_by_length_h2" in runs and \
+            runs["linear_by_length_h2"].dump else [float("nan")] * len(lin["model"])
+        lines += ["## Softmax vs linear attention (H = 2)", "",
+                  "| L' | softmax | linear, scaled 1/L_train | linear, scaled 1/L |", "|---:|---:|---:|---:|"]
+        for length, s, l, b in zip(soft["prompt_length"].astype(int), soft["model"], lin["model"], by_length):
+            lines.append(f"| {length} | {s:.4f} | {l:.4f} | {b:.4f} |")
         lines.append("")
     for name in ("multitask_h3", "multitask_h4"):
         if name not in runs or "mu.H0.y1" not in runs[name].last():
@@ -297,15 +309,17 @@ def numbers(runs, out):
             lines.append(f"| {h} | {last[f'kq_diag_first.H{h}']:.3f} | {last[f'kq_diag_shared.H{h}']:.3f} | "
                          f"{last[f'kq_diag_last.H{h}']:.3f} | {last[f'mu.H{h}.y1']:.3f} | {last[f'mu.H{h}.y2']:.3f} |")
         lines.append("")
-    if "toeplitz_h2" in runs and runs["toeplitz_h2"].dump:
-        run = runs["toeplitz_h2"]
+    for run in toeplitz_runs(runs):
         kq = np.load(run.dump / "kq.npy")
         d = run.d
         inverse = np.linalg.inv(toeplitz_sigma(run))
-        lines += ["## Toeplitz covariates (H = 2)", "", "| head | distance of the KQ x-block to I | to Sigma^-1 |", "|---:|---:|---:|"]
+        last = run.last()
+        lines += [f"## Toeplitz covariates (H = 2), {run.name}: MSE {last['eval_mse']:.4f}", "",
+                  "| head | omega | mu | distance of the KQ x-block to I | to Sigma^-1 |", "|---:|---:|---:|---:|---:|"]
         for h in range(kq.shape[0]):
             block = kq[h, :d, :d]
-            lines.append(f"| {h} | {relative_distance(block, np.eye(d)):.3f} | {relative_distance(block, inverse):.3f} |")
+            lines.append(f"| {h} | {last[f'omega.H{h}']:.3f} | {last[f'mu.H{h}']:.3f} | "
+                         f"{relative_distance(block, np.eye(d)):.3f} | {relative_distance(block, inverse):.3f} |")
         lines += ["", "(Frobenius distance between the matrices scaled to unit norm, sign aligned: 0 = proportional.)", ""]
     path = out / "numbers.md"
     path.write_text("\n".join(lines) + "\n")

@@ -28,6 +28,6 @@ check_device icl_linreg.sh "$device"
 
 study="$root/results/icl_linreg"
 if [ "$runs" = 1 ]; then
-  train_runs "$study" "$device" icl_linreg/ h1 h2 h4 h8 linear_h2 linear_by_length_h2 toeplitz_h2 multitask_h3 multitask_h4
+  train_runs "$study" "$device" icl_linreg/ h1 h2 h4 h8 linear_h2 linear_by_length_h2 toeplitz_h2 toeplitz_h2_seed1 multitask_h3 multitask_h4
 fi
 if [ "$figures" = 1 ]; then draw_figures icl_linreg.py "$study"; fi
