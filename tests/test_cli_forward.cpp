@@ -2,6 +2,8 @@
 // its gradients match finite differences.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "autograd/grad_mode.h"
@@ -12,6 +14,8 @@
 #include "io/safetensors.h"
 #include "ops/ops.h"
 #include "subprocess.h"
+#include "task/registry.h"
+#include "tensor/replica_slice.h"
 
 using namespace mechlab;
 using namespace mechlab::testing;
@@ -81,5 +85,42 @@ TEST_CASE("forward on a checkpoint reproduces the probe logits bitwise and its g
     }
     INFO(g.name);
     CHECK(diff / scale < 1e-4);
+  }
+}
+
+TEST_CASE("forward's gradients for a readout model are those of the training loss: the query's squared error only") {
+  TempDir dir;
+  nlohmann::json config = nlohmann::json::parse(read_text(source_dir() + "/configs/icl_linreg/quick_h2.json"));
+  config["train"] = {{"steps", 20}, {"batch_size", 16}, {"eval_batch_size", 16}, {"checkpoint_every", 20}};
+  config["outputs"] = {{"dumps", "none"}};
+  write_text(dir / "config.json", config.dump());
+  const fs::path run = dir / "run";
+  REQUIRE(run_mechlab({"run", (dir / "config.json").string(), "--out", run.string()}).exit_code == 0);
+  const fs::path checkpoint = run / "checkpoints" / "step_00000020.safetensors";
+  RunConfig resolved = run_config_from_resolved(read_checkpoint_info(checkpoint).config);
+  const auto task = make_task(resolved.task);
+  const Batch batch = task->sample({{9, 0}}, 4, RandomStream::eval_data, 0);  // (1, 4, 41, 6), targets (1, 4, 41, 1)
+  save_npy(dir / "x.npy", replica_slice(batch.inputs, 0));
+  // Targets at every position: only the query's may count, as in training.
+  std::vector<float> targets(4 * 41);
+  for (size_t i = 0; i < targets.size(); ++i) targets[i] = static_cast<float>(std::sin(0.3 * static_cast<double>(i)));
+  save_npy(dir / "y.npy", Tensor::from_vector<float>({4, 41, 1}, targets));
+  REQUIRE(run_mechlab({"forward", checkpoint.string(), "--input", (dir / "x.npy").string(), "--out",
+                       (dir / "out.npy").string(), "--targets", (dir / "y.npy").string(), "--grads",
+                       (dir / "g.safetensors").string(), "--f64"})
+              .exit_code == 0);
+  SafetensorsFile grads = load_safetensors(dir / "g.safetensors");
+
+  Transformer model(resolved.model, {{resolved.seeds[0], 0}}, DType::f64);
+  load_checkpoint(checkpoint, model, nullptr, 0);
+  const Tensor inputs = batch.inputs.to(DType::f64);
+  const Tensor query_targets = slice(Tensor::from_vector<float>({1, 4, 41, 1}, targets).to(DType::f64), 2, 40, 41);
+  NoGradGuard no_grad;
+  auto loss = [&] { return mse(slice(model.forward(inputs), 2, 40, 41), query_targets).item(); };  // the query only
+  CHECK(std::stod(grads.metadata.at("loss")) == doctest::Approx(loss()).epsilon(1e-12));
+  for (const NamedParameter& p : model.parameters()) {
+    const double error = finite_difference_error(loss, p.value, grads.at(p.name).to_vector<double>());
+    INFO(p.name << ": relative error " << error);
+    CHECK(error < 1e-6);
   }
 }

@@ -1,6 +1,7 @@
 // Transformer construction, initialisation, hook points and config variants.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/grad_mode.h"
@@ -182,4 +183,36 @@ TEST_CASE("model.layernorm_bias gives LayerNorms a bias independently of the lin
   const Transformer no_norm_bias(c, {{1, 0}});
   CHECK_FALSE(no_norm_bias.has_parameter("ln_final.b"));
   CHECK(no_norm_bias.has_parameter("unembed.b_U"));
+}
+
+TEST_CASE("the model lists its hook points, refuses unknown ones, and knows pyvene's component names") {
+  Transformer model(tiny(), {{2, 0}});
+  NoGradGuard no_grad;
+  ActivationHooks all;
+  all.capture_all();
+  model.forward(tokens_for(1), &all);
+  std::vector<std::string> visited;
+  for (const auto& [name, tensor] : all.captured()) visited.push_back(name);
+  std::vector<std::string> listed = hook_point_names(model.config());
+  std::sort(listed.begin(), listed.end());
+  CHECK(visited == listed);  // every point the forward pass reaches, and no other
+
+  ActivationHooks misspelt;
+  misspelt.replace("blocks.1.hook_resid_pst", [](const Tensor& x) { return x; });
+  CHECK_THROWS_WITH_AS(model.forward(tokens_for(1), &misspelt),
+                       doctest::Contains("no hook point 'blocks.1.hook_resid_pst' in this model; did you mean "
+                                         "blocks.1.hook_resid_post?"),
+                       std::invalid_argument);
+  ActivationHooks capture_missing;
+  capture_missing.capture("blocks.2.hook_resid_post");  // the model has two layers
+  CHECK_THROWS_AS(model.forward(tokens_for(1), &capture_missing), std::invalid_argument);
+
+  CHECK(hook_name_of("block_output", 1) == "blocks.1.hook_resid_post");
+  CHECK(hook_name_of("head_attention_value_output", 0) == "blocks.0.attn.hook_z");
+  CHECK(hook_name_of("mlp_activation", 0) == "blocks.0.mlp.hook_post");
+  CHECK(hook_name_of("no_such_component", 0).empty());
+  for (const std::string& component : pyvene_components()) {
+    INFO(component);
+    CHECK_NOTHROW(check_hook_names({hook_name_of(component, 1)}, model.config()));
+  }
 }

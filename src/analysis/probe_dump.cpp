@@ -26,6 +26,7 @@ void write_probe_dump(const Transformer& model, const Batch& probe, int64_t step
   for (int l = 0; l < L; ++l) {
     const std::string block = "blocks." + std::to_string(l);
     hooks.capture(block + ".hook_resid_post");
+    if (!model.config().layer(l).attention) continue;
     hooks.capture(block + ".attn.hook_pattern");
     hooks.capture(block + ".attn.hook_v");
   }

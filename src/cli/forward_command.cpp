@@ -13,7 +13,9 @@
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "ops/ops.h"
+#include "task/registry.h"
 #include "tensor/replica_slice.h"
+#include "train/training_loss.h"
 
 namespace mechlab::cli {
 
@@ -58,6 +60,11 @@ void check_output(const std::string& option, const std::string& path, const std:
 }
 
 std::string shape_text(const Tensor& x) { return to_string(x.shape()); }
+
+// Targets as the loss takes them: token ids as they are, readout values in the model's precision.
+Tensor tokens_target(const Tensor& targets, const TransformerConfig& c, DType dtype) {
+  return c.output == OutputKind::logits ? targets : targets.to(dtype);
+}
 
 // Token ids (B, T) within the vocabulary, or vectors (B, T, d_input); B, T >= 1; T within n_ctx.
 void check_input(const Tensor& input, const TransformerConfig& c, const std::string& file) {
@@ -113,6 +120,12 @@ int forward(const ForwardOptions& o) {
   } catch (const std::exception& error) {
     throw ConfigError("checkpoint", o.checkpoint + ": its config is not one this mechlab can run: " + error.what());
   }
+  std::unique_ptr<Task> task;
+  try {
+    task = make_task(run.task);
+  } catch (const std::exception& error) {
+    throw ConfigError("checkpoint", o.checkpoint + ": its task is not one this mechlab can run: " + error.what());
+  }
   const DType dtype = o.f64 ? DType::f64 : DType::f32;
   Transformer model(run.model, {{run.seeds[0], 0}}, dtype);
   read_argument("checkpoint", [&] { load_checkpoint(checkpoint, model, nullptr, 0); return 0; });
@@ -131,8 +144,12 @@ int forward(const ForwardOptions& o) {
     save_npy(o.out, replica_slice(outputs, 0));
     return 0;
   }
-  Tensor loss = run.model.output == OutputKind::logits ? cross_entropy(outputs, as_one_replica(targets))
-                                                       : mse(outputs, as_one_replica(targets.to(dtype)));
+  // The training loss, with the mask the task's batches carry (icl_linreg: the query only).
+  const Tensor batch_inputs = as_one_replica(input);
+  Batch batch{batch_inputs, as_one_replica(tokens_target(targets, run.model, dtype)),
+              task->loss_mask_for(batch_inputs)};
+  if (batch.loss_mask.defined()) batch.loss_mask = batch.loss_mask.to(dtype);
+  Tensor loss = sum(training_loss(outputs, batch, run.model), {0});
   loss.backward();
   std::vector<NamedTensor> grads;
   for (const NamedParameter& p : model.parameters()) grads.push_back({p.name, replica_slice(p.value.grad(), 0)});

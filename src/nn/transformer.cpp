@@ -168,13 +168,18 @@ Tensor Transformer::forward(const Tensor& input, ActivationHooks* hooks) const {
     }
     resid = hook(hooks, block + ".hook_resid_post", resid);
   }
-  if (c.output == OutputKind::heads) return resid;  // the last block's heads wrote the output
+  if (c.output == OutputKind::heads) return checked(resid, hooks);  // the last block's heads wrote the output
   Tensor x = norm("ln_final", resid, hooks);
   const Tensor& W_U = parameter("unembed.W_U");
   const int64_t out_width = W_U.dim(2);
   Tensor out = matmul(reshape(x, {R, B * T, D}), W_U);
   if (c.biases) out = add(out, reshape(parameter("unembed.b_U"), {R, 1, out_width}));
-  return reshape(out, {R, B, T, out_width});
+  return checked(reshape(out, {R, B, T, out_width}), hooks);
+}
+
+Tensor Transformer::checked(const Tensor& output, const ActivationHooks* hooks) const {
+  if (hooks) check_hook_names(hooks->unvisited(), config_);
+  return output;
 }
 
 }  // namespace mechlab

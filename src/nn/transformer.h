@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/hooks.h"
+#include "nn/hook_points.h"
 #include "nn/transformer_config.h"
 #include "random/replica_key.h"
 #include "tensor/named_tensor.h"
@@ -26,7 +26,8 @@ class Transformer {
               Device device = Device::cpu);
 
   // tokens i32 (R, B, T) or vectors (R, B, T, d_input) -> logits (R, B, T, d_vocab) or (R, B, T, d_output).
-  // Every intermediate passes through hooks (TransformerLens hook names) when hooks is given.
+  // Every intermediate passes through hooks (TransformerLens hook names, nn/hook_points.h) when hooks is
+  // given; throws std::invalid_argument when hooks names a point this model does not have.
   Tensor forward(const Tensor& input, ActivationHooks* hooks = nullptr) const;
 
   const TransformerConfig& config() const { return config_; }
@@ -43,6 +44,9 @@ class Transformer {
   Tensor hook(ActivationHooks* hooks, const std::string& name, const Tensor& x) const {
     return hooks ? hooks->at(name, x) : x;
   }
+  // `output`, after refusing hooks registered on names the forward pass did not reach (misspelt, or points
+  // this model does not have).
+  Tensor checked(const Tensor& output, const ActivationHooks* hooks) const;
   Tensor attention_block(int layer, const Tensor& x, ActivationHooks* hooks) const;
   Tensor mlp_block(int layer, const Tensor& x, ActivationHooks* hooks) const;
   Tensor norm(const std::string& prefix, const Tensor& x, ActivationHooks* hooks) const;

@@ -61,6 +61,10 @@ class Task {
   virtual EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const = 0;
   virtual std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const = 0;
 
+  // The loss mask (R, B, T) its batches carry for these inputs (R, B, T[, W]), for losses of inputs from
+  // elsewhere (mechlab forward); undefined: every position counts.
+  virtual Tensor loss_mask_for(const Tensor& /*inputs*/) const { return Tensor(); }
+
   // The length T of the sequences it feeds the model, and the config key that sets it.
   virtual int64_t sequence_length() const = 0;
   virtual std::string sequence_length_key() const = 0;

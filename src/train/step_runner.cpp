@@ -5,6 +5,7 @@
 #include "backend/backend.h"
 #include "backend/recorded_work.h"
 #include "ops/ops.h"
+#include "train/training_loss.h"
 
 namespace mechlab {
 
@@ -24,15 +25,6 @@ void stage(Tensor& target, const Tensor& source, Device device) {
                                      StridedView::contiguous(source.shape()), false);
 }
 
-// Per replica: cross-entropy for a model with logits, masked mean squared error for a readout model (whose
-// task must give a loss mask: the positions that carry a target).
-Tensor training_loss(const Transformer& model, const Batch& batch) {
-  const Tensor outputs = model.forward(batch.inputs);
-  if (model.config().output == OutputKind::logits) return cross_entropy(outputs, batch.targets, batch.loss_mask);
-  if (!batch.loss_mask.defined())
-    throw std::logic_error("a readout model's task must give a loss mask (the positions with targets)");
-  return masked_mse(outputs, batch.targets, batch.loss_mask);
-}
 }  // namespace
 
 struct StepRunner::Graph {

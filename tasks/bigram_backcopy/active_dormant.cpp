@@ -58,7 +58,8 @@ Tensor last_position_sink_attention(const Transformer& model, const Tensor& prob
   const int64_t R = model.replicas(), N = probe.dim(0), T = probe.dim(1), V = N / prefixes, H = c.n_heads;
   const Tensor inputs = broadcast_to(reshape(probe.to(model.device()), {1, N, T}), {R, N, T});  // every replica
   ActivationHooks hooks;
-  for (int l = 0; l < c.n_layers; ++l) hooks.capture(fmt::format("blocks.{}.attn.hook_pattern", l));
+  for (int l = 0; l < c.n_layers; ++l)
+    if (c.layer(l).attention) hooks.capture(fmt::format("blocks.{}.attn.hook_pattern", l));
   model.forward(inputs, &hooks);
 
   std::vector<float> table(R * c.n_layers * H * V, std::numeric_limits<float>::quiet_NaN());

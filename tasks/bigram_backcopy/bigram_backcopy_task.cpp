@@ -96,10 +96,11 @@ Task::EvaluationTensors BigramBackcopyTask::evaluation_tensors(const Transformer
   const TransformerConfig& c = model.config();
   ActivationHooks hooks;
   for (int l = 0; l < c.n_layers; ++l) {
+    hooks.capture(fmt::format("blocks.{}.hook_resid_post", l));
+    if (!c.layer(l).attention) continue;
     hooks.capture(fmt::format("blocks.{}.attn.hook_pattern", l));
     hooks.capture(fmt::format("blocks.{}.attn.hook_attn_scores", l));
     hooks.capture(fmt::format("blocks.{}.attn.hook_v", l));
-    hooks.capture(fmt::format("blocks.{}.hook_resid_post", l));
   }
   const Tensor logits = model.forward(batch.inputs, &hooks);
   EvaluationTensors tensors{{"token_loss", token_cross_entropy(logits, batch.targets)}};  // (R, B, T)

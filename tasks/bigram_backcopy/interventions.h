@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/hooks.h"
+#include "nn/hook_points.h"
 #include "nn/transformer_config.h"
 
 namespace mechlab {

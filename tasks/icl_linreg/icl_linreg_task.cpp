@@ -153,6 +153,13 @@ std::vector<MemoryPart> IclLinregTask::analysis_memory(const TransformerConfig& 
            "task.eval_length_prompts", host + activation_bytes(model, chunk, longest + 1, false)}};
 }
 
+Tensor IclLinregTask::loss_mask_for(const Tensor& inputs) const {
+  const int64_t R = inputs.dim(0), B = inputs.dim(1), T = inputs.dim(2);
+  std::vector<float> mask(R * B * T, 0.0f);
+  for (int64_t row = 0; row < R * B; ++row) mask[row * T + T - 1] = 1.0f;
+  return Tensor::from_vector<float>({R, B, T}, mask);
+}
+
 Batch IclLinregTask::sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
                             uint32_t step) const {
   const int64_t R = static_cast<int64_t>(replicas.size()), T = prompt_length_ + 1, K = sampler_.outputs(), W = d_ + K;

@@ -17,6 +17,8 @@ class IclLinregTask final : public Task {
   // Vector input of width d + 1 (fed as it is unless the config adds W_in), a readout of width 1.
   void adapt_model(nlohmann::json& model) const override;
   int64_t sequence_length() const override { return prompt_length_ + 1; }
+  // 1 at the query (the last position), 0 elsewhere, as the batches it samples carry.
+  Tensor loss_mask_for(const Tensor& inputs) const override;
   std::string sequence_length_key() const override { return "task.prompt_length"; }
   // The length sweep beside each dump: its prompts on the host and a forward pass of 1000 of them.
   std::vector<MemoryPart> analysis_memory(const TransformerConfig& model, int64_t replicas) const override;
