@@ -74,6 +74,11 @@ class Backend {
   // Bytes it may still allocate (free device memory; for the CPU what the host, its cgroup and rlimits
   // allow): the memory check compares its estimate of a run with this before anything is written.
   virtual double available_bytes() const = 0;
+  // Bytes in live tensors now, and the most there were since the last reset_peak(): what an analysis
+  // reports as its peak memory, and what the memory tests compare the estimates with.
+  virtual size_t live_bytes() const = 0;
+  virtual size_t peak_live_bytes() const = 0;
+  virtual void reset_peak() = 0;
   virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
 

@@ -75,7 +75,7 @@ StepTiming time_steps(const TransformerConfig& config, int64_t replicas, int64_t
   std::vector<Batch> batches;
   for (uint32_t i = 0; i < 8; ++i) {
     Tensor tokens = random_tokens(keys, batch, length + 1, config.d_vocab, i);
-    batches.push_back({slice(tokens, 2, 0, length), slice(tokens, 2, 1, length + 1), Tensor()});
+    batches.push_back({slice(tokens, 2, 0, length), slice(tokens, 2, 1, length + 1), Tensor(), {}});
   }
   StepTiming timing;
   std::vector<double> times;

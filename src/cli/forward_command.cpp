@@ -147,7 +147,7 @@ int forward(const ForwardOptions& o) {
   // The training loss, with the mask the task's batches carry (icl_linreg: the query only).
   const Tensor batch_inputs = as_one_replica(input);
   Batch batch{batch_inputs, as_one_replica(tokens_target(targets, run.model, dtype)),
-              task->loss_mask_for(batch_inputs)};
+              task->loss_mask_for(batch_inputs), {}};
   if (batch.loss_mask.defined()) batch.loss_mask = batch.loss_mask.to(dtype);
   Tensor loss = sum(training_loss(outputs, batch, run.model), {0});
   loss.backward();

@@ -117,9 +117,9 @@ Tensor Transformer::mlp_block(int layer, const Tensor& x, ActivationHooks* hooks
   const int64_t R = replicas(), B = x.dim(1), T = x.dim(2), D = config_.d_model, M = config_.d_mlp;
   Tensor pre = matmul(reshape(x, {R, B * T, D}), parameter(prefix + "W_in"));
   if (config_.biases) pre = add(pre, reshape(parameter(prefix + "b_in"), {R, 1, M}));
-  pre = hook(hooks, prefix + "hook_pre", pre);
+  pre = hook(hooks, prefix + "hook_pre", reshape(pre, {R, B, T, M}));  // hooks see (R, B, T, M)
   Tensor post = hook(hooks, prefix + "hook_post", config_.activation == Activation::relu ? relu(pre) : gelu(pre));
-  Tensor out = matmul(post, parameter(prefix + "W_out"));
+  Tensor out = matmul(reshape(post, {R, B * T, M}), parameter(prefix + "W_out"));
   if (config_.biases) out = add(out, reshape(parameter(prefix + "b_out"), {R, 1, D}));
   return hook(hooks, "blocks." + std::to_string(layer) + ".hook_mlp_out", reshape(out, {R, B, T, D}));
 }

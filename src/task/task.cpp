@@ -1,5 +1,7 @@
 #include "task/task.h"
 
+#include <stdexcept>
+
 #include "config/config_error.h"
 #include "nn/memory_model.h"
 
@@ -13,6 +15,10 @@ void require_model_value(nlohmann::json& model, const char* key, int64_t value, 
 
 double Task::evaluation_bytes(const TransformerConfig& model, double sequences) const {
   return activation_bytes(model, sequences, static_cast<double>(sequence_length()), false);
+}
+
+ContrastBatch Task::contrast_batch(const std::vector<ReplicaKey>& /*replicas*/, int64_t /*batch_size*/) const {
+  throw std::invalid_argument("this task has no contrast batches (clean/corrupted pairs) to patch between");
 }
 
 }  // namespace mechlab

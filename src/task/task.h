@@ -11,20 +11,31 @@
 #include "nn/transformer.h"
 #include "random/philox.h"
 #include "random/replica_key.h"
+#include "task/analysis_metric.h"
+#include "task/annotations.h"
 
 namespace mechlab {
 
 // One batch for R replicas. Inputs are i32 token ids (R, B, T) or f32 vectors (R, B, T, d_input);
 // targets are i32 ids (R, B, T) for a cross-entropy task; loss_mask (R, B, T) selects the positions
-// that count (undefined: all of them).
+// that count (undefined: all of them); annotations say what each example is (task/annotations.h).
 struct Batch {
   Tensor inputs;
   Tensor targets;
   Tensor loss_mask;
+  Annotations annotations;
 
   Batch to(Device device) const {
-    return {inputs.to(device), targets.to(device), loss_mask.defined() ? loss_mask.to(device) : Tensor()};
+    return {inputs.to(device), targets.to(device), loss_mask.defined() ? loss_mask.to(device) : Tensor(), annotations};
   }
+};
+
+// Two batches that differ where the task says they should (the token a copy reads, the regression weights),
+// for patching: the same annotations hold for both, and metrics always score against the clean targets.
+struct ContrastBatch {
+  Batch clean;
+  Batch corrupted;
+  std::string description;  // how corrupted differs from clean, for the analysis tables
 };
 
 // One part of a run's peak memory, for the check before a run starts (train/memory_estimate.h).
@@ -75,6 +86,18 @@ class Task {
   virtual std::vector<MemoryPart> analysis_memory(const TransformerConfig& /*model*/, int64_t /*replicas*/) const {
     return {};
   }
+
+  // For analysis (mechlab analyze): clean/corrupted pairs of `batch_size` examples per replica, drawn from
+  // RandomStream::analysis; the reference batch mean and resample ablations draw from (default: the task's
+  // own distribution, step 1 of that stream); the metrics an analysis may name. A task without contrast
+  // batches throws std::invalid_argument saying so.
+  virtual ContrastBatch contrast_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size) const;
+  virtual Batch reference_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size) const {
+    return sample(replicas, batch_size, RandomStream::analysis, 1);
+  }
+  virtual std::vector<AnalysisMetric> analysis_metrics() const { return {}; }
+  // Adds the annotations any batch of the task can carry (sets of positions its metrics read).
+  virtual void annotate(Batch& /*batch*/) const {}
 
   // The text of each token id, written to the run directory as vocab.json so token ids can be decoded;
   // null for tasks whose inputs are not tokens.

@@ -9,7 +9,7 @@ namespace mechlab {
 std::vector<double> train_step(const Transformer& model, Optimizer& optimizer, const Tensor& inputs,
                                const Tensor& targets, const Tensor& mask) {
   StepRunner eager(model, optimizer, /*use_graph=*/false);
-  return eager.step({inputs, targets, mask}).to_vector<double>();
+  return eager.step({inputs, targets, mask, {}}).to_vector<double>();
 }
 
 Tensor random_tokens(const std::vector<ReplicaKey>& replicas, int64_t batch, int64_t length, int32_t vocab,

@@ -11,5 +11,7 @@ namespace mechlab {
 // positions that carry a target).
 Tensor training_loss(const Tensor& outputs, const Batch& batch, const TransformerConfig& config);
 Tensor training_loss(const Transformer& model, const Batch& batch);
+// The same loss per example (R, B): each example's mean over its own positions of the loss mask.
+Tensor example_losses(const Tensor& outputs, const Batch& batch, const TransformerConfig& config);
 
 }  // namespace mechlab

@@ -89,7 +89,7 @@ Batch BigramBackcopyTask::sample(const std::vector<ReplicaKey>& replicas, int64_
     }
   }
   return {Tensor::from_vector<int32_t>({R, batch_size, T}, inputs), Tensor::from_vector<int32_t>({R, batch_size, T}, targets),
-          Tensor()};
+          Tensor(), {}};
 }
 
 Task::EvaluationTensors BigramBackcopyTask::evaluation_tensors(const Transformer& model, const Batch& batch) const {

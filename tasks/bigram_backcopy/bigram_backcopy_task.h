@@ -35,6 +35,11 @@ class BigramBackcopyTask final : public Task {
   // e.g. loss_backcopy.zero_head.L0H0, loss_bigram.zero_mlp.L0, loss_bigram.zero_bos_value.L0.
   EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const override;
   std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const override;
+  // Clean sequences with a copy to make and the same sequences with the copied token changed
+  // (tasks/bigram_backcopy/contrast.cpp); metrics logit_diff, answer_loss, accuracy at the trigger, and loss.
+  ContrastBatch contrast_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size) const override;
+  std::vector<AnalysisMetric> analysis_metrics() const override;
+  void annotate(Batch& batch) const override;
   // The 65 characters in id order, then "<s>".
   nlohmann::json vocabulary() const override;
   // active_dormant.csv / .npy (active_dormant.h) beside each probe dump.

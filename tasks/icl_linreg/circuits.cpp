@@ -4,18 +4,15 @@
 #include <cmath>
 #include <limits>
 
+#include "analysis/circuits.h"
 #include "ops/ops.h"
 
 namespace mechlab {
 
-Tensor kq_circuits(const Transformer& model) {
-  return matmul(model.parameter("blocks.0.attn.W_Q"), model.parameter("blocks.0.attn.W_K"), false, true,
-                model.config().score_scale());
-}
+Tensor kq_circuits(const Transformer& model) { return head_qk(model, 0); }
 
 Tensor ov_circuits(const Transformer& model) {
-  const Tensor& W_V = model.parameter("blocks.0.attn.W_V");  // (R, H, D, E)
-  const Tensor vo = matmul(W_V, model.parameter("blocks.0.attn.W_O"));  // (R, H, D, D), or (R, H, D, K)
+  const Tensor vo = head_ov(model, 0);  // (R, H, D, D), or (R, H, D, K)
   if (!model.has_parameter("unembed.W_U")) return vo;                // the heads write the output themselves
   const Tensor& W_U = model.parameter("unembed.W_U");                 // (R, D, K)
   const int64_t R = vo.dim(0), H = vo.dim(1), D = vo.dim(2), K = W_U.dim(2);

@@ -12,7 +12,8 @@
 
 namespace mechlab {
 
-// (R, H, D, D) and (R, H, D, K) from layer 0's parameters, with ops only (graph-recordable).
+// (R, H, D, D) and (R, H, D, K): layer 0's head_qk and head_ov (analysis/circuits.h), OV times W_U when the
+// model has a readout; ops only (graph-recordable).
 Tensor kq_circuits(const Transformer& model);
 Tensor ov_circuits(const Transformer& model);
 

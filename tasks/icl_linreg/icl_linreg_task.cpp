@@ -176,7 +176,7 @@ Batch IclLinregTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
     }
   }
   return {Tensor::from_vector<float>({R, batch_size, T, W}, inputs),
-          Tensor::from_vector<float>({R, batch_size, T, K}, targets), Tensor::from_vector<float>({R, batch_size, T}, mask)};
+          Tensor::from_vector<float>({R, batch_size, T, K}, targets), Tensor::from_vector<float>({R, batch_size, T}, mask), {}};
 }
 
 Task::EvaluationTensors IclLinregTask::evaluation_tensors(const Transformer& model, const Batch& batch) const {

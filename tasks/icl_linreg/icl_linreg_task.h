@@ -32,6 +32,11 @@ class IclLinregTask final : public Task {
   // (one softmax head at the single-head optimum omega = 1/sqrt(d), mu = sqrt(d) / (1 + (1 + sigma^2) d e / L)).
   EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const override;
   std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const override;
+  // Clean prompts and the same prompts with every y negated (the prompt of -beta and -noise, as likely as
+  // the clean one; tasks/icl_linreg/contrast.cpp); metrics prediction (output 0 at the query) and loss.
+  ContrastBatch contrast_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size) const override;
+  std::vector<AnalysisMetric> analysis_metrics() const override;
+  void annotate(Batch& batch) const override;
   // mse_by_length.csv (task.eval_lengths), kq.npy and ov.npy beside each dump (length_sweep.h).
   void write_dump_analyses(const Transformer& model, const std::vector<std::filesystem::path>& dump_dirs) const override;
 

@@ -14,10 +14,9 @@ class CpuBackend final : public Backend {
   void* allocate(size_t bytes) override;
   void release(void* data, size_t bytes) override;
   double available_bytes() const override;
-  // Bytes in live blocks now, and the most there were since the last reset_peak() (for the memory tests).
-  size_t live_bytes() const;
-  size_t peak_live_bytes() const;
-  void reset_peak();
+  size_t live_bytes() const override;
+  size_t peak_live_bytes() const override;
+  void reset_peak() override;
   void copy_from_host(void* dst, const void* src, size_t bytes) override;
   void copy_to_host(void* dst, const void* src, size_t bytes) override;
 

@@ -31,6 +31,9 @@ class CudaBackend final : public Backend {
 
   void* allocate(size_t bytes) override;
   double available_bytes() const override;
+  size_t live_bytes() const override;
+  size_t peak_live_bytes() const override;
+  void reset_peak() override;
   void release(void* data, size_t bytes) override;
   void copy_from_host(void* dst, const void* src, size_t bytes) override;
   void copy_to_host(void* dst, const void* src, size_t bytes) override;
@@ -75,7 +78,8 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   void* cublas_workspace_ = nullptr;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
+  size_t live_bytes_ = 0, peak_live_bytes_ = 0;
   int current_pool_ = 0;                                // 0: the shared cache
   std::map<int, std::multimap<size_t, void*>> free_;    // pool -> size -> free blocks
   std::unordered_map<void*, int> owner_;                // block -> pool

@@ -1,4 +1,5 @@
 // CUDA backend setup, the caching allocator with graph pools, host copies, fill, convert, strided copy.
+#include <algorithm>
 #include <cstring>
 
 #include "backend/cuda/check.h"
@@ -57,6 +58,8 @@ void CudaBackend::trim() {
 
 void* CudaBackend::allocate(size_t bytes) {
   std::lock_guard lock(mutex_);
+  live_bytes_ += bytes;
+  peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
   auto& free = free_[current_pool_];
   auto found = free.find(bytes);
   if (found != free.end()) {
@@ -76,8 +79,24 @@ double CudaBackend::available_bytes() const {
   return static_cast<double>(free);
 }
 
+size_t CudaBackend::live_bytes() const {
+  std::lock_guard lock(mutex_);
+  return live_bytes_;
+}
+
+size_t CudaBackend::peak_live_bytes() const {
+  std::lock_guard lock(mutex_);
+  return peak_live_bytes_;
+}
+
+void CudaBackend::reset_peak() {
+  std::lock_guard lock(mutex_);
+  peak_live_bytes_ = live_bytes_;
+}
+
 void CudaBackend::release(void* data, size_t bytes) {
   std::lock_guard lock(mutex_);
+  live_bytes_ -= bytes;
   free_[owner_.at(data)].emplace(bytes, data);
 }
 

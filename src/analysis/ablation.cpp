@@ -1,0 +1,157 @@
+// Ablation: replace components' outputs by zero, their mean over the task's reference batch, or their value
+// on another example of it (resample), and report the metric of the clean batch. "heads" ablates each head on
+// its own (the leave-one-out table, [L, H]); "mlps" and "layers" each MLP or layer ([L]); a list ablates each
+// listed component, or all of them at once with "together": true.
+#include <fmt/format.h>
+
+#include "analysis/analysis.h"
+#include "analysis/components.h"
+#include "analysis/kinds.h"
+#include "config/config_error.h"
+#include "ops/ops.h"
+
+namespace mechlab {
+
+namespace {
+// The hooks whose activations make up a component's output, and the heads of them it owns.
+std::vector<std::pair<std::string, std::vector<int>>> component_hooks(const Component& c, const TransformerConfig& config) {
+  const std::string block = fmt::format("blocks.{}.", c.layer);
+  switch (c.kind) {
+    case Component::Kind::head:
+      if (!config.layer(c.layer).attention) return {};
+      return {{block + "attn.hook_z", {c.head}}};
+    case Component::Kind::mlp: return {{block + "hook_mlp_out", {}}};
+    case Component::Kind::layer: {
+      std::vector<std::pair<std::string, std::vector<int>>> hooks;
+      if (config.layer(c.layer).attention) hooks.push_back({block + "hook_attn_out", {}});
+      if (config.layer(c.layer).mlp && config.d_mlp > 0) hooks.push_back({block + "hook_mlp_out", {}});
+      return hooks;
+    }
+  }
+  return {};
+}
+
+class Ablation final : public Analysis {
+ public:
+  Ablation(const SpecReader& entry, const SpecTarget& target)
+      : metric_(entry_metric(entry, target)), positions_(parse_positions(entry, target)) {
+    entry.only({"name", "kind", "metric", "components", "value", "together", "positions"});
+    value_ = entry.choice("value", {"zero", "mean", "resample"}, "zero");
+    together_ = entry.boolean("together", false);
+    const nlohmann::json components = entry.has("components") ? entry.raw("components") : nlohmann::json("heads");
+    if (components.is_string()) {
+      const std::string which = components.get<std::string>();
+      if (which == "heads") {
+        table_shape_ = {target.model.n_layers, target.model.n_heads};
+        for (int l = 0; l < target.model.n_layers; ++l)
+          for (int h = 0; h < target.model.n_heads; ++h) components_.push_back({Component::Kind::head, l, h});
+      } else if (which == "mlps" || which == "layers") {
+        table_shape_ = {target.model.n_layers};
+        for (int l = 0; l < target.model.n_layers; ++l)
+          components_.push_back({which == "mlps" ? Component::Kind::mlp : Component::Kind::layer, l, 0});
+      } else {
+        throw ConfigError(entry.at("components"), fmt::format("'{}' is not heads, mlps, layers or a list such as "
+                                                              "[\"L0H1\", \"L1.mlp\", \"L1\"]", which));
+      }
+    } else if (components.is_array() && !components.empty()) {
+      for (size_t i = 0; i < components.size(); ++i) {
+        const std::string at = fmt::format("{}[{}]", entry.at("components"), i);
+        if (!components[i].is_string()) throw ConfigError(at, "must be a component name such as \"L0H1\"");
+        components_.push_back(parse_component(components[i].get<std::string>(), target.model, at));
+      }
+      table_shape_ = {together_ ? 1 : static_cast<int64_t>(components_.size())};
+    } else {
+      throw ConfigError(entry.at("components"), "must be heads, mlps, layers or a non-empty list of components");
+    }
+  }
+  bool needs_contrast() const override { return false; }
+
+  AnalysisResult run(const AnalysisContext& ctx) const override {
+    const TransformerConfig& config = ctx.model.config();
+    const Batch& base = ctx.contrast.clean;
+    std::vector<std::string> hooks;
+    for (const Component& c : components_)
+      for (const auto& [hook, heads] : component_hooks(c, config)) hooks.push_back(hook);
+    // What each hook is replaced by: (R, B, ...) per example.
+    const auto on_base = ctx.cache(base, hooks);
+    std::map<std::string, Tensor> replacement;
+    if (value_ != "zero") {
+      const auto on_reference = ctx.cache(ctx.reference, hooks);
+      for (const std::string& hook : hooks) {
+        const Tensor& x = on_reference.at(hook);
+        replacement[hook] = value_ == "mean" ? broadcast_to(mean(x, {1}, true), on_base.at(hook).shape()) : x;
+      }
+    } else {
+      for (const std::string& hook : hooks) replacement[hook] = scale(on_base.at(hook), 0.0);
+    }
+    const Where where = positions_.where(base);
+    const int64_t count = together_ ? 1 : static_cast<int64_t>(components_.size());
+    auto ablate = [&](SlotPatches& patches, int64_t slot, const Component& c) {
+      for (const auto& [hook, heads] : component_hooks(c, config)) {
+        Where w = where;
+        w.heads = heads;
+        patches.take(slot, patches.source(hook, replacement.at(hook)), w);
+      }
+    };
+    const std::vector<double> values = ctx.patched_runs(metric_, base, count, [&](SlotPatches& p, int64_t slot, int64_t i) {
+      if (together_)
+        for (const Component& c : components_) ablate(p, slot, c);
+      else
+        ablate(p, slot, components_[i]);
+    });
+    const std::vector<double> clean = ctx.baseline(metric_, base);
+    const int64_t R = ctx.model.replicas();
+    AnalysisResult result;
+    std::vector<int64_t> dims{R};
+    dims.insert(dims.end(), table_shape_.begin(), table_shape_.end());
+    std::vector<double> padded(R * numel_of(table_shape_), std::nan(""));  // layers without the component stay NaN
+    std::vector<double> change(padded.size(), std::nan(""));
+    nlohmann::json rows = nlohmann::json::array();
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t i = 0; i < count; ++i) {
+        const bool applies = together_ || !component_hooks(components_[i], config).empty();
+        const int64_t at = r * (static_cast<int64_t>(padded.size()) / R) + i;
+        if (applies) {
+          padded[at] = values[r * count + i];
+          change[at] = values[r * count + i] - clean[r];
+        }
+        rows.push_back({{"replica", r}, {"component", together_ ? labels() : components_[i].label()},
+                        {"metric", applies ? nlohmann::json(padded[at]) : nlohmann::json(nullptr)},
+                        {"change", applies ? nlohmann::json(change[at]) : nlohmann::json(nullptr)}});
+      }
+    result.arrays["metric"] = host_array(dims, padded);
+    result.arrays["change"] = host_array(dims, change);
+    result.table["method"] = {{"kind", "ablation"}, {"value", value_}, {"positions", positions_.describe()},
+                              {"together", together_}, {"metric", metric_.name},
+                              {"components", together_ ? nlohmann::json(labels()) : nlohmann::json(table_shape_.size() == 2 ? "heads" : "listed")}};
+    result.table["baseline"] = {{"clean", clean}};
+    result.table["rows"] = rows;
+    return result;
+  }
+
+ private:
+  static int64_t numel_of(const std::vector<int64_t>& dims) {
+    int64_t n = 1;
+    for (int64_t d : dims) n *= d;
+    return n;
+  }
+  std::string labels() const {
+    std::string out;
+    for (const Component& c : components_) out += (out.empty() ? "" : "+") + c.label();
+    return out;
+  }
+
+  AnalysisMetric metric_;
+  PositionChoice positions_;
+  std::string value_;
+  bool together_ = false;
+  std::vector<Component> components_;
+  std::vector<int64_t> table_shape_;
+};
+}  // namespace
+
+std::unique_ptr<Analysis> make_ablation(const SpecReader& entry, const SpecTarget& target) {
+  return std::make_unique<Ablation>(entry, target);
+}
+
+}  // namespace mechlab

@@ -1,0 +1,98 @@
+#include "analysis/metric.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "config/config_error.h"
+#include "ops/ops.h"
+#include "train/training_loss.h"
+
+namespace mechlab {
+
+namespace {
+const Tensor& role(const std::map<std::string, Tensor>& roles, const std::string& name, const char* kind) {
+  auto found = roles.find(name);
+  if (found == roles.end())
+    throw std::invalid_argument(fmt::format("the batch has no {} annotation '{}'", kind, name));
+  return found->second;
+}
+
+// (R, B) indices -> one-hot (R, B, n) in `like`'s dtype and device.
+Tensor one_hot(const Tensor& indices, int64_t n, const Tensor& like) {
+  const std::vector<int32_t> index = indices.to_vector<int32_t>();
+  std::vector<double> values(index.size() * n, 0.0);
+  for (size_t i = 0; i < index.size(); ++i) values[i * n + index[i]] = 1.0;
+  return Tensor::from_vector<double>({indices.dim(0), indices.dim(1), n}, values).to(like.dtype()).to(like.device());
+}
+
+// outputs (R, B, T, W) at each example's position of `role` -> (R, B, W).
+Tensor at_position(const Tensor& outputs, const Batch& batch, const std::string& position) {
+  const int64_t R = outputs.dim(0), B = outputs.dim(1), T = outputs.dim(2);
+  const Tensor select = reshape(one_hot(role(batch.annotations.positions, position, "position"), T, outputs), {R, B, T, 1});
+  return sum(mul(outputs, select), {2});
+}
+}  // namespace
+
+ExampleMetric example_metric(const AnalysisMetric& m, const Tensor& outputs, const Batch& batch,
+                             const TransformerConfig& config) {
+  const int64_t R = outputs.dim(0), B = outputs.dim(1);
+  const Tensor ones = Tensor::full({R, B}, 1.0, outputs.dtype(), outputs.device());
+  if (m.kind == MetricKind::loss) {
+    Batch scored = batch;
+    if (!m.mask.empty()) scored.loss_mask = role(batch.annotations.masks, m.mask, "mask").to(outputs.device());
+    if (!scored.loss_mask.defined()) return {mul(example_losses(outputs, scored, config), ones), ones};
+    const Tensor mask = scored.loss_mask.to(outputs.dtype());  // (R, B, T)
+    const Tensor counts = sum(mask, {2});
+    return {mul(example_losses(outputs, scored, config), counts), counts};
+  }
+  const Tensor picked = at_position(outputs, batch, m.position);  // (R, B, W)
+  const int64_t W = picked.dim(2);
+  switch (m.kind) {
+    case MetricKind::output: return {reshape(slice(picked, 2, m.channel, m.channel + 1), {R, B}), ones};
+    case MetricKind::logit_diff: {
+      const Tensor sign = sub(one_hot(role(batch.annotations.tokens, m.answer, "token"), W, picked),
+                              one_hot(role(batch.annotations.tokens, m.wrong, "token"), W, picked));
+      return {sum(mul(picked, sign), {2}), ones};
+    }
+    case MetricKind::answer_loss: {
+      const Tensor answer = role(batch.annotations.tokens, m.answer, "token").to(picked.device());
+      return {reshape(token_cross_entropy(reshape(picked, {R, B, 1, W}), reshape(answer, {R, B, 1})), {R, B}), ones};
+    }
+    case MetricKind::accuracy: {
+      const std::vector<double> logits = picked.to(DType::f64).to(Device::cpu).to_vector<double>();
+      const std::vector<int32_t> answer = role(batch.annotations.tokens, m.answer, "token").to_vector<int32_t>();
+      std::vector<double> correct(R * B, 0.0);
+      for (int64_t e = 0; e < R * B; ++e) {
+        int64_t best = 0;
+        for (int64_t v = 1; v < W; ++v)
+          if (logits[e * W + v] > logits[e * W + best]) best = v;
+        correct[e] = best == answer[e] ? 1.0 : 0.0;
+      }
+      return {Tensor::from_vector<double>({R, B}, correct).to(picked.dtype()).to(picked.device()), ones};
+    }
+    case MetricKind::loss: break;
+  }
+  throw std::logic_error("example_metric: unknown metric kind");
+}
+
+Tensor batch_metric(const ExampleMetric& m) { return div(sum(m.total, {1}), sum(m.weight, {1})); }
+
+std::vector<double> slot_values(const ExampleMetric& m, int64_t slots) {
+  const int64_t R = m.total.dim(0), B = m.total.dim(1) / slots;
+  const Tensor totals = sum(reshape(m.total, {R, slots, B}), {2}), weights = sum(reshape(m.weight, {R, slots, B}), {2});
+  return div(totals, weights).to(DType::f64).to(Device::cpu).to_vector<double>();
+}
+
+const AnalysisMetric& find_metric(const std::vector<AnalysisMetric>& metrics, const std::string& name,
+                                  const std::string& json_path) {
+  std::string names;
+  for (const AnalysisMetric& m : metrics) {
+    if (m.name == name) return m;
+    names += (names.empty() ? "" : ", ") + m.name;
+  }
+  throw ConfigError(json_path, metrics.empty() ? "this task offers no analysis metrics"
+                                               : fmt::format("the task has no metric '{}'; its metrics: {}", name, names));
+}
+
+}  // namespace mechlab

