@@ -116,3 +116,33 @@ TEST_CASE("analyze: bad specs exit 2 with one line naming the JSON path, and wri
   CHECK(snapshot(run) == before);
   note(std::to_string(cases.size()) + " bad analysis specs refused");
 }
+
+TEST_CASE("analyze: on a two-head ICL run either head's ablation raises the MSE and the heads' attributions oppose") {
+  TempDir dir;
+  const fs::path run = dir / "run";
+  REQUIRE(run_mechlab({"run", source_dir() + "/configs/icl_linreg/quick_h2.json", "train.steps=1000", "--out", run.string()})
+              .exit_code == 0);
+  write_text(dir / "spec.json", R"({"batch_size": 1, "analyses": [
+    {"name": "heads", "kind": "ablation", "components": "heads", "metric": "loss"},
+    {"name": "dla", "kind": "direct_attribution", "metric": "prediction"}]})");
+  REQUIRE(run_mechlab({"analyze", run.string(), (dir / "spec.json").string(), "batch_size=256"}).exit_code == 0);
+  const double clean = read_json_file(run / "analysis" / "heads" / "table.json")["baseline"]["clean"].get<double>();
+  const std::vector<double> ablated = array(run / "analysis" / "heads" / "metric.npy");  // (1, 2)
+  CHECK(ablated[0] > 1.5 * clean);
+  CHECK(ablated[1] > 1.5 * clean);
+  // One prompt: per source position the two heads write opposite amounts (opposite mu), so their sum is well
+  // below the sum of their sizes; together they are the prediction.
+  REQUIRE(run_mechlab({"analyze", run.string(), (dir / "spec.json").string()}).exit_code == 0);
+  const std::vector<double> source = array(run / "analysis" / "dla" / "per_head_source.npy");  // (1, 2, T)
+  const size_t T = source.size() / 2;
+  double together = 0, apart = 0, opposite = 0;
+  for (size_t s = 0; s + 1 < T; ++s) {
+    together += std::abs(source[s] + source[T + s]);
+    apart += std::abs(source[s]) + std::abs(source[T + s]);
+    opposite += (source[s] > 0) != (source[T + s] > 0);
+  }
+  CHECK(opposite / static_cast<double>(T - 1) > 0.9);
+  CHECK(together < 0.8 * apart);
+  const nlohmann::json dla = read_json_file(run / "analysis" / "dla" / "table.json");
+  CHECK(dla["baseline"]["heads_sum"].get<double>() == doctest::Approx(dla["baseline"]["clean"].get<double>()).epsilon(1e-4));
+}

@@ -3,7 +3,8 @@
 // divided by the clean run's scale there, times the LayerNorm weight) and then along the metric's direction
 // (W_U[:, answer] - W_U[:, wrong] for logit_diff, the output channel for a readout). Per head [L, H] and
 // split by the source position the head reads [L, H, T] (o_h = sum_s pattern[q, s] v_s W_O[h]), averaged over
-// the clean batch; biases and the other components are the remainder the table reports.
+// the clean batch, and per example [B, L, H]; biases and the other components are the remainder the table
+// reports.
 #include <fmt/format.h>
 
 #include <Eigen/Dense>
@@ -77,6 +78,7 @@ class DirectAttribution final : public Analysis {
         ln_scale[e] = std::sqrt(var + c.layernorm_eps);
       }
     std::vector<double> per_head(R * L * H, std::nan("")), per_source(R * L * H * T, std::nan(""));
+    std::vector<double> per_example(R * B * L * H, std::nan(""));  // (R, B, L, H)
     for (int l = 0; l < L; ++l) {
       if (!c.layer(l).attention) continue;
       const std::vector<double> pattern = host(cache.at(fmt::format("blocks.{}.attn.hook_pattern", l)));  // (R, B, H, T, T)
@@ -90,6 +92,7 @@ class DirectAttribution final : public Analysis {
           // W_O[h] applied to the direction: the metric per unit of z (E), per example.
           std::vector<double> head_total(T, 0.0);
           for (int64_t b = 0; b < B; ++b) {
+            double example_total = 0;
             const int64_t e = r * B + b, q = position[e];
             Eigen::VectorXd read(E);  // W_O[h] (centred) . direction / scale
             Eigen::VectorXd dir = Eigen::Map<const Eigen::VectorXd>(&direction[e * W], W);
@@ -104,7 +107,9 @@ class DirectAttribution final : public Analysis {
               double dot = 0;
               for (int64_t i = 0; i < E; ++i) dot += v[(((r * B + b) * T + src) * H + h) * E + i] * read[i];
               head_total[src] += weight * dot / static_cast<double>(B);
+              example_total += weight * dot;
             }
+            per_example[((r * B + b) * L + l) * H + h] = example_total;
           }
           double total = 0;
           for (int64_t src = 0; src < T; ++src) {
@@ -117,6 +122,7 @@ class DirectAttribution final : public Analysis {
     AnalysisResult result;
     result.arrays["per_head"] = host_array({R, L, H}, per_head);
     result.arrays["per_head_source"] = host_array({R, L, H, T}, per_source);
+    result.arrays["per_example"] = host_array({R, B, L, H}, per_example);
     const std::vector<double> clean = ctx.baseline(metric_, batch);
     std::vector<double> heads_sum(R, 0.0);
     for (int64_t r = 0; r < R; ++r)
