@@ -8,6 +8,7 @@
 #include "analysis/components.h"
 #include "analysis/kinds.h"
 #include "config/config_error.h"
+#include "config/value_check.h"
 #include "ops/ops.h"
 
 namespace mechlab {
@@ -136,9 +137,9 @@ class Ablation final : public Analysis {
     return n;
   }
   std::string labels() const {
-    std::string out;
-    for (const Component& c : components_) out += (out.empty() ? "" : "+") + c.label();
-    return out;
+    std::vector<std::string> names;
+    for (const Component& c : components_) names.push_back(c.label());
+    return config_detail::joined(names, "+");
   }
 
   AnalysisMetric metric_;

@@ -38,9 +38,13 @@ struct AnalysisContext {
   // The metric of `batch`'s unpatched run per replica (host, R).
   std::vector<double> baseline(const AnalysisMetric& metric, const Batch& batch) const;
   // `count` patched runs of `base`, `chunk` at a time: fill(patches, slot, index) sets up slot `slot` of
-  // the chunk as patched run `index`. Returns the metric, (R, count) row-major on the host.
+  // the chunk as patched run `index`; prepare(first, slots), when given, runs before each chunk is filled
+  // (what the chunk's patches depend on, such as path patching's first pass). Returns the metric, (R, count)
+  // row-major on the host.
   using Fill = std::function<void(SlotPatches& patches, int64_t slot, int64_t index)>;
-  std::vector<double> patched_runs(const AnalysisMetric& metric, const Batch& base, int64_t count, const Fill& fill) const;
+  using Prepare = std::function<void(int64_t first, int64_t slots)>;
+  std::vector<double> patched_runs(const AnalysisMetric& metric, const Batch& base, int64_t count, const Fill& fill,
+                                   const Prepare& prepare = nullptr) const;
 };
 
 // An analysis's output: arrays (R, ...) f64 on the host, written as .npy (TransformerLens' shapes, the

@@ -6,6 +6,7 @@
 #include "analysis/analysis.h"
 #include "autograd/grad_mode.h"
 #include "config/config_error.h"
+#include "config/value_check.h"
 
 namespace mechlab {
 
@@ -26,12 +27,13 @@ std::vector<double> AnalysisContext::baseline(const AnalysisMetric& metric, cons
 }
 
 std::vector<double> AnalysisContext::patched_runs(const AnalysisMetric& metric, const Batch& base, int64_t count,
-                                                  const Fill& fill) const {
+                                                  const Fill& fill, const Prepare& prepare) const {
   NoGradGuard no_grad;
   const int64_t R = model.replicas(), B = base.inputs.dim(1), T = base.inputs.dim(2);
   std::vector<double> values(R * count);
   for (int64_t first = 0; first < count; first += chunk) {
     const int64_t S = std::min(chunk, count - first);
+    if (prepare) prepare(first, S);
     SlotPatches patches(model.config(), R, S, B, T);
     for (int64_t s = 0; s < S; ++s) fill(patches, s, first + s);
     ActivationHooks hooks;
@@ -76,10 +78,7 @@ std::vector<double> normalised(const std::vector<double>& values, const std::vec
 Where PositionChoice::where(const Batch& batch) const {
   Where w;
   if (!role.empty()) {
-    auto found = batch.annotations.positions.find(role);
-    if (found == batch.annotations.positions.end())
-      throw std::invalid_argument(fmt::format("the batch has no position annotation '{}'", role));
-    const std::vector<int32_t> at = found->second.to_vector<int32_t>();
+    const std::vector<int32_t> at = batch.annotations.position(role).to_vector<int32_t>();
     w.position = [at](int64_t example, int64_t t) { return at[example] == t; };
   } else if (!listed.empty()) {
     const std::vector<int64_t> positions = listed;
@@ -102,8 +101,7 @@ PositionChoice parse_positions(const SpecReader& entry, const SpecTarget& target
     const std::string text = value.get<std::string>();
     if (text == "all") return choice;
     if (std::find(target.position_roles.begin(), target.position_roles.end(), text) == target.position_roles.end()) {
-      std::string roles;
-      for (const std::string& r : target.position_roles) roles += ", " + r;
+      const std::string roles = target.position_roles.empty() ? "" : ", " + config_detail::joined(target.position_roles);
       throw ConfigError(entry.at("positions"),
                         fmt::format("'{}' is not a position the task names; use \"all\"{}, or a list of positions", text, roles));
     }

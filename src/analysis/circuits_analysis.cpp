@@ -21,7 +21,7 @@ Tensor stack_layers(const TransformerConfig& c, int64_t R, const std::function<T
     if (c.layer(l).attention) {
       const Tensor t = of_layer(l);
       per_layer = Shape(t.shape().begin() + 1, t.shape().end());
-      layers[l] = t.to(DType::f64).to(Device::cpu).to_vector<double>();
+      layers[l] = t.to_vector<double>();
     }
   int64_t size = 1;
   for (int64_t d : per_layer) size *= d;
@@ -81,7 +81,7 @@ class AttentionFlow final : public Analysis {
     for (int l = 0; l < L; ++l) hooks.push_back(fmt::format("blocks.{}.attn.hook_pattern", l));
     const auto cache = ctx.cache(batch, hooks);
     std::vector<std::vector<double>> patterns;
-    for (const std::string& hook : hooks) patterns.push_back(cache.at(hook).to(DType::f64).to(Device::cpu).to_vector<double>());
+    for (const std::string& hook : hooks) patterns.push_back(cache.at(hook).to_vector<double>());
     std::vector<double> rollout, flow;
     for (int64_t r = 0; r < R; ++r)
       for (int64_t b = 0; b < N; ++b) {

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "config/config_error.h"
+#include "config/value_check.h"
 #include "nn/hook_points.h"
 
 namespace mechlab {
@@ -75,9 +76,8 @@ std::string parse_hook(const nlohmann::json& value, const TransformerConfig& c, 
              value.contains("layer") && value["layer"].is_number_integer()) {
     name = hook_name_of(value["component"].get<std::string>(), value["layer"].get<int>());
     if (name.empty()) {
-      std::string names;
-      for (const std::string& n : pyvene_components()) names += (names.empty() ? "" : ", ") + n;
-      throw ConfigError(path + ".component", "is not one of pyvene's components: " + names);
+      throw ConfigError(path + ".component",
+                        "is not one of pyvene's components: " + config_detail::joined(pyvene_components()));
     }
   } else {
     throw ConfigError(path, "must be a hook name (\"blocks.0.hook_resid_post\") or {\"component\": ..., \"layer\": ...}");

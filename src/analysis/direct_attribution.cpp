@@ -16,8 +16,6 @@
 namespace mechlab {
 
 namespace {
-std::vector<double> host(const Tensor& x) { return x.to(DType::f64).to(Device::cpu).to_vector<double>(); }
-
 class DirectAttribution final : public Analysis {
  public:
   DirectAttribution(const SpecReader& entry, const SpecTarget& target) : metric_(entry_metric(entry, target)) {
@@ -42,8 +40,8 @@ class DirectAttribution final : public Analysis {
         hooks.push_back(fmt::format("blocks.{}.attn.hook_v", l));
       }
     const auto cache = ctx.cache(batch, hooks);
-    const std::vector<int32_t> position = batch.annotations.positions.at(metric_.position).to_vector<int32_t>();
-    const std::vector<double> final_resid = host(cache.at(hooks[0]));  // (R, B, T, W)
+    const std::vector<int32_t> position = batch.annotations.position(metric_.position).to_vector<int32_t>();
+    const std::vector<double> final_resid = cache.at(hooks[0]).to_vector<double>();  // (R, B, T, W)
     const int64_t W = cache.at(hooks[0]).dim(3);
     const bool through_norm = c.output == OutputKind::logits && c.layernorm != LayerNormPlacement::none;
     // The metric's direction in the final residual per example, (R, B, W), LayerNorm weight included.
@@ -51,13 +49,13 @@ class DirectAttribution final : public Analysis {
     if (c.output == OutputKind::heads) {
       for (int64_t e = 0; e < R * B; ++e) direction[e * W + metric_.channel] = 1.0;
     } else {
-      const std::vector<double> W_U = host(ctx.model.parameter("unembed.W_U"));  // (R, D, V)
+      const std::vector<double> W_U = ctx.model.parameter("unembed.W_U").to_vector<double>();  // (R, D, V)
       const int64_t V = ctx.model.parameter("unembed.W_U").dim(2);
       std::vector<double> ln_w(R * W, 1.0);
-      if (through_norm && ctx.model.has_parameter("ln_final.w")) ln_w = host(ctx.model.parameter("ln_final.w"));
-      const std::vector<int32_t> answer = batch.annotations.tokens.at(metric_.answer).to_vector<int32_t>();
+      if (through_norm && ctx.model.has_parameter("ln_final.w")) ln_w = ctx.model.parameter("ln_final.w").to_vector<double>();
+      const std::vector<int32_t> answer = batch.annotations.token(metric_.answer).to_vector<int32_t>();
       std::vector<int32_t> wrong(R * B, -1);
-      if (metric_.kind == MetricKind::logit_diff) wrong = batch.annotations.tokens.at(metric_.wrong).to_vector<int32_t>();
+      if (metric_.kind == MetricKind::logit_diff) wrong = batch.annotations.token(metric_.wrong).to_vector<int32_t>();
       for (int64_t r = 0; r < R; ++r)
         for (int64_t b = 0; b < B; ++b)
           for (int64_t d = 0; d < W; ++d) {
@@ -81,10 +79,10 @@ class DirectAttribution final : public Analysis {
     std::vector<double> per_example(R * B * L * H, std::nan(""));  // (R, B, L, H)
     for (int l = 0; l < L; ++l) {
       if (!c.layer(l).attention) continue;
-      const std::vector<double> pattern = host(cache.at(fmt::format("blocks.{}.attn.hook_pattern", l)));  // (R, B, H, T, T)
-      const std::vector<double> v = host(cache.at(fmt::format("blocks.{}.attn.hook_v", l)));              // (R, B, T, H, E)
+      const std::vector<double> pattern = cache.at(fmt::format("blocks.{}.attn.hook_pattern", l)).to_vector<double>();  // (R, B, H, T, T)
+      const std::vector<double> v = cache.at(fmt::format("blocks.{}.attn.hook_v", l)).to_vector<double>();              // (R, B, T, H, E)
       const Tensor& W_O_tensor = ctx.model.parameter(fmt::format("blocks.{}.attn.W_O", l));               // (R, H, E, out)
-      const std::vector<double> W_O = host(W_O_tensor);
+      const std::vector<double> W_O = W_O_tensor.to_vector<double>();
       const int64_t out = W_O_tensor.dim(3);
       if (out != W) continue;  // a head writing the outputs of a model whose last layer is not this one
       for (int64_t r = 0; r < R; ++r)

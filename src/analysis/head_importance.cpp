@@ -41,18 +41,15 @@ class HeadImportance final : public Analysis {
     sum(batch_metric(example_metric(metric_, outputs, batch, c)), {0}).backward();
     std::vector<double> gradient(R * c.n_layers * H, std::nan(""));
     for (const auto& [l, gate] : gates) {
-      const std::vector<double> g = gate.grad().to(DType::f64).to(Device::cpu).to_vector<double>();  // (R, H)
+      const std::vector<double> g = gate.grad().to_vector<double>();  // (R, H)
       for (int64_t r = 0; r < R; ++r)
         for (int64_t h = 0; h < H; ++h) gradient[(r * c.n_layers + l) * H + h] = g[r * H + h];
     }
     for (const NamedParameter& p : ctx.model.parameters()) p.value.zero_grad();
     AnalysisResult result = leave_one_out_->run(ctx);
-    result.arrays["leave_one_out"] = result.arrays.at("metric");
-    result.arrays["leave_one_out_change"] = result.arrays.at("change");
-    result.arrays.erase("change");
-    result.arrays["metric"] = host_array({R, c.n_layers, H}, gradient);
-    result.arrays["gate_gradient"] = result.arrays["metric"];
-    result.arrays.erase("metric");
+    result.arrays = {{"leave_one_out", result.arrays.at("metric")},
+                     {"leave_one_out_change", result.arrays.at("change")},
+                     {"gate_gradient", host_array({R, c.n_layers, H}, gradient)}};
     result.table["method"] = {{"kind", "head_importance"}, {"metric", metric_.name},
                               {"gradient", "d metric / d g_h at g = 1, g_h scaling head h's hook_z (Michel et al. 2019)"},
                               {"leave_one_out", result.table["method"]}};

@@ -5,19 +5,13 @@
 #include <stdexcept>
 
 #include "config/config_error.h"
+#include "config/value_check.h"
 #include "ops/ops.h"
 #include "train/training_loss.h"
 
 namespace mechlab {
 
 namespace {
-const Tensor& role(const std::map<std::string, Tensor>& roles, const std::string& name, const char* kind) {
-  auto found = roles.find(name);
-  if (found == roles.end())
-    throw std::invalid_argument(fmt::format("the batch has no {} annotation '{}'", kind, name));
-  return found->second;
-}
-
 // (R, B) indices -> one-hot (R, B, n) in `like`'s dtype and device.
 Tensor one_hot(const Tensor& indices, int64_t n, const Tensor& like) {
   const std::vector<int32_t> index = indices.to_vector<int32_t>();
@@ -29,7 +23,7 @@ Tensor one_hot(const Tensor& indices, int64_t n, const Tensor& like) {
 // outputs (R, B, T, W) at each example's position of `role` -> (R, B, W).
 Tensor at_position(const Tensor& outputs, const Batch& batch, const std::string& position) {
   const int64_t R = outputs.dim(0), B = outputs.dim(1), T = outputs.dim(2);
-  const Tensor select = reshape(one_hot(role(batch.annotations.positions, position, "position"), T, outputs), {R, B, T, 1});
+  const Tensor select = reshape(one_hot(batch.annotations.position(position), T, outputs), {R, B, T, 1});
   return sum(mul(outputs, select), {2});
 }
 }  // namespace
@@ -40,8 +34,8 @@ ExampleMetric example_metric(const AnalysisMetric& m, const Tensor& outputs, con
   const Tensor ones = Tensor::full({R, B}, 1.0, outputs.dtype(), outputs.device());
   if (m.kind == MetricKind::loss) {
     Batch scored = batch;
-    if (!m.mask.empty()) scored.loss_mask = role(batch.annotations.masks, m.mask, "mask").to(outputs.device());
-    if (!scored.loss_mask.defined()) return {mul(example_losses(outputs, scored, config), ones), ones};
+    if (!m.mask.empty()) scored.loss_mask = batch.annotations.mask(m.mask).to(outputs.device());
+    if (!scored.loss_mask.defined()) return {example_losses(outputs, scored, config), ones};
     const Tensor mask = scored.loss_mask.to(outputs.dtype());  // (R, B, T)
     const Tensor counts = sum(mask, {2});
     return {mul(example_losses(outputs, scored, config), counts), counts};
@@ -51,17 +45,17 @@ ExampleMetric example_metric(const AnalysisMetric& m, const Tensor& outputs, con
   switch (m.kind) {
     case MetricKind::output: return {reshape(slice(picked, 2, m.channel, m.channel + 1), {R, B}), ones};
     case MetricKind::logit_diff: {
-      const Tensor sign = sub(one_hot(role(batch.annotations.tokens, m.answer, "token"), W, picked),
-                              one_hot(role(batch.annotations.tokens, m.wrong, "token"), W, picked));
+      const Tensor sign = sub(one_hot(batch.annotations.token(m.answer), W, picked),
+                              one_hot(batch.annotations.token(m.wrong), W, picked));
       return {sum(mul(picked, sign), {2}), ones};
     }
     case MetricKind::answer_loss: {
-      const Tensor answer = role(batch.annotations.tokens, m.answer, "token").to(picked.device());
+      const Tensor answer = batch.annotations.token(m.answer).to(picked.device());
       return {reshape(token_cross_entropy(reshape(picked, {R, B, 1, W}), reshape(answer, {R, B, 1})), {R, B}), ones};
     }
     case MetricKind::accuracy: {
-      const std::vector<double> logits = picked.to(DType::f64).to(Device::cpu).to_vector<double>();
-      const std::vector<int32_t> answer = role(batch.annotations.tokens, m.answer, "token").to_vector<int32_t>();
+      const std::vector<double> logits = picked.to_vector<double>();
+      const std::vector<int32_t> answer = batch.annotations.token(m.answer).to_vector<int32_t>();
       std::vector<double> correct(R * B, 0.0);
       for (int64_t e = 0; e < R * B; ++e) {
         int64_t best = 0;
@@ -81,18 +75,19 @@ Tensor batch_metric(const ExampleMetric& m) { return div(sum(m.total, {1}), sum(
 std::vector<double> slot_values(const ExampleMetric& m, int64_t slots) {
   const int64_t R = m.total.dim(0), B = m.total.dim(1) / slots;
   const Tensor totals = sum(reshape(m.total, {R, slots, B}), {2}), weights = sum(reshape(m.weight, {R, slots, B}), {2});
-  return div(totals, weights).to(DType::f64).to(Device::cpu).to_vector<double>();
+  return div(totals, weights).to_vector<double>();
 }
 
 const AnalysisMetric& find_metric(const std::vector<AnalysisMetric>& metrics, const std::string& name,
                                   const std::string& json_path) {
-  std::string names;
+  std::vector<std::string> names;
   for (const AnalysisMetric& m : metrics) {
     if (m.name == name) return m;
-    names += (names.empty() ? "" : ", ") + m.name;
+    names.push_back(m.name);
   }
   throw ConfigError(json_path, metrics.empty() ? "this task offers no analysis metrics"
-                                               : fmt::format("the task has no metric '{}'; its metrics: {}", name, names));
+                                               : fmt::format("the task has no metric '{}'; its metrics: {}", name,
+                                                             config_detail::joined(names)));
 }
 
 }  // namespace mechlab

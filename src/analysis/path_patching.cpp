@@ -9,7 +9,6 @@
 #include "analysis/components.h"
 #include "analysis/kinds.h"
 #include "config/config_error.h"
-#include "autograd/grad_mode.h"
 
 namespace mechlab {
 
@@ -75,56 +74,53 @@ class PathPatching final : public Analysis {
     const TransformerConfig& config = ctx.model.config();
     const Batch& base = denoising_ ? ctx.contrast.corrupted : ctx.contrast.clean;
     const Batch& other = denoising_ ? ctx.contrast.clean : ctx.contrast.corrupted;
-    std::vector<std::string> frozen;  // every head's and MLP's output
+    struct Frozen {
+      std::string hook;
+      int layer;
+      bool heads;  // hook_z: senders replace their own heads only
+    };
+    std::vector<Frozen> frozen;  // every head's and MLP's output
+    std::vector<std::string> frozen_hooks;
     for (int l = 0; l < config.n_layers; ++l) {
-      if (config.layer(l).attention) frozen.push_back(fmt::format("blocks.{}.attn.hook_z", l));
-      if (config.layer(l).mlp && config.d_mlp > 0) frozen.push_back(fmt::format("blocks.{}.hook_mlp_out", l));
+      if (config.layer(l).attention) frozen.push_back({fmt::format("blocks.{}.attn.hook_z", l), l, true});
+      if (config.layer(l).mlp && config.d_mlp > 0) frozen.push_back({fmt::format("blocks.{}.hook_mlp_out", l), l, false});
     }
-    const auto base_cache = ctx.cache(base, frozen), other_cache = ctx.cache(other, frozen);
+    for (const Frozen& f : frozen) frozen_hooks.push_back(f.hook);
+    const auto base_cache = ctx.cache(base, frozen_hooks), other_cache = ctx.cache(other, frozen_hooks);
     const int64_t count = static_cast<int64_t>(sender_sets_.size());
     // Pass 1 for slots [first, first + S): senders from the other batch, the rest frozen at the base values.
     auto pass_one = [&](SlotPatches& p, int64_t slot, int64_t index) {
       std::map<int, std::vector<int>> sender_heads;  // layer -> heads
       for (const Component& c : sender_sets_[index]) sender_heads[c.layer].push_back(c.head);
-      for (const std::string& hook : frozen) {
-        const bool heads = hook.find(".attn.hook_z") != std::string::npos;
-        const int layer = std::stoi(hook.substr(7));
-        std::vector<int> senders = heads ? sender_heads[layer] : std::vector<int>{};
+      for (const Frozen& f : frozen) {
+        const std::vector<int> senders = f.heads ? sender_heads[f.layer] : std::vector<int>{};
         std::vector<int> others;
-        if (heads)
+        if (f.heads)
           for (int h = 0; h < config.n_heads; ++h)
             if (std::find(senders.begin(), senders.end(), h) == senders.end()) others.push_back(h);
-        if (!senders.empty()) p.take(slot, p.source(hook, other_cache.at(hook)), {nullptr, senders});
-        if (!heads || !others.empty()) p.take(slot, p.source(hook, base_cache.at(hook)), {nullptr, others});
+        if (!senders.empty()) p.take(slot, p.source(f.hook, other_cache.at(f.hook)), {nullptr, senders});
+        if (!f.heads || !others.empty()) p.take(slot, p.source(f.hook, base_cache.at(f.hook)), {nullptr, others});
       }
     };
     std::vector<double> values;
     if (to_logits_) {
       values = ctx.patched_runs(metric_, base, count, pass_one);
     } else {
-      values.assign(ctx.model.replicas() * count, 0.0);
-      const int64_t R = ctx.model.replicas(), B = base.inputs.dim(1), T = base.inputs.dim(2);
-      for (int64_t first = 0; first < count; first += ctx.chunk) {
-        const int64_t S = std::min(ctx.chunk, count - first);
-        std::map<std::string, Tensor> received;  // receiver hook -> its pass-1 value per slot (R, S*B, ...)
-        if (!receivers_.empty()) {
-          NoGradGuard no_grad;
-          SlotPatches one(config, R, S, B, T);
-          for (int64_t s = 0; s < S; ++s) pass_one(one, s, first + s);
-          ActivationHooks hooks;
-          one.install(hooks);
-          for (const Receiver& r : receivers_) hooks.capture(r.hook());
-          ctx.model.forward(tiled(base, S).inputs, &hooks);
-          for (const Receiver& r : receivers_) received[r.hook()] = hooks.get(r.hook());
-        }
-        AnalysisContext slice = ctx;
-        slice.chunk = S;
-        const std::vector<double> chunk_values = slice.patched_runs(metric_, base, S, [&](SlotPatches& p, int64_t slot, int64_t) {
-          for (const Receiver& r : receivers_) p.take(slot, p.source(r.hook(), received.at(r.hook())), {nullptr, {r.head.head}});
-        });
-        for (int64_t r = 0; r < R; ++r)
-          for (int64_t s = 0; s < S; ++s) values[r * count + first + s] = chunk_values[r * S + s];
-      }
+      // Before each chunk of pass 2, pass 1 of the same senders gives the receivers' inputs, per slot.
+      std::map<std::string, Tensor> received;  // receiver hook -> (R, S*B, ...)
+      auto run_pass_one = [&](int64_t first, int64_t S) {
+        if (receivers_.empty()) return;  // patched_runs holds a NoGradGuard around this
+        SlotPatches one(config, ctx.model.replicas(), S, base.inputs.dim(1), base.inputs.dim(2));
+        for (int64_t s = 0; s < S; ++s) pass_one(one, s, first + s);
+        ActivationHooks hooks;
+        one.install(hooks);
+        for (const Receiver& r : receivers_) hooks.capture(r.hook());
+        ctx.model.forward(tiled(base, S).inputs, &hooks);
+        for (const Receiver& r : receivers_) received[r.hook()] = hooks.get(r.hook());
+      };
+      values = ctx.patched_runs(metric_, base, count, [&](SlotPatches& p, int64_t slot, int64_t) {
+        for (const Receiver& r : receivers_) p.take(slot, p.source(r.hook(), received.at(r.hook())), {nullptr, {r.head.head}});
+      }, run_pass_one);
     }
     const std::vector<double> clean = ctx.baseline(metric_, ctx.contrast.clean);
     const std::vector<double> corrupted = ctx.baseline(metric_, ctx.contrast.corrupted);

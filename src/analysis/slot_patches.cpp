@@ -8,18 +8,12 @@
 
 namespace mechlab {
 
-namespace {
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-}  // namespace
-
 HookGeometry hook_geometry(const std::string& hook) {
   if (hook == "hook_pos_embed")
     throw std::invalid_argument("hook_pos_embed is shared by every example; patch hook_embed or a residual stream");
   for (const char* per_head : {".hook_q", ".hook_k", ".hook_v", ".hook_z"})
-    if (ends_with(hook, per_head)) return {3, 0, 1};  // (T, H, E)
-  if (ends_with(hook, ".hook_pattern") || ends_with(hook, ".hook_attn_scores")) return {3, 1, 0};  // (H, T, T)
+    if (hook.ends_with(per_head)) return {3, 0, 1};  // (T, H, E)
+  if (hook.ends_with(".hook_pattern") || hook.ends_with(".hook_attn_scores")) return {3, 1, 0};  // (H, T, T)
   return {2, 0, -1};  // (T, W)
 }
 
@@ -52,24 +46,26 @@ void SlotPatches::take(int64_t slot, int source_id, const Where& where) {
   Source& source = sources_.at(source_id);
   const HookGeometry g = hook_geometry(source.hook);
   const std::vector<int64_t> dims = mask_dims(source.hook);
-  const int64_t per_example = dims[0] * (dims.size() > 1 ? dims[1] : 1) * (dims.size() > 2 ? dims[2] : 1);
   std::vector<bool> head_taken(heads_, where.heads.empty());
   for (int h : where.heads) head_taken.at(h) = true;
+  // The entries of one example's mask (dims, row-major) the heads allow, with their positions: the same for
+  // every example, so found once.
+  std::vector<std::pair<int64_t, int64_t>> entries;  // (index, position)
+  int64_t per_example = 1;
+  for (int64_t d : dims) per_example *= d;
+  for (int64_t i = 0; i < per_example; ++i) {
+    std::vector<int64_t> at(dims.size());
+    for (int64_t rest = i, d = static_cast<int64_t>(dims.size()) - 1; d >= 0; --d) {
+      at[d] = rest % dims[d];
+      rest /= dims[d];
+    }
+    if (g.head_axis < 0 || head_taken[at[g.head_axis]]) entries.push_back({i, at[g.position_axis]});
+  }
   for (int64_t r = 0; r < replicas_; ++r)
     for (int64_t b = 0; b < batch_; ++b) {
       double* mask = &source.mask[((r * slots_ + slot) * batch_ + b) * per_example];
-      for (int64_t i = 0; i < per_example; ++i) {
-        // Index i over dims, row-major: recover the position and head of this entry.
-        std::vector<int64_t> at(dims.size());
-        for (int64_t rest = i, d = static_cast<int64_t>(dims.size()) - 1; d >= 0; --d) {
-          at[d] = rest % dims[d];
-          rest /= dims[d];
-        }
-        const int64_t t = at[g.position_axis];
-        if (where.position && !where.position(r * batch_ + b, t)) continue;
-        if (g.head_axis >= 0 && !head_taken[at[g.head_axis]]) continue;
-        mask[i] = 1.0;
-      }
+      for (const auto& [i, t] : entries)
+        if (!where.position || where.position(r * batch_ + b, t)) mask[i] = 1.0;
     }
 }
 

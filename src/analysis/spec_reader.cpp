@@ -6,16 +6,11 @@
 
 #include "config/closest.h"
 #include "config/config_error.h"
+#include "config/value_check.h"
 
 namespace mechlab {
 
-namespace {
-std::string joined(const std::vector<std::string>& words) {
-  std::string out;
-  for (const std::string& w : words) out += (out.empty() ? "" : ", ") + w;
-  return out;
-}
-}  // namespace
+using config_detail::joined;
 
 SpecReader::SpecReader(const nlohmann::json& entry, std::string path) : entry_(entry), path_(std::move(path)) {
   if (!entry_.is_object()) throw ConfigError(path_, "must be an object such as {\"name\": ..., \"kind\": ...}");

@@ -17,9 +17,6 @@
 namespace mechlab {
 
 namespace {
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
 
 // Orthogonal projection onto the span of the columns of `vectors` (W x n); zero for an empty span.
 Eigen::MatrixXd projection(const Eigen::MatrixXd& vectors) {
@@ -132,24 +129,24 @@ class SubspacePatching final : public Analysis {
  private:
   int64_t feature_width(const TransformerConfig& c) const {
     if (hook_geometry(hook_).head_axis >= 0) return c.head_width();
-    if (ends_with(hook_, "mlp.hook_pre") || ends_with(hook_, "mlp.hook_post")) return c.d_mlp;
+    if (hook_.ends_with("mlp.hook_pre") || hook_.ends_with("mlp.hook_post")) return c.d_mlp;
     const int last = c.n_layers - 1;
     if (c.output == OutputKind::heads && hook_ == fmt::format("blocks.{}.hook_attn_out", last)) return c.d_output;
     return c.d_model;
   }
   int layer() const { return std::stoi(hook_.substr(7)); }
   std::string reader_name() const {
-    return ends_with(hook_, ".hook_z") ? fmt::format("W_O of head {}", head_) : "W_out";
+    return hook_.ends_with(".hook_z") ? fmt::format("W_O of head {}", head_) : "W_out";
   }
   // The matrix (W x out) whose rowspace the control splits by: W_O[head] for hook_z, W_out for hook_post.
   std::optional<std::vector<Eigen::MatrixXd>> reading_map(const Transformer& model, int64_t R) const {
     std::string name;
-    if (ends_with(hook_, ".attn.hook_z")) name = fmt::format("blocks.{}.attn.W_O", layer());
-    else if (ends_with(hook_, ".mlp.hook_post")) name = fmt::format("blocks.{}.mlp.W_out", layer());
+    if (hook_.ends_with(".attn.hook_z")) name = fmt::format("blocks.{}.attn.W_O", layer());
+    else if (hook_.ends_with(".mlp.hook_post")) name = fmt::format("blocks.{}.mlp.W_out", layer());
     else return std::nullopt;
     const Tensor& w = model.parameter(name);  // (R, H, E, out) or (R, M, D)
     const int64_t out = w.dim(w.ndim() - 1);
-    const std::vector<double> values = w.to(DType::f64).to(Device::cpu).to_vector<double>();
+    const std::vector<double> values = w.to_vector<double>();
     std::vector<Eigen::MatrixXd> maps;
     const int64_t per_replica = w.numel() / R, offset = head_ >= 0 ? head_ * width_ * out : 0;
     for (int64_t r = 0; r < R; ++r) {
@@ -169,8 +166,8 @@ class SubspacePatching final : public Analysis {
         for (int64_t w = 0; w < width_; ++w) given(w, i) = directions_[i][w];
       return std::vector<Eigen::MatrixXd>(R, given);
     }
-    const std::vector<double> xs = x.to(DType::f64).to(Device::cpu).to_vector<double>();
-    const std::vector<double> ss = s.to(DType::f64).to(Device::cpu).to_vector<double>();
+    const std::vector<double> xs = x.to_vector<double>();
+    const std::vector<double> ss = s.to_vector<double>();
     const int64_t B = x.dim(1), T = base.inputs.dim(2), H = hook_geometry(hook_).head_axis >= 0 ? x.dim(3) : 1;
     const Where where = positions_.where(base);
     for (int64_t r = 0; r < R; ++r) {

@@ -104,9 +104,8 @@ int analyze(const AnalyzeOptions& o) {
       if (steps.empty()) throw ConfigError("RUN_DIR", replica.string() + " has no checkpoints; train it first");
       const int64_t step = o.step >= 0 ? o.step : steps.front();
       if (std::find(steps.begin(), steps.end(), step) == steps.end()) {
-        std::string listed;
-        for (auto s = steps.rbegin(); s != steps.rend(); ++s) listed += (listed.empty() ? "" : ", ") + std::to_string(*s);
-        throw ConfigError("--step", fmt::format("{} has no checkpoint at step {}; its checkpoints: {}", replica.string(), step, listed));
+        throw ConfigError("--step", fmt::format("{} has no checkpoint at step {}; its checkpoints: {}", replica.string(), step,
+                                                fmt::join(steps.rbegin(), steps.rend(), ", ")));
       }
       checkpoints.push_back(run_layout::checkpoint_path(replica, step));
     }

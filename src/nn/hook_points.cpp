@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "config/closest.h"
+#include "config/value_check.h"
 
 namespace mechlab {
 
@@ -61,10 +62,9 @@ void check_hook_names(const std::vector<std::string>& names, const TransformerCo
   for (const std::string& name : names) {
     if (std::find(valid.begin(), valid.end(), name) != valid.end()) continue;
     const std::string near = closest_match(name, valid);
-    std::string list;
-    for (const std::string& v : valid) list += (list.empty() ? "" : ", ") + v;
     throw std::invalid_argument("no hook point '" + name + "' in this model" +
-                                (near.empty() ? "" : "; did you mean " + near + "?") + " Its hook points: " + list);
+                                (near.empty() ? "" : "; did you mean " + near + "?") +
+                                " Its hook points: " + config_detail::joined(valid));
   }
 }
 

@@ -13,6 +13,11 @@ struct Annotations {
   std::map<std::string, Tensor> positions;  // role -> (R, B) position index in [0, T)
   std::map<std::string, Tensor> tokens;     // role -> (R, B) token id in [0, V)
   std::map<std::string, Tensor> masks;      // role -> (R, B, T) f32, 1 at the positions of the role
+
+  // The tensor of `role`; throws std::invalid_argument naming the role when the batch does not carry it.
+  const Tensor& position(const std::string& role) const;
+  const Tensor& token(const std::string& role) const;
+  const Tensor& mask(const std::string& role) const;
 };
 
 }  // namespace mechlab
