@@ -42,6 +42,13 @@ std::string without_directory(const std::string& text) {
   config["outputs"].erase("dir");
   return config.dump();
 }
+// An analysis's table.json without the seconds it took.
+std::string without_duration(const std::string& text) {
+  nlohmann::ordered_json table = nlohmann::ordered_json::parse(text, nullptr, false);
+  if (table.is_discarded() || !table.contains("made")) return text;
+  table["made"].erase("seconds");
+  return table.dump();
+}
 }  // namespace
 
 std::vector<std::string> run_differences(const fs::path& a, const fs::path& b) {
@@ -61,6 +68,10 @@ std::vector<std::string> run_differences(const fs::path& a, const fs::path& b) {
     if (fs::path(file).filename() == "config.json") {
       x = without_directory(x);
       y = without_directory(y);
+    }
+    if (fs::path(file).filename() == "table.json") {
+      x = without_duration(x);
+      y = without_duration(y);
     }
     if (x != y) differences.push_back(file);
   }

@@ -146,3 +146,45 @@ TEST_CASE("analyze: on a two-head ICL run either head's ablation raises the MSE 
   const nlohmann::json dla = read_json_file(run / "analysis" / "dla" / "table.json");
   CHECK(dla["baseline"]["heads_sum"].get<double>() == doctest::Approx(dla["baseline"]["clean"].get<double>()).epsilon(1e-4));
 }
+
+TEST_CASE("analyze: every kind gives the same numbers whatever the chunk size (each slot pass computes less or more)") {
+  // Chunks of 1 let each slot pass compute only the layers and positions its one patch reaches; one chunk of
+  // every patch computes nearly everything. In f64 the two agree to rounding.
+  TempDir dir;
+  write_text(dir / "config.json", kBigramConfig);
+  const fs::path trained = dir / "trained";
+  REQUIRE(run_mechlab({"run", (dir / "config.json").string(), "--out", trained.string()}).exit_code == 0);
+  write_text(dir / "spec.json", R"({"batch_size": 6, "analyses": [
+    {"name": "ablation", "kind": "ablation", "components": "heads", "value": "mean"},
+    {"name": "positions", "kind": "ablation", "components": ["L1H0", "L0.mlp"], "positions": "trigger"},
+    {"name": "resid", "kind": "activation_patching", "family": "resid_pre"},
+    {"name": "mid", "kind": "activation_patching", "family": "resid_mid", "metric": "answer_loss"},
+    {"name": "z", "kind": "activation_patching", "family": "z"},
+    {"name": "k", "kind": "activation_patching", "family": "k"},
+    {"name": "pattern", "kind": "activation_patching", "family": "pattern"},
+    {"name": "loss", "kind": "activation_patching", "family": "mlp_out", "metric": "loss"},
+    {"name": "path", "kind": "path_patching", "senders": "heads"},
+    {"name": "path_q", "kind": "path_patching", "senders": "heads", "receivers": [{"head": "L1H1", "input": "q"}]},
+    {"name": "subspace", "kind": "subspace_patching", "hook": "blocks.0.attn.hook_z", "head": 0}]})");
+  for (const char* chunk : {"1", "1000"}) {
+    const fs::path copy = dir / (std::string("chunk_") + chunk);
+    fs::copy(trained, copy, fs::copy_options::recursive);
+    const ProcessResult r = run_mechlab({"analyze", copy.string(), (dir / "spec.json").string(), "--f64",
+                                         std::string("chunk=") + chunk});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  }
+  int arrays = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir / "chunk_1" / "analysis")) {
+    if (entry.path().extension() != ".npy") continue;
+    const fs::path relative = fs::relative(entry.path(), dir / "chunk_1");
+    const std::vector<double> a = array(entry.path()), b = array(dir / "chunk_1000" / relative);
+    REQUIRE(a.size() == b.size());
+    double worst = 0;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!(std::isnan(a[i]) && std::isnan(b[i]))) worst = std::max(worst, std::abs(a[i] - b[i]));
+    INFO(relative.string());
+    CHECK(worst < 1e-10);
+    ++arrays;
+  }
+  CHECK(arrays > 20);
+}

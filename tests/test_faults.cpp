@@ -1,5 +1,5 @@
 // Faults at every phase of a run: SIGKILL, SIGTERM, SIGINT and SIGHUP delivered during start-up, a training
-// step, an evaluation, a dump, a checkpoint, an atomic file write and the summaries (MECHLAB_FAULT makes
+// step, an evaluation, a dump, an analysis, a checkpoint, an atomic file write and the summaries (MECHLAB_FAULT makes
 // the run raise the signal itself at that point, io/fault_injection.h), then --resume; every file of the
 // result must equal an uninterrupted run's. Also a flipped bit in a checkpoint and a full disk.
 #include <doctest/doctest.h>
@@ -24,7 +24,9 @@ const char* kConfig = R"({
   "optim": {"lr": 3e-3},
   "train": {"steps": 60, "batch_size": 4, "eval_every": 20, "eval_batch_size": 8, "log_every": 10,
             "checkpoint_every": 20},
-  "outputs": {"dumps": "every", "dump_every": 20, "probe_batch_size": 2}
+  "outputs": {"dumps": "every", "dump_every": 20, "probe_batch_size": 2},
+  "analysis": {"steps": [0], "every": 20, "batch_size": 4,
+               "analyses": [{"name": "heads", "kind": "ablation", "components": "heads", "metric": "loss"}]}
 })";
 
 struct Fault {
@@ -38,6 +40,7 @@ const Fault kFaults[] = {
     {"step", 60},         // in the last step, before its checkpoint and the summaries
     {"eval", 3},          // the evaluation of step 40
     {"dump", 2},          // the dump of step 20
+    {"analysis", 3},      // the analyses of step 40
     {"checkpoint", 3},    // between the two replicas' checkpoints of step 40
     {"atomic_write", 25}, // a file written, not yet renamed into place
     {"summary", 2},       // between the two replicas' summaries

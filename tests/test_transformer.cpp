@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "autograd/grad_mode.h"
 #include "gradcheck.h"
@@ -214,5 +215,128 @@ TEST_CASE("the model lists its hook points, refuses unknown ones, and knows pyve
   for (const std::string& component : pyvene_components()) {
     INFO(component);
     CHECK_NOTHROW(check_hook_names({hook_name_of(component, 1)}, model.config()));
+  }
+}
+
+TEST_CASE("a windowed forward pass equals the full one: later layers and positions from a base run") {
+  // A patched pass (layer 1, position 3 of hook_z) computed in full and through a window that takes layer 0
+  // and positions 0..2 from the unpatched base run; the base batch is tiled twice, as slot passes do.
+  for (const Positions positions : {Positions::learned, Positions::sinusoidal}) {
+    TransformerConfig c = tiny();
+    c.positions = positions;
+    Transformer model(c, {{4, 0}, {5, 0}}, DType::f64);
+    const Tensor tokens = tokens_for(2);
+    NoGradGuard no_grad;
+    ActivationHooks base_hooks;
+    base_hooks.capture_all();
+    const Tensor base_output = model.forward(tokens, &base_hooks);
+    auto patch = [](ActivationHooks& hooks) {
+      hooks.replace("blocks.1.attn.hook_z", [](const Tensor& z) {
+        // (R, B, T', H, E): add 0.5 at the window's first position (position 3) of head 1
+        const int64_t rows = z.dim(2);
+        std::vector<double> bump(z.numel(), 0.0);
+        for (size_t i = 0; i < bump.size(); ++i) {
+          const int64_t e = z.dim(4), h = (i / e) % z.dim(3), t = (i / (e * z.dim(3))) % rows;
+          if (h == 1 && t == rows - 3) bump[i] = 0.5;
+        }
+        return add(z, Tensor::from_vector<double>(z.shape(), bump));
+      });
+    };
+    const Tensor twice = concat({tokens, tokens}, 1);
+    ActivationHooks full_hooks;
+    patch(full_hooks);
+    const std::vector<double> full = model.forward(twice, &full_hooks).to_vector<double>();
+    ForwardWindow window;
+    window.first_layer = 1;
+    window.first_position = 3;
+    for (int l = 0; l < 2; ++l) {
+      window.resid_pre.push_back(base_hooks.get("blocks." + std::to_string(l) + ".hook_resid_pre"));
+      window.keys.push_back(base_hooks.get("blocks." + std::to_string(l) + ".attn.hook_k"));
+      window.values.push_back(base_hooks.get("blocks." + std::to_string(l) + ".attn.hook_v"));
+      window.z.push_back(base_hooks.get("blocks." + std::to_string(l) + ".attn.hook_z"));
+    }
+    window.output = base_output;
+    ActivationHooks window_hooks;
+    patch(window_hooks);
+    const Tensor windowed = model.forward(twice, &window_hooks, window);
+    REQUIRE(windowed.shape() == Shape{2, 4, 6, 5});
+    const std::vector<double> got = windowed.to_vector<double>();
+    double worst = 0;
+    for (size_t i = 0; i < full.size(); ++i) worst = std::max(worst, std::abs(full[i] - got[i]));
+    CHECK(worst < 1e-12);
+    CHECK(full != base_output.to_vector<double>());  // the patch changed something
+    // From layer 0 too (the embedding of the later positions only).
+    window.first_layer = 0;
+    ActivationHooks layer0_hooks;
+    patch(layer0_hooks);
+    const std::vector<double> from_zero = model.forward(twice, &layer0_hooks, window).to_vector<double>();
+    worst = 0;
+    for (size_t i = 0; i < full.size(); ++i) worst = std::max(worst, std::abs(full[i] - from_zero[i]));
+    CHECK(worst < 1e-12);
+    // From layer 1's hook_z, every position after the patched one the base run's (the patch changes position 3
+    // only), in the last layer and, from layer 0's hook_z, in a layer followed by another.
+    for (const int layer : {1, 0}) {
+      window.first_layer = layer;
+      window.from_z = true;
+      window.last_position = 3;
+      ActivationHooks z_hooks;
+      z_hooks.replace("blocks." + std::to_string(layer) + ".attn.hook_z", [](const Tensor& z) {
+        std::vector<double> bump(z.numel(), 0.0);
+        for (size_t i = 0; i < bump.size(); i += 7) bump[i] = 0.25;  // (R, B, 1, H, E): position 3 alone
+        return add(z, Tensor::from_vector<double>(z.shape(), bump));
+      });
+      ActivationHooks z_full_hooks;
+      z_full_hooks.replace("blocks." + std::to_string(layer) + ".attn.hook_z", [](const Tensor& z) {
+        std::vector<double> bump(z.numel(), 0.0);
+        const int64_t per_position = z.dim(3) * z.dim(4), positions = z.dim(2);
+        for (int64_t rb = 0; rb < z.dim(0) * z.dim(1); ++rb)  // the same entries, at position 3 of the full pass
+          for (int64_t k = 0; k < per_position; ++k) {
+            const size_t window_index = static_cast<size_t>(rb * per_position + k);
+            if (window_index % 7 == 0) bump[(rb * positions + 3) * per_position + k] = 0.25;
+          }
+        return add(z, Tensor::from_vector<double>(z.shape(), bump));
+      });
+      const std::vector<double> expected = model.forward(twice, &z_full_hooks).to_vector<double>();
+      const std::vector<double> from_z = model.forward(twice, &z_hooks, window).to_vector<double>();
+      REQUIRE(from_z.size() == expected.size());
+      worst = 0;
+      for (size_t i = 0; i < expected.size(); ++i) worst = std::max(worst, std::abs(expected[i] - from_z[i]));
+      INFO("from layer " << layer << "'s hook_z");
+      CHECK(worst < 1e-12);
+      CHECK(expected != base_output.to_vector<double>());
+    }
+    // The output at one position per example: the last layer computed there alone.
+    window.first_layer = 0;
+    window.from_z = false;
+    window.last_position = -1;
+    const std::vector<int64_t> at = {5, 3, 4, 2};  // (R, B) = (2, 2): replica-major
+    std::vector<double> select(2 * 2 * 6, 0.0), mask(2 * 2 * 6, 0.0);
+    for (int64_t e = 0; e < 4; ++e) {
+      select[e * 6 + at[e]] = 1.0;
+      for (int64_t t = at[e] + 1; t < 6; ++t) mask[e * 6 + t] = -std::numeric_limits<double>::infinity();
+    }
+    window.query_select = Tensor::from_vector<double>({2, 2, 1, 6}, select);
+    window.key_mask = Tensor::from_vector<double>({2, 2, 1, 1, 6}, mask);
+    ActivationHooks one_hooks;
+    one_hooks.replace("blocks.0.attn.hook_z", [](const Tensor& z) { return scale(z, 0.5); });  // before the last layer
+    ActivationHooks one_full_hooks;
+    one_full_hooks.replace("blocks.0.attn.hook_z", [](const Tensor& z) {
+      // the window computes positions 3..: halve those only, as the windowed pass does
+      std::vector<double> factor(z.numel(), 1.0);
+      const int64_t per_position = z.dim(3) * z.dim(4);
+      for (size_t i = 0; i < factor.size(); ++i)
+        if ((static_cast<int64_t>(i) / per_position) % z.dim(2) >= 3) factor[i] = 0.5;
+      return mul(z, Tensor::from_vector<double>(z.shape(), factor));
+    });
+    const Tensor at_positions = model.forward(twice, &one_hooks, window);
+    REQUIRE(at_positions.shape() == Shape{2, 4, 1, 5});
+    const std::vector<double> picked = at_positions.to_vector<double>();
+    const std::vector<double> every = model.forward(twice, &one_full_hooks).to_vector<double>();  // (2, 4, 6, 5)
+    worst = 0;
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t b = 0; b < 4; ++b)
+        for (int64_t v = 0; v < 5; ++v)
+          worst = std::max(worst, std::abs(picked[(r * 4 + b) * 5 + v] - every[((r * 4 + b) * 6 + at[r * 2 + b % 2]) * 5 + v]));
+    CHECK(worst < 1e-12);
   }
 }

@@ -12,12 +12,15 @@
 namespace mechlab {
 
 namespace {
-// (R, B) indices -> one-hot (R, B, n) in `like`'s dtype and device.
+// (R, B) indices -> one-hot (R, B, n) in `like`'s dtype and device: rows of an identity looked up on the
+// device, so a slot pass of many examples copies only their indices there.
 Tensor one_hot(const Tensor& indices, int64_t n, const Tensor& like) {
-  const std::vector<int32_t> index = indices.to_vector<int32_t>();
-  std::vector<double> values(index.size() * n, 0.0);
-  for (size_t i = 0; i < index.size(); ++i) values[i * n + index[i]] = 1.0;
-  return Tensor::from_vector<double>({indices.dim(0), indices.dim(1), n}, values).to(like.dtype()).to(like.device());
+  const int64_t R = indices.dim(0);
+  std::vector<double> identity(R * n * n, 0.0);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t i = 0; i < n; ++i) identity[(r * n + i) * n + i] = 1.0;
+  const Tensor table = Tensor::from_vector<double>({R, n, n}, identity).to(like.dtype()).to(like.device());
+  return embedding(table, indices.to(like.device()));
 }
 
 // outputs (R, B, T, W) at each example's position of `role` -> (R, B, W).
@@ -40,8 +43,12 @@ ExampleMetric example_metric(const AnalysisMetric& m, const Tensor& outputs, con
     const Tensor counts = sum(mask, {2});
     return {mul(example_losses(outputs, scored, config), counts), counts};
   }
-  const Tensor picked = at_position(outputs, batch, m.position);  // (R, B, W)
-  const int64_t W = picked.dim(2);
+  return example_metric_at(m, at_position(outputs, batch, m.position), batch);
+}
+
+ExampleMetric example_metric_at(const AnalysisMetric& m, const Tensor& picked, const Batch& batch) {
+  const int64_t R = picked.dim(0), B = picked.dim(1), W = picked.dim(2);
+  const Tensor ones = Tensor::full({R, B}, 1.0, picked.dtype(), picked.device());
   switch (m.kind) {
     case MetricKind::output: return {reshape(slice(picked, 2, m.channel, m.channel + 1), {R, B}), ones};
     case MetricKind::logit_diff: {
@@ -72,11 +79,13 @@ ExampleMetric example_metric(const AnalysisMetric& m, const Tensor& outputs, con
 
 Tensor batch_metric(const ExampleMetric& m) { return div(sum(m.total, {1}), sum(m.weight, {1})); }
 
-std::vector<double> slot_values(const ExampleMetric& m, int64_t slots) {
+Tensor slot_metric(const ExampleMetric& m, int64_t slots) {
   const int64_t R = m.total.dim(0), B = m.total.dim(1) / slots;
   const Tensor totals = sum(reshape(m.total, {R, slots, B}), {2}), weights = sum(reshape(m.weight, {R, slots, B}), {2});
-  return div(totals, weights).to_vector<double>();
+  return div(totals, weights);
 }
+
+std::vector<double> slot_values(const ExampleMetric& m, int64_t slots) { return slot_metric(m, slots).to_vector<double>(); }
 
 const AnalysisMetric& find_metric(const std::vector<AnalysisMetric>& metrics, const std::string& name,
                                   const std::string& json_path) {

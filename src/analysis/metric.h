@@ -19,10 +19,15 @@ struct ExampleMetric {
 };
 ExampleMetric example_metric(const AnalysisMetric& metric, const Tensor& outputs, const Batch& batch,
                              const TransformerConfig& config);
+// The same for a metric read at one position (m.position), from the outputs there (R, B, W).
+ExampleMetric example_metric_at(const AnalysisMetric& metric, const Tensor& picked, const Batch& batch);
 // The batch's value per replica (R), differentiable.
 Tensor batch_metric(const ExampleMetric& m);
 // Each slot's value (host, R * S) when the batch is S slots of B examples (analysis/slot_patches.h).
 std::vector<double> slot_values(const ExampleMetric& m, int64_t slots);
+// The same as a tensor (R, S) on the metric's device, to be read later, so that slot passes queue one behind
+// another on a GPU instead of waiting for each other's results.
+Tensor slot_metric(const ExampleMetric& m, int64_t slots);
 
 // The metric named `name` among `metrics`; throws ConfigError at `json_path` listing them.
 const AnalysisMetric& find_metric(const std::vector<AnalysisMetric>& metrics, const std::string& name,

@@ -98,8 +98,8 @@ class PathPatching final : public Analysis {
         if (f.heads)
           for (int h = 0; h < config.n_heads; ++h)
             if (std::find(senders.begin(), senders.end(), h) == senders.end()) others.push_back(h);
-        if (!senders.empty()) p.take(slot, p.source(f.hook, other_cache.at(f.hook)), {nullptr, senders});
-        if (!f.heads || !others.empty()) p.take(slot, p.source(f.hook, base_cache.at(f.hook)), {nullptr, others});
+        if (!senders.empty()) p.take(slot, p.source(f.hook, other_cache.at(f.hook)), {nullptr, false, senders});
+        if (!f.heads || !others.empty()) p.take(slot, p.source(f.hook, base_cache.at(f.hook)), {nullptr, false, others});
       }
     };
     std::vector<double> values;
@@ -119,7 +119,7 @@ class PathPatching final : public Analysis {
         for (const Receiver& r : receivers_) received[r.hook()] = hooks.get(r.hook());
       };
       values = ctx.patched_runs(metric_, base, count, [&](SlotPatches& p, int64_t slot, int64_t) {
-        for (const Receiver& r : receivers_) p.take(slot, p.source(r.hook(), received.at(r.hook())), {nullptr, {r.head.head}});
+        for (const Receiver& r : receivers_) p.take(slot, p.source(r.hook(), received.at(r.hook())), {nullptr, false, {r.head.head}});
       }, run_pass_one);
     }
     const std::vector<double> clean = ctx.baseline(metric_, ctx.contrast.clean);

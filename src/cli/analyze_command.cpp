@@ -4,12 +4,9 @@
 // whole spec has been checked.
 #include <fmt/format.h>
 
-#include <chrono>
 #include <regex>
-#include <set>
 
-#include "analysis/analysis.h"
-#include "analysis/result_writer.h"
+#include "analysis/analysis_plan.h"
 #include "backend/backend.h"
 #include "cli/commands.h"
 #include "config/config_error.h"
@@ -19,7 +16,6 @@
 #include "io/checkpoint.h"
 #include "io/run_layout.h"
 #include "task/registry.h"
-#include "train/memory_estimate.h"
 
 namespace mechlab::cli {
 
@@ -78,17 +74,6 @@ std::vector<fs::path> replica_folders(const fs::path& root) {
   return folders;
 }
 
-Batch in_model_precision(Batch batch, const Transformer& model) {
-  auto convert = [&](const Tensor& x) {
-    if (!x.defined()) return x;
-    return (x.dtype() == DType::i32 ? x : x.to(model.dtype())).to(model.device());
-  };
-  batch.inputs = convert(batch.inputs);
-  batch.targets = convert(batch.targets);
-  batch.loss_mask = convert(batch.loss_mask);
-  return batch;
-}
-
 int analyze(const AnalyzeOptions& o) {
   const fs::path root = o.run_dir;
   if (!fs::is_directory(root)) throw ConfigError("RUN_DIR", "'" + o.run_dir + "' is not a directory; give a run directory");
@@ -129,79 +114,23 @@ int analyze(const AnalyzeOptions& o) {
     }
     seeds.push_back(run.seeds.at(0));
   }
+  run.seeds = seeds;  // each checkpoint's config names its own replica's seed
   const std::unique_ptr<Task> task = make_task(run.task);
   const Device device = o.device == "cuda" ? Device::cuda : Device::cpu;
   // The spec, with overrides, checked whole before anything runs.
   nlohmann::json spec = read_json_file(o.spec);
   if (spec.is_array()) spec = {{"analyses", spec}};
   for (const std::string& assignment : o.overrides) apply_spec_override(spec, assignment);
-  SpecReader top(spec, "(spec)");
-  top.only({"analyses", "batch", "batch_size", "chunk"});
-  // "contrast": the task's clean/corrupted pairs; "eval": the run's own evaluation batch (no corrupted side),
-  // on which ablations give exactly the metrics the run logged.
-  const bool eval_batch = top.choice("batch", {"contrast", "eval"}, "contrast") == "eval";
-  const int64_t batch_size = eval_batch ? run.train.eval_batch_size : top.integer("batch_size", 64, 1, 1 << 20);
-  const int64_t chunk = top.integer("chunk", 16, 1, 1 << 16);
-  if (eval_batch && top.has("batch_size"))
-    throw ConfigError("batch_size", "the eval batch has the run's train.eval_batch_size; remove batch_size");
-  if (!spec.contains("analyses") || !spec["analyses"].is_array() || spec["analyses"].empty())
-    throw ConfigError("analyses", "give a non-empty list of analyses, e.g. [{\"name\": \"heads\", \"kind\": \"ablation\"}]");
+  const AnalysisPlan plan = plan_analyses(spec, "", run, *task);
 
-  const std::vector<ReplicaKey> keys = replicas_for_seeds(seeds);
-  SpecTarget target{run.model, task->analysis_metrics(), task->sequence_length(), false, {}};
-  ContrastBatch contrast;
-  try {
-    if (eval_batch) throw std::invalid_argument("the eval batch has no corrupted side");
-    contrast = task->contrast_batch(keys, batch_size);
-    target.has_contrast = true;
-  } catch (const std::invalid_argument&) {
-    contrast.clean = task->sample(keys, batch_size, eval_batch ? RandomStream::eval_data : RandomStream::analysis, 0);
-    task->annotate(contrast.clean);
-    contrast.corrupted = contrast.clean;
-    contrast.description = eval_batch ? "the run's evaluation batch" : "none: the task has no contrast batches";
-  }
-  for (const auto& [role, positions] : contrast.clean.annotations.positions) target.position_roles.push_back(role);
-  std::vector<std::unique_ptr<Analysis>> analyses;
-  std::vector<std::string> names;
-  std::set<std::string> seen;
-  for (size_t i = 0; i < spec["analyses"].size(); ++i) {
-    SpecReader entry(spec["analyses"][i], fmt::format("analyses[{}]", i));
-    const std::string name = entry.required_string("name");
-    if (!std::regex_match(name, std::regex("[A-Za-z0-9_.-]+")) || name == "." || name == "..")
-      throw ConfigError(entry.at("name"), "must be letters, digits, '_', '-' or '.' (it names a folder)");
-    if (!seen.insert(name).second) throw ConfigError(entry.at("name"), "'" + name + "' names two analyses; rename one");
-    analyses.push_back(parse_analysis(entry, target));
-    names.push_back(name);
-  }
-
-  const DType dtype = o.f64 ? DType::f64 : DType::f32;
   if (device == Device::cuda && !cuda_backend_or_null())
     throw ConfigError("--device", "no usable CUDA GPU (or mechlab was built without nvcc); use cpu");
-  Transformer model(run.model, keys, dtype, device);
+  Transformer model(run.model, run.replica_keys(), o.f64 ? DType::f64 : DType::f32, device);
   for (size_t r = 0; r < read.size(); ++r) load_checkpoint(read[r], model, nullptr, static_cast<int64_t>(r));
-  Batch reference = task->reference_batch(keys, batch_size);
-  task->annotate(reference);
-  AnalysisContext context{model,
-                          {in_model_precision(contrast.clean, model), in_model_precision(contrast.corrupted, model),
-                           contrast.description},
-                          in_model_precision(reference, model), chunk};
-  Backend& backend = backend_for(device);
-  for (size_t i = 0; i < analyses.size(); ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    backend.reset_peak();
-    const size_t before = backend.live_bytes();
-    const AnalysisResult result = analyses[i]->run(context);
-    const double peak = static_cast<double>(backend.peak_live_bytes() - before);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const fs::path folder = root / "analysis" / names[i];
-    nlohmann::json made{{"step", read[0].info.step}, {"checkpoints", nlohmann::json::array()}, {"batch_size", batch_size},
-                        {"chunk", chunk}, {"device", o.device}, {"dtype", o.f64 ? "f64" : "f32"},
-                        {"peak_memory_bytes", peak}, {"seconds", seconds}, {"spec", spec["analyses"][i]}};
-    for (const fs::path& c : checkpoints) made["checkpoints"].push_back(c.string());
-    write_analysis_result(folder, result, model.replicas(), made);
-    fmt::print(stderr, "mechlab: {} ({}) in {:.2f} s, peak memory {} -> {}\n", names[i],
-               spec["analyses"][i].value("kind", ""), seconds, bytes_text(peak), folder.string());
-  }
+  nlohmann::json made{{"step", read[0].info.step}, {"checkpoints", nlohmann::json::array()}};
+  for (const fs::path& c : checkpoints) made["checkpoints"].push_back(c.string());
+  run_analysis_plan(plan, model, root / "analysis", made,
+                    [](const std::string& line) { fmt::print(stderr, "mechlab: {}\n", line); });
   return 0;
 }
 }  // namespace

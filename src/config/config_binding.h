@@ -89,6 +89,7 @@ class ConfigBinding {
     else if constexpr (std::is_integral_v<Field>) return ValueType::integer;
     else if constexpr (std::is_floating_point_v<Field>) return ValueType::number;
     else if constexpr (std::is_same_v<Field, std::string>) return ValueType::string;
+    else if constexpr (std::is_same_v<Field, nlohmann::json>) return ValueType::object_list;
     else if constexpr (std::is_same_v<Field, std::vector<bool>>) return ValueType::boolean_list;
     else if constexpr (std::is_same_v<Field, std::vector<double>>) return ValueType::number_list;
     else if constexpr (config_detail::is_vector<Field> && std::is_integral_v<typename Field::value_type>) return ValueType::integer_list;

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "analysis/analysis_plan.h"
 #include "config/config_error.h"
 #include "config/json_file.h"
 #include "config/run_schema.h"
@@ -27,6 +28,8 @@ LoadedConfig load_config(const std::filesystem::path& file, const std::vector<st
     const size_t colon = message.find(": ");
     throw ConfigError(message.substr(0, colon), colon == std::string::npos ? message : message.substr(colon + 2));
   }
+  // Checked here, not at the first analysis step: a bad entry must not surface hours into training.
+  if (loaded.run.analysis.enabled()) plan_analyses(loaded.run.analysis.spec(), "analysis", loaded.run, *loaded.task);
   return loaded;
 }
 

@@ -1,5 +1,7 @@
 #include "config/run_config.h"
 
+#include <algorithm>
+
 #include "config/config_error.h"
 #include "config/run_schema.h"
 
@@ -28,9 +30,30 @@ RunConfig run_config_from_resolved(const nlohmann::json& resolved) {
     throw ConfigError("optim.lr", "give one learning rate or one per seed (" + std::to_string(run.replicas()) +
                                       "), got " + std::to_string(run.optim.lr.size()));
   run.optim.schedule.total_steps = run.train.steps;
+  for (size_t i = 0; i < run.analysis.steps.size(); ++i)
+    if (run.analysis.steps[i] > run.train.steps)
+      throw ConfigError("analysis.steps[" + std::to_string(i) + "]",
+                        std::to_string(run.analysis.steps[i]) + " is past train.steps (" + std::to_string(run.train.steps) + ")");
+  if (!run.analysis.enabled() && (!run.analysis.steps.empty() || run.analysis.every > 0))
+    throw ConfigError("analysis.analyses", "is empty, so analysis.steps and analysis.every do nothing; list the analyses "
+                                           "to run (docs/analysis.md)");
+  if (run.analysis.enabled() && run.analysis.steps.empty() && run.analysis.every == 0)
+    throw ConfigError("analysis.steps", "give the steps to run analysis.analyses at (or analysis.every)");
   if (run.optim.schedule.kind == ScheduleKind::warmup_cosine && run.optim.schedule.warmup_steps > run.train.steps)
     throw ConfigError("optim.warmup_steps", "is longer than train.steps (" + std::to_string(run.train.steps) + ")");
   return run;
+}
+
+bool AnalysisConfig::due(int64_t step) const {
+  if (!enabled()) return false;
+  if (every > 0 && step > 0 && step % every == 0) return true;
+  return std::find(steps.begin(), steps.end(), step) != steps.end();
+}
+
+nlohmann::json AnalysisConfig::spec() const {
+  nlohmann::json spec{{"batch", name_of(batch)}, {"chunk", chunk}, {"analyses", analyses}};
+  if (batch == AnalysisBatchKind::contrast) spec["batch_size"] = batch_size;
+  return spec;
 }
 
 nlohmann::json RunConfig::replica_config(int64_t r) const {

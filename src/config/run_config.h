@@ -43,6 +43,27 @@ struct OutputsConfig {
   int64_t probe_batch_size = 8;
 };
 
+// Analyses (docs/analysis.md) run on the live model at chosen steps of training, written to
+// <root>/analysis/step_<N>/<name>/. Off while `analyses` is empty.
+enum class AnalysisBatchKind { contrast, eval };
+constexpr auto enum_names(AnalysisBatchKind) {
+  using E = AnalysisBatchKind;
+  return std::array{EnumName<E>{"contrast", E::contrast}, EnumName<E>{"eval", E::eval}};
+}
+struct AnalysisConfig {
+  nlohmann::json analyses = nlohmann::json::array();  // the entries, checked against model and task at load
+  std::vector<int64_t> steps;                         // these steps (0 = before training) ...
+  int64_t every = 0;                                  // ... and every N steps (0: none)
+  AnalysisBatchKind batch = AnalysisBatchKind::contrast;
+  int64_t batch_size = 64;
+  int64_t chunk = 16;
+
+  bool enabled() const { return !analyses.empty(); }
+  bool due(int64_t step) const;
+  // The spec `mechlab analyze` would read for the same analyses.
+  nlohmann::json spec() const;
+};
+
 struct RunConfig {
   std::string name;
   uint64_t seed = 0;
@@ -52,6 +73,7 @@ struct RunConfig {
   OptimizerConfig optim;
   TrainConfig train;
   OutputsConfig outputs;
+  AnalysisConfig analysis;
   nlohmann::json resolved;  // the whole resolved config
 
   std::vector<ReplicaKey> replica_keys() const { return replicas_for_seeds(seeds); }

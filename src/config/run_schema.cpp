@@ -134,6 +134,17 @@ ConfigBinding<RunConfig> build_run_binding() {
          "Number of log-spaced dump steps when dumps is log (plus step 0 and the last).", {.min = 1, .max = 100000});
   b.bind("outputs.probe_batch_size", FIELD(outputs.probe_batch_size),
          "Sequences in the fixed probe batch that dumps record.", {.min = 1, .max = 4096});
+
+  b.bind("analysis.analyses", FIELD(analysis.analyses),
+         "Analyses to run on the live model during training, the entries of a mechlab analyze spec (docs/analysis.md), "
+         "checked against the model and the task before training starts; results in analysis/step_<N>/<name>/.");
+  b.bind("analysis.steps", FIELD(analysis.steps), "Steps after which to run them (0: before the first step).",
+         {.min = 0, .max = 1e12});
+  b.bind("analysis.every", FIELD(analysis.every), "Also every this many steps; 0 turns it off.", {.min = 0, .max = 1e12});
+  b.bind("analysis.batch", FIELD(analysis.batch),
+         "The task's clean/corrupted pairs (contrast) or the run's evaluation batch (eval), as in a spec.");
+  b.bind("analysis.batch_size", FIELD(analysis.batch_size), "Examples of the contrast batch.", {.min = 1, .max = 1 << 20});
+  b.bind("analysis.chunk", FIELD(analysis.chunk), "Patched runs per forward pass (bounds memory).", {.min = 1, .max = 1 << 16});
   return b;
 }
 #undef FIELD

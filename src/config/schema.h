@@ -10,7 +10,9 @@
 
 namespace mechlab {
 
-enum class ValueType { integer, number, boolean, string, choice, number_list, integer_list, boolean_list };
+// object_list: a list of JSON objects whose contents the schema does not know; its consumer checks them (the
+// analysis entries of a run config, docs/analysis.md).
+enum class ValueType { integer, number, boolean, string, choice, number_list, integer_list, boolean_list, object_list };
 
 // One key of a config. The typed adders below fill it; add() takes one built by hand.
 struct SchemaEntry {

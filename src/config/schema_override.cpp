@@ -89,6 +89,13 @@ json parse_text(const SchemaEntry& entry, const std::string& raw, const std::str
   if (entry.nullable && trimmed(raw) == "null") return nullptr;
   if (entry.type == ValueType::string || entry.type == ValueType::choice) return raw;
   const std::string text = trimmed(raw);
+  if (entry.type == ValueType::object_list) {
+    try {
+      return parse_json_text(text, path);  // checked as a list of objects by the caller, as resolve() would
+    } catch (const ConfigError&) {
+      unparsable(path, "a JSON list of objects, e.g. '[{\"name\": \"heads\", \"kind\": \"ablation\"}]'", text);
+    }
+  }
   if (!is_list(entry.type)) return parse_scalar(entry.type, text, path);
   const ValueType element = element_type(entry.type);
   if (!text.empty() && text[0] == '[') {

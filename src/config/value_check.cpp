@@ -36,6 +36,8 @@ std::string scalar_phrase(const SchemaEntry& entry, ValueType type) {
       return "a string";
     case ValueType::choice:
       return "one of " + joined(entry.choices);
+    case ValueType::object_list:
+      return "a list of objects";
     default:
       return "";
   }
@@ -97,6 +99,11 @@ json check_scalar(const SchemaEntry& entry, ValueType type, const json& value, c
       }
       return value;
     }
+    case ValueType::object_list:
+      if (!value.is_array()) fail(path, scalar_phrase(entry, type), value);
+      for (size_t i = 0; i < value.size(); ++i)
+        if (!value[i].is_object()) fail(path + "[" + std::to_string(i) + "]", "an object", value[i]);
+      return value;
     default:
       return value;
   }
@@ -168,6 +175,8 @@ std::string type_name(const SchemaEntry& entry) {
       return "string";
     case ValueType::choice:
       return "choice";
+    case ValueType::object_list:
+      return "list of objects";
     default:
       break;
   }

@@ -18,6 +18,8 @@ fs::path checkpoint_path(const fs::path& replica, int64_t step) {
 
 fs::path dump_dir(const fs::path& replica, int64_t step) { return replica / kDumps / fmt::format("step_{:08d}", step); }
 
+fs::path analysis_dir(const fs::path& root, int64_t step) { return root / kAnalysis / fmt::format("step_{:08d}", step); }
+
 bool is_step_name(const std::string& filename, const std::string& suffix) {
   constexpr size_t kDigits = 8;
   if (filename.size() != 5 + kDigits + suffix.size() || filename.rfind("step_", 0) != 0) return false;
@@ -53,7 +55,7 @@ bool is_temporary(const std::string& filename) {
 
 namespace {
 // What a folder of the run holds, by folder.
-enum class Kind { foreign, file, root, replica, checkpoints, dumps, dump };
+enum class Kind { foreign, file, root, replica, checkpoints, dumps, dump, analysis };
 
 bool is_replica_name(const std::string& name) {
   return name.size() > 8 && name.rfind("replica_", 0) == 0 && name.find_first_not_of("0123456789", 8) == std::string::npos;
@@ -66,6 +68,7 @@ Kind kind_of(Kind parent, const std::string& name, bool directory) {
     case Kind::root:
       if (!directory && (name == kProvenance || name == kLog || name == kVocabulary)) return Kind::file;
       if (directory && is_replica_name(name)) return Kind::replica;
+      if (directory && name == kAnalysis) return Kind::analysis;
       [[fallthrough]];  // a single replica writes its files at the root
     case Kind::replica:
       if (!directory && (name == kConfig || name == kMetrics || name == kSummary)) return Kind::file;
@@ -82,6 +85,9 @@ Kind kind_of(Kind parent, const std::string& name, bool directory) {
       return directory && is_step_name(name, "") ? Kind::dump : Kind::foreign;
     case Kind::dump:
       return directory ? Kind::foreign : Kind::file;
+    case Kind::analysis:  // result folders (analysis/<name>, analysis/step_<N>/<name>) of arrays and tables
+      if (directory) return Kind::analysis;
+      return name.ends_with(".npy") || name == "table.json" ? Kind::file : Kind::foreign;
     default:
       return Kind::foreign;
   }

@@ -4,6 +4,8 @@
 //   <replica>/config.json metrics.jsonl summary.json          per replica (the root itself for one replica,
 //   <replica>/checkpoints/step_00001234.safetensors            else <root>/replica_<r>)
 //   <replica>/dumps/probe_tokens.npy dumps/step_00001234/...
+//   <root>/analysis/<name>/...                                 mechlab analyze (all replicas in one array)
+//   <root>/analysis/step_00001234/<name>/...                   the run config's analysis section
 // A run is finished when every replica has its summary.json.
 #pragma once
 #include <cstdint>
@@ -23,6 +25,7 @@ inline constexpr const char* kMetrics = "metrics.jsonl";
 inline constexpr const char* kSummary = "summary.json";
 inline constexpr const char* kCheckpoints = "checkpoints";
 inline constexpr const char* kDumps = "dumps";
+inline constexpr const char* kAnalysis = "analysis";
 inline constexpr const char* kProbeTokens = "probe_tokens.npy";
 // A checkpoint that failed its checks on resume is kept under this suffix for inspection.
 inline constexpr const char* kCorruptSuffix = ".corrupt";
@@ -33,6 +36,8 @@ std::filesystem::path replica_dir(const std::filesystem::path& root, int64_t r, 
 std::filesystem::path checkpoint_path(const std::filesystem::path& replica, int64_t step);
 // <replica>/dumps/step_00001234
 std::filesystem::path dump_dir(const std::filesystem::path& replica, int64_t step);
+// <root>/analysis/step_00001234: the analyses a run config asks for at that step
+std::filesystem::path analysis_dir(const std::filesystem::path& root, int64_t step);
 // The steps of the checkpoints in <replica>/checkpoints, newest first.
 std::vector<int64_t> checkpoint_steps(const std::filesystem::path& replica);
 // The checkpoint with the most steps in <replica>/checkpoints, if any.

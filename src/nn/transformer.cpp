@@ -85,29 +85,90 @@ Tensor Transformer::norm(const std::string& prefix, const Tensor& x, ActivationH
   return hook(hooks, prefix + ".hook_normalized", layer_norm(x, weight, bias, config_.layernorm_eps));
 }
 
-Tensor Transformer::attention_block(int layer, const Tensor& x, ActivationHooks* hooks) const {
+namespace {
+// `x` (R, B, ...) repeated along the batch axis to `batch` examples, in one copy.
+Tensor tiled_to(const Tensor& x, int64_t batch) {
+  if (x.dim(1) == batch) return x;
+  Shape split = x.shape(), tiled = x.shape();
+  split.insert(split.begin() + 1, 1);  // (R, 1, B, ...)
+  Shape copies = split;
+  copies[1] = batch / x.dim(1);        // (R, S, B, ...)
+  tiled[1] = batch;
+  return reshape(broadcast_to(reshape(x, split), copies), tiled);
+}
+// The base run's positions before `first` of a per-head activation (R, B, T, H, E), as (R, batch, H, first, E).
+Tensor earlier_heads(const Tensor& base, int64_t first, int64_t batch) {
+  return permute(tiled_to(slice(base, 2, 0, first), batch), {0, 1, 3, 2, 4});
+}
+}  // namespace
+
+Tensor Transformer::project(int layer, char which, const Tensor& x, ActivationHooks* hooks) const {
   const std::string prefix = "blocks." + std::to_string(layer) + ".attn.";
   const int64_t R = replicas(), B = x.dim(1), T = x.dim(2), D = config_.d_model;
   const int64_t H = config_.n_heads, E = config_.head_width();
-  const Tensor rows = reshape(x, {R, B * T, D});
   // (R, B*T, D) @ W (R, H, D, E) -> (R, B, H, T, E); hooks see TransformerLens' (R, B, T, H, E).
-  auto project = [&](const char* which) {
-    Tensor w = reshape(permute(parameter(prefix + "W_" + which), {0, 2, 1, 3}), {R, D, H * E});
-    Tensor y = matmul(rows, w);
-    if (config_.biases) y = add(y, reshape(parameter(prefix + "b_" + which), {R, 1, H * E}));
-    std::string hook_name = prefix + "hook_" + static_cast<char>(std::tolower(which[0]));
-    y = hook(hooks, hook_name, reshape(y, {R, B, T, H, E}));
-    return permute(y, {0, 1, 3, 2, 4});
-  };
-  Tensor q = project("Q"), k = project("K"), v = project("V");
+  const Tensor w = reshape(permute(parameter(prefix + "W_" + which), {0, 2, 1, 3}), {R, D, H * E});
+  Tensor y = matmul(reshape(x, {R, B * T, D}), w);
+  if (config_.biases) y = add(y, reshape(parameter(prefix + "b_" + which), {R, 1, H * E}));
+  const std::string hook_name = prefix + "hook_" + static_cast<char>(std::tolower(which));
+  return permute(hook(hooks, hook_name, reshape(y, {R, B, T, H, E})), {0, 1, 3, 2, 4});
+}
+
+Tensor Transformer::attention_z(int layer, const Tensor& x, ActivationHooks* hooks, const ForwardWindow* window) const {
+  const std::string prefix = "blocks." + std::to_string(layer) + ".attn.";
+  const int64_t B = x.dim(1);
+  Tensor q = project(layer, 'Q', x, hooks), k = project(layer, 'K', x, hooks), v = project(layer, 'V', x, hooks);
+  if (window && window->first_position > 0) {  // (R, B, H, T', E) joined to the base's earlier keys and values
+    k = concat({earlier_heads(window->keys.at(layer), window->first_position, B), k}, 3);
+    v = concat({earlier_heads(window->values.at(layer), window->first_position, B), v}, 3);
+  }
   Tensor scores = hook(hooks, prefix + "hook_attn_scores",
-                       matmul(q, k, false, true, config_.score_scale()));  // (R, B, H, T, T)
+                       matmul(q, k, false, true, config_.score_scale()));  // (R, B, H, T', T)
   Tensor pattern = hook(hooks, prefix + "hook_pattern",
                         attention_pattern(scores, config_.attention, config_.attention_excludes_self));
-  Tensor z = hook(hooks, prefix + "hook_z", permute(matmul(pattern, v), {0, 1, 3, 2, 4}));  // (R, B, T, H, E)
+  return hook(hooks, prefix + "hook_z", permute(matmul(pattern, v), {0, 1, 3, 2, 4}));  // (R, B, T, H, E)
+}
+
+bool Transformer::supports_one_position() const {
+  const TransformerConfig& c = config_;
+  return c.n_layers > 1 && c.layer(c.n_layers - 1).attention && c.attention == AttentionKind::softmax &&
+         !c.attention_excludes_self && c.residual && c.output != OutputKind::heads;
+}
+
+Tensor Transformer::last_layer_at_positions(const Tensor& resid, const ForwardWindow& window) const {
+  const TransformerConfig& c = config_;
+  const int l = c.n_layers - 1;
+  const std::string block = "blocks." + std::to_string(l);
+  const int64_t B = resid.dim(1), t0 = window.first_position;
+  const Tensor every = t0 > 0 ? concat({tiled_to(slice(window.resid_pre.at(l), 2, 0, t0), B), resid}, 2) : resid;
+  Tensor at = matmul(tiled_to(window.query_select, B), every);  // (R, B, 1, D): each example's position
+  // Keys and values at every position (the base run's before t0), the query at the example's position only:
+  // as the last of T positions it sees every key, and the mask hides those after the example's position.
+  Tensor k = project(l, 'K', norm(block + ".ln1", resid, nullptr), nullptr);
+  Tensor v = project(l, 'V', norm(block + ".ln1", resid, nullptr), nullptr);
+  if (t0 > 0) {
+    k = concat({earlier_heads(window.keys.at(l), t0, B), k}, 3);
+    v = concat({earlier_heads(window.values.at(l), t0, B), v}, 3);
+  }
+  const Tensor q = project(l, 'Q', norm(block + ".ln1", at, nullptr), nullptr);  // (R, B, H, 1, E)
+  const Tensor scores = add(matmul(q, k, false, true, c.score_scale()), tiled_to(window.key_mask, B));
+  const Tensor z = permute(matmul(attention_pattern(scores, c.attention), v), {0, 1, 3, 2, 4});  // (R, B, 1, H, E)
+  at = add(at, attention_output(l, z, nullptr));
+  if (c.layer(l).mlp && c.d_mlp > 0) at = add(at, mlp_block(l, norm(block + ".ln2", at, nullptr), nullptr));
+  const Tensor x = norm("ln_final", at, nullptr);
+  const Tensor& W_U = parameter("unembed.W_U");
+  const int64_t R = replicas(), D = c.d_model, W = W_U.dim(2);
+  Tensor out = matmul(reshape(x, {R, B, D}), W_U);
+  if (c.biases) out = add(out, reshape(parameter("unembed.b_U"), {R, 1, W}));
+  return reshape(out, {R, B, 1, W});
+}
+
+Tensor Transformer::attention_output(int layer, const Tensor& z, ActivationHooks* hooks) const {
+  const std::string prefix = "blocks." + std::to_string(layer) + ".attn.";
+  const int64_t R = replicas(), B = z.dim(1), T = z.dim(2), HE = config_.n_heads * config_.head_width();
   const Tensor& W_O = parameter(prefix + "W_O");  // (R, H, E, D), or (R, H, E, d_output) with output heads
   const int64_t written = W_O.dim(3);
-  Tensor out = matmul(reshape(z, {R, B * T, H * E}), reshape(W_O, {R, H * E, written}));
+  Tensor out = matmul(reshape(z, {R, B * T, HE}), reshape(W_O, {R, HE, written}));
   if (config_.biases) out = add(out, reshape(parameter(prefix + "b_O"), {R, 1, written}));
   return hook(hooks, "blocks." + std::to_string(layer) + ".hook_attn_out", reshape(out, {R, B, T, written}));
 }
@@ -124,7 +185,16 @@ Tensor Transformer::mlp_block(int layer, const Tensor& x, ActivationHooks* hooks
   return hook(hooks, "blocks." + std::to_string(layer) + ".hook_mlp_out", reshape(out, {R, B, T, D}));
 }
 
-Tensor Transformer::forward(const Tensor& input, ActivationHooks* hooks) const {
+Tensor Transformer::forward(const Tensor& input, ActivationHooks* hooks) const { return forward_from(input, hooks, nullptr); }
+
+Tensor Transformer::forward(const Tensor& input, ActivationHooks* hooks, const ForwardWindow& window) const {
+  const bool whole = window.first_layer == 0 && window.first_position == 0 && !window.from_z && window.last_position < 0 &&
+                     !window.query_select.defined();
+  if (whole) return forward_from(input, hooks, nullptr);
+  return forward_from(input, hooks, &window);
+}
+
+Tensor Transformer::forward_from(const Tensor& input, ActivationHooks* hooks, const ForwardWindow* window) const {
   const TransformerConfig& c = config_;
   const int64_t R = replicas(), D = c.d_model;
   const bool tokens = c.input == InputKind::tokens;
@@ -138,28 +208,50 @@ Tensor Transformer::forward(const Tensor& input, ActivationHooks* hooks) const {
     throw std::invalid_argument("Transformer::forward: sequence length " + std::to_string(T) + " exceeds model.n_ctx = " +
                                 std::to_string(c.n_ctx));
 
+  // With a window, positions t0 .. stop - 1 only, from layer l0 (from its hook_z with from_z); stop < T in
+  // layer l0 only.
+  const int64_t t0 = window ? window->first_position : 0;
+  int64_t stop = window && window->last_position >= 0 ? window->last_position + 1 : T;
+  const int64_t rows = T - t0;
+  const int l0 = window ? window->first_layer : 0;
+  const bool from_z = window && window->from_z;
   Tensor resid;
-  if (tokens) {
-    resid = embedding(parameter("embed.W_E"), input);
-  } else if (c.input_projection) {
-    resid = matmul(reshape(input, {R, B * T, c.d_input}), parameter("embed.W_in"));
-    if (c.biases) resid = add(resid, reshape(parameter("embed.b_in"), {R, 1, D}));
-    resid = reshape(resid, {R, B, T, D});
+  if (l0 > 0 || from_z) {
+    resid = tiled_to(slice(window->resid_pre.at(l0), 2, t0, stop), B);
   } else {
-    resid = input;
+    const Tensor in = t0 > 0 ? slice(input, 2, t0, T) : input;
+    if (tokens) {
+      resid = embedding(parameter("embed.W_E"), in);
+    } else if (c.input_projection) {
+      resid = matmul(reshape(in, {R, B * rows, c.d_input}), parameter("embed.W_in"));
+      if (c.biases) resid = add(resid, reshape(parameter("embed.b_in"), {R, 1, D}));
+      resid = reshape(resid, {R, B, rows, D});
+    } else {
+      resid = in;
+    }
+    resid = hook(hooks, "hook_embed", resid);
+    if (c.positions == Positions::learned)
+      resid = add(resid, hook(hooks, "hook_pos_embed", reshape(slice(parameter("pos_embed.W_pos"), 1, t0, T), {R, 1, rows, D})));
+    else if (c.positions == Positions::sinusoidal)
+      resid = add(resid, hook(hooks, "hook_pos_embed", t0 > 0 ? slice(sinusoidal_table(T), 2, t0, T) : sinusoidal_table(T)));
   }
-  resid = hook(hooks, "hook_embed", resid);
-  if (c.positions == Positions::learned)
-    resid = add(resid, hook(hooks, "hook_pos_embed", reshape(slice(parameter("pos_embed.W_pos"), 1, 0, T), {R, 1, T, D})));
-  else if (c.positions == Positions::sinusoidal)
-    resid = add(resid, hook(hooks, "hook_pos_embed", sinusoidal_table(T)));
 
-  for (int l = 0; l < c.n_layers; ++l) {
+  for (int l = l0; l < c.n_layers; ++l) {
+    if (window && window->query_select.defined() && l == c.n_layers - 1 && l > l0)
+      return checked(last_layer_at_positions(resid, *window), hooks);
     const std::string block = "blocks." + std::to_string(l);
-    resid = hook(hooks, block + ".hook_resid_pre", resid);
     if (c.layer(l).attention) {
-      Tensor attn_out = attention_block(l, norm(block + ".ln1", resid, hooks), hooks);
+      Tensor z;
+      if (from_z && l == l0) {
+        z = hook(hooks, block + ".attn.hook_z", tiled_to(slice(window->z.at(l), 2, t0, stop), B));
+      } else {
+        resid = hook(hooks, block + ".hook_resid_pre", resid);
+        z = attention_z(l, norm(block + ".ln1", resid, hooks), hooks, window);
+      }
+      Tensor attn_out = attention_output(l, z, hooks);
       resid = c.residual ? add(resid, attn_out) : attn_out;
+    } else {
+      resid = hook(hooks, block + ".hook_resid_pre", resid);
     }
     resid = hook(hooks, block + ".hook_resid_mid", resid);
     if (c.layer(l).mlp && c.d_mlp > 0) {
@@ -167,14 +259,26 @@ Tensor Transformer::forward(const Tensor& input, ActivationHooks* hooks) const {
       resid = c.residual ? add(resid, mlp_out) : mlp_out;
     }
     resid = hook(hooks, block + ".hook_resid_post", resid);
+    if (stop < T && l + 1 < c.n_layers) {  // the next layer reads every later position: the base run's after stop
+      resid = concat({resid, tiled_to(slice(window->resid_pre.at(l + 1), 2, stop, T), B)}, 2);
+      stop = T;
+    }
   }
-  if (c.output == OutputKind::heads) return checked(resid, hooks);  // the last block's heads wrote the output
+  auto with_earlier = [&](const Tensor& out) {  // the base run's output before t0 and from stop
+    if (t0 == 0 && stop == T) return out;
+    std::vector<Tensor> parts;
+    if (t0 > 0) parts.push_back(tiled_to(slice(window->output, 2, 0, t0), B));
+    parts.push_back(out);
+    if (stop < T) parts.push_back(tiled_to(slice(window->output, 2, stop, T), B));
+    return concat(parts, 2);
+  };
+  if (c.output == OutputKind::heads) return checked(with_earlier(resid), hooks);  // the last block's heads wrote it
   Tensor x = norm("ln_final", resid, hooks);
   const Tensor& W_U = parameter("unembed.W_U");
   const int64_t out_width = W_U.dim(2);
-  Tensor out = matmul(reshape(x, {R, B * T, D}), W_U);
+  Tensor out = matmul(reshape(x, {R, B * (stop - t0), D}), W_U);
   if (c.biases) out = add(out, reshape(parameter("unembed.b_U"), {R, 1, out_width}));
-  return checked(reshape(out, {R, B, T, out_width}), hooks);
+  return checked(with_earlier(reshape(out, {R, B, stop - t0, out_width})), hooks);
 }
 
 Tensor Transformer::checked(const Tensor& output, const ActivationHooks* hooks) const {

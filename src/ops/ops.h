@@ -40,7 +40,8 @@ Tensor concat(const std::vector<Tensor>& xs, int axis);
 // table (R, V, D), ids i32 (R, ...) -> (R, ..., D).
 Tensor embedding(const Tensor& table, const Tensor& ids);
 
-// scores (..., T, T) -> causal attention pattern of the given kind.
+// scores (..., T', T) -> causal attention pattern of the given kind. The T' <= T queries are the last T'
+// positions (T' < T: a forward pass that computes only the later positions, nn/transformer.h's window).
 Tensor attention_pattern(const Tensor& scores, AttentionKind kind, bool exclude_self = false);
 
 // Normalises over the last axis; weight and bias (each optional) are applied after in the same kernel.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <optional>
 
+#include "analysis/analysis_plan.h"
 #include "analysis/probe_dump.h"
 #include "backend/backend.h"
 #include "io/checkpoint.h"
@@ -95,11 +96,22 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
     for (const fs::path& dir : dirs) dump_dirs.push_back(run_layout::dump_dir(dir, at));
     task_.write_dump_analyses(model, dump_dirs);
   };
+  // The analysis section's batches are drawn once, so every step analyses the same examples.
+  const std::optional<AnalysisPlan> analyses =
+      run_.analysis.enabled() ? std::optional(plan_analyses(run_.analysis.spec(), "analysis", run_, task_)) : std::nullopt;
+  auto analyze_due = [&](int64_t at) {
+    if (!analyses || !run_.analysis.due(at)) return;
+    fault_point("analysis");
+    run_analysis_plan(*analyses, model, run_layout::analysis_dir(directory_.root(), at),
+                      {{"step", at}, {"model", "the live model of the run, during training"}},
+                      [&](const std::string& line) { directory_.log(fmt::format("step {}: analysis {}", at, line)); });
+  };
   if (step == 0) {
     write_probe_tokens(probe, dirs);
     const std::vector<Metrics> metrics = evaluate();
     for (int64_t r = 0; r < R; ++r) logs[r].append(record_of({{"step", 0}}, &metrics[r]));
     if (dump_due(0)) dump(0);
+    analyze_due(0);
   }
 
   StepRunner runner(model, optimizer, run_.train.cuda_graph);
@@ -146,6 +158,7 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
       window_steps = 0;
     }
     if (dump_due(step)) dump(step);
+    analyze_due(step);
     const bool stopping = stop.load();
     if (checkpoints.contains(step)) {
       save_all(CheckpointReason::schedule);

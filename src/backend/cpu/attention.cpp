@@ -1,5 +1,6 @@
 // Causal attention patterns, one query row at a time: key j is visible to query i when j <= i (j < i when
-// the query excludes itself; query 0 then sees nothing and its row is zero).
+// the query excludes itself; query 0 then sees nothing and its row is zero). With T' < T query rows they are
+// positions T - T' .. T - 1.
 #include <cmath>
 
 #include "backend/cpu/cpu_backend.h"
@@ -9,13 +10,13 @@
 namespace mechlab {
 
 void CpuBackend::attention_pattern(AttentionKind kind, bool exclude_self, const Tensor& scores, Tensor& pattern) {
-  const int64_t T_len = scores.dim(-1), rows = scores.numel() / T_len;
+  const int64_t T_len = scores.dim(-1), rows = scores.numel() / T_len, queries = scores.dim(-2);
   dispatch_float(scores.dtype(), [&]<typename T>() {
     const T* s = scores.data<T>();
     T* p = pattern.data<T>();
     cpu::parallel_chunks(rows, cpu::grain_for(T_len * 8), [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
-        const int64_t visible = row % T_len + (exclude_self ? 0 : 1);  // keys 0 .. visible - 1
+        const int64_t visible = row % queries + (T_len - queries) + (exclude_self ? 0 : 1);  // keys 0 .. visible - 1
         const T* srow = s + row * T_len;
         T* prow = p + row * T_len;
         if (visible == 0) {
@@ -43,7 +44,7 @@ void CpuBackend::attention_pattern(AttentionKind kind, bool exclude_self, const 
 
 void CpuBackend::attention_pattern_backward(AttentionKind kind, bool exclude_self, const Tensor& scores,
                                             const Tensor& pattern, const Tensor& dpattern, Tensor& dscores) {
-  const int64_t T_len = scores.dim(-1), rows = scores.numel() / T_len;
+  const int64_t T_len = scores.dim(-1), rows = scores.numel() / T_len, queries = scores.dim(-2);
   dispatch_float(scores.dtype(), [&]<typename T>() {
     const T* s = scores.data<T>();
     const T* p = pattern.data<T>();
@@ -51,7 +52,7 @@ void CpuBackend::attention_pattern_backward(AttentionKind kind, bool exclude_sel
     T* ds = dscores.data<T>();
     cpu::parallel_chunks(rows, cpu::grain_for(T_len * 8), [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
-        const int64_t visible = row % T_len + (exclude_self ? 0 : 1), base = row * T_len;
+        const int64_t visible = row % queries + (T_len - queries) + (exclude_self ? 0 : 1), base = row * T_len;
         if (visible == 0) {
           // nothing to attend to: the row stays zero (the loop below)
         } else if (kind == AttentionKind::softmax) {

@@ -10,6 +10,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/strided_loop.h"
+#include "backend/size_class.h"
 
 namespace mechlab {
 
@@ -22,14 +23,14 @@ void* CpuBackend::allocate(size_t bytes) {
     std::lock_guard lock(cache_mutex_);
     live_bytes_ += bytes;
     peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
-    auto found = free_blocks_.find(bytes);
+    auto found = free_blocks_.find(size_class(bytes));
     if (found != free_blocks_.end()) {
       void* data = found->second;
       free_blocks_.erase(found);
       return data;
     }
   }
-  void* data = std::aligned_alloc(64, ((bytes + 63) / 64) * 64 + 64);
+  void* data = std::aligned_alloc(64, size_class(bytes) + 64);
   if (!data) throw std::bad_alloc();
   return data;
 }
@@ -37,7 +38,7 @@ void* CpuBackend::allocate(size_t bytes) {
 void CpuBackend::release(void* data, size_t bytes) {
   std::lock_guard lock(cache_mutex_);
   live_bytes_ -= bytes;
-  free_blocks_.emplace(bytes, data);
+  free_blocks_.emplace(size_class(bytes), data);
 }
 
 size_t CpuBackend::live_bytes() const {

@@ -1,5 +1,6 @@
 // Causal attention patterns, one warp per query row: key j is visible to query i when j <= i (j < i when the
-// query excludes itself; query 0 then sees nothing and its row is zero).
+// query excludes itself; query 0 then sees nothing and its row is zero). With `queries` < `length` query rows
+// they are positions length - queries .. length - 1.
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/rows.cuh"
 #include "backend/cuda/strided.cuh"
@@ -14,10 +15,10 @@ __device__ inline double exp_of(double x) { return exp(x); }
 
 template <typename T>
 __global__ void pattern_kernel(AttentionKind kind, bool exclude_self, const T* scores, T* pattern, int64_t rows,
-                               int64_t length) {
+                               int64_t length, int64_t queries) {
   const int64_t row = warp_row();
   if (row >= rows) return;
-  const int64_t i = row % length - (exclude_self ? 1 : 0);  // the last visible key
+  const int64_t i = row % queries + (length - queries) - (exclude_self ? 1 : 0);  // the last visible key
   const T* s = scores + row * length;
   T* p = pattern + row * length;
   if (i < 0) {
@@ -41,10 +42,10 @@ __global__ void pattern_kernel(AttentionKind kind, bool exclude_self, const T* s
 
 template <typename T>
 __global__ void pattern_backward_kernel(AttentionKind kind, bool exclude_self, const T* scores, const T* pattern,
-                                        const T* dpattern, T* dscores, int64_t rows, int64_t length) {
+                                        const T* dpattern, T* dscores, int64_t rows, int64_t length, int64_t queries) {
   const int64_t row = warp_row();
   if (row >= rows) return;
-  const int64_t i = row % length - (exclude_self ? 1 : 0), base = row * length;  // i: the last visible key
+  const int64_t i = row % queries + (length - queries) - (exclude_self ? 1 : 0), base = row * length;  // the last visible key
   if (i < 0) {
     for (int64_t j = lane(); j < length; j += 32) dscores[base + j] = T(0);
   } else if (kind == AttentionKind::softmax) {
@@ -65,22 +66,23 @@ __global__ void pattern_backward_kernel(AttentionKind kind, bool exclude_self, c
 }  // namespace
 
 void CudaBackend::attention_pattern(AttentionKind kind, bool exclude_self, const Tensor& scores, Tensor& pattern) {
-  const int64_t length = scores.dim(-1), rows = scores.numel() / length;
+  const int64_t length = scores.dim(-1), rows = scores.numel() / length, queries = scores.dim(-2);
   if (rows == 0) return;
   dispatch_float(scores.dtype(), [&]<typename T>() {
     pattern_kernel<<<row_blocks(rows), 32 * kRowsPerBlock, 0, stream_>>>(kind, exclude_self, scores.data<T>(),
-                                                                         pattern.data<T>(), rows, length);
+                                                                         pattern.data<T>(), rows, length, queries);
   });
   check_launch("attention_pattern");
 }
 
 void CudaBackend::attention_pattern_backward(AttentionKind kind, bool exclude_self, const Tensor& scores,
                                              const Tensor& pattern, const Tensor& dpattern, Tensor& dscores) {
-  const int64_t length = scores.dim(-1), rows = scores.numel() / length;
+  const int64_t length = scores.dim(-1), rows = scores.numel() / length, queries = scores.dim(-2);
   if (rows == 0) return;
   dispatch_float(scores.dtype(), [&]<typename T>() {
     pattern_backward_kernel<<<row_blocks(rows), 32 * kRowsPerBlock, 0, stream_>>>(
-        kind, exclude_self, scores.data<T>(), pattern.data<T>(), dpattern.data<T>(), dscores.data<T>(), rows, length);
+        kind, exclude_self, scores.data<T>(), pattern.data<T>(), dpattern.data<T>(), dscores.data<T>(), rows, length,
+        queries);
   });
   check_launch("attention_pattern_backward");
 }

@@ -5,6 +5,7 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/strided.cuh"
+#include "backend/size_class.h"
 
 namespace mechlab {
 
@@ -61,14 +62,14 @@ void* CudaBackend::allocate(size_t bytes) {
   live_bytes_ += bytes;
   peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
   auto& free = free_[current_pool_];
-  auto found = free.find(bytes);
+  auto found = free.find(size_class(bytes));
   if (found != free.end()) {
     void* data = found->second;
     free.erase(found);
     return data;
   }
   void* data = nullptr;
-  check(cudaMalloc(&data, bytes ? bytes : 1), "cudaMalloc");
+  check(cudaMalloc(&data, bytes ? size_class(bytes) : 1), "cudaMalloc");
   owner_[data] = current_pool_;
   return data;
 }
@@ -97,7 +98,7 @@ void CudaBackend::reset_peak() {
 void CudaBackend::release(void* data, size_t bytes) {
   std::lock_guard lock(mutex_);
   live_bytes_ -= bytes;
-  free_[owner_.at(data)].emplace(bytes, data);
+  free_[owner_.at(data)].emplace(size_class(bytes), data);
 }
 
 void CudaBackend::copy_from_host(void* dst, const void* src, size_t bytes) {
