@@ -5,12 +5,15 @@
 // test_faults.cpp.)
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "config/json_file.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "report.h"
 #include "run_comparison.h"
 #include "subprocess.h"
 
@@ -81,6 +84,24 @@ TEST_CASE("analysis section: each step's results equal mechlab analyze on that s
         array(with / "analysis" / "step_00000040" / "z" / "metric.npy"));
   CHECK(fs::exists(with / "analysis" / "step_00000000" / "heads" / "table.json"));
   CHECK_FALSE(fs::exists(with / "analysis" / "step_00000010"));
+
+  // scripts/figures/analysis.py draws every array of every step.
+  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
+    skip_test("the heatmaps need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
+    return;
+  }
+  const std::string command = "/usr/bin/python3 " + source_dir() + "/scripts/figures/analysis.py " +
+                              (with / "analysis").string() + " --out " + (dir / "figures").string() + " > " +
+                              (dir / "figures.log").string() + " 2>&1";
+  const int status = std::system(command.c_str());
+  INFO(read_text(dir / "figures.log"));
+  REQUIRE(status == 0);
+  for (const char* png : {"z.step_00000040.normalised.png", "heads.step_00000000.metric.png",
+                          "importance.step_00000020.gate_gradient.png", "z.normalised.png"}) {
+    const std::string bytes = read_text(dir / "figures" / png);
+    CHECK_MESSAGE(bytes.size() > 10000, png);
+    CHECK_MESSAGE(bytes.substr(1, 3) == "PNG", png);
+  }
 }
 
 TEST_CASE("analysis section: a bad entry stops the run before it starts, naming the config path") {
