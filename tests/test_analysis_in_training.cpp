@@ -1,8 +1,8 @@
 // A run config's `analysis` section: the analyses run on the live model at the chosen steps, into
 // analysis/step_<N>/<name>/; each step's arrays are bitwise those of `mechlab analyze --step N` on that step's
 // checkpoint, the training itself is unchanged (every other file equals a run without the section), and a
-// bad entry stops the run before it starts, naming the config path. (Kills during an analysis are in
-// test_faults.cpp.)
+// bad entry stops the run before it starts, naming the config path; the heatmap script draws the results.
+// (Kills during an analysis are in test_faults.cpp.)
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -84,24 +84,6 @@ TEST_CASE("analysis section: each step's results equal mechlab analyze on that s
         array(with / "analysis" / "step_00000040" / "z" / "metric.npy"));
   CHECK(fs::exists(with / "analysis" / "step_00000000" / "heads" / "table.json"));
   CHECK_FALSE(fs::exists(with / "analysis" / "step_00000010"));
-
-  // scripts/figures/analysis.py draws every array of every step.
-  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
-    skip_test("the heatmaps need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
-    return;
-  }
-  const std::string command = "/usr/bin/python3 " + source_dir() + "/scripts/figures/analysis.py " +
-                              (with / "analysis").string() + " --out " + (dir / "figures").string() + " > " +
-                              (dir / "figures.log").string() + " 2>&1";
-  const int status = std::system(command.c_str());
-  INFO(read_text(dir / "figures.log"));
-  REQUIRE(status == 0);
-  for (const char* png : {"z.step_00000040.normalised.png", "heads.step_00000000.metric.png",
-                          "importance.step_00000020.gate_gradient.png", "z.normalised.png"}) {
-    const std::string bytes = read_text(dir / "figures" / png);
-    CHECK_MESSAGE(bytes.size() > 10000, png);
-    CHECK_MESSAGE(bytes.substr(1, 3) == "PNG", png);
-  }
 }
 
 TEST_CASE("analysis section: a bad entry stops the run before it starts, naming the config path") {
@@ -128,5 +110,30 @@ TEST_CASE("analysis section: a bad entry stops the run before it starts, naming 
     CHECK(r.exit_code == 2);
     CHECK(r.err.find(cases[i].path + ":") != std::string::npos);
     CHECK_FALSE(fs::exists(dir / "run"));
+  }
+}
+
+TEST_CASE("scripts/figures/analysis.py draws every array of every step of an analysis section") {
+  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
+    skip_test("the heatmaps need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
+    return;
+  }
+  TempDir dir;
+  nlohmann::json analysis = nlohmann::json::parse(kAnalyses);
+  analysis["steps"] = {0, 40};
+  write_text(dir / "config.json", config_with(analysis).dump());
+  const fs::path with = dir / "with";
+  REQUIRE(run_mechlab({"run", (dir / "config.json").string(), "--out", with.string()}).exit_code == 0);
+  const std::string command = "/usr/bin/python3 " + source_dir() + "/scripts/figures/analysis.py " +
+                              (with / "analysis").string() + " --out " + (dir / "figures").string() + " > " +
+                              (dir / "figures.log").string() + " 2>&1";
+  const int status = std::system(command.c_str());
+  INFO(read_text(dir / "figures.log"));
+  REQUIRE(status == 0);
+  for (const char* png : {"z.step_00000040.normalised.png", "heads.step_00000000.metric.png",
+                          "importance.step_00000040.gate_gradient.png"}) {
+    const std::string bytes = read_text(dir / "figures" / png);
+    CHECK_MESSAGE(bytes.size() > 10000, png);
+    CHECK_MESSAGE(bytes.substr(1, 3) == "PNG", png);
   }
 }
