@@ -144,8 +144,8 @@ Tensor Transformer::last_layer_at_positions(const Tensor& resid, const ForwardWi
   Tensor at = matmul(tiled_to(window.query_select, B), every);  // (R, B, 1, D): each example's position
   // Keys and values at every position (the base run's before t0), the query at the example's position only:
   // as the last of T positions it sees every key, and the mask hides those after the example's position.
-  Tensor k = project(l, 'K', norm(block + ".ln1", resid, nullptr), nullptr);
-  Tensor v = project(l, 'V', norm(block + ".ln1", resid, nullptr), nullptr);
+  const Tensor normalized = norm(block + ".ln1", resid, nullptr);
+  Tensor k = project(l, 'K', normalized, nullptr), v = project(l, 'V', normalized, nullptr);
   if (t0 > 0) {
     k = concat({earlier_heads(window.keys.at(l), t0, B), k}, 3);
     v = concat({earlier_heads(window.values.at(l), t0, B), v}, 3);
