@@ -11,7 +11,8 @@
 namespace mechlab {
 
 // Independent streams of randomness within one replica.
-enum class RandomStream : uint32_t { init = 1, data = 2, eval_data = 3, probe = 4, dropout = 5, analysis = 6 };
+// dataset: the fixed examples a task with a finite training set draws its batches from.
+enum class RandomStream : uint32_t { init = 1, data = 2, eval_data = 3, probe = 4, dropout = 5, analysis = 6, dataset = 7 };
 
 inline std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> counter, std::array<uint32_t, 2> key) {
   constexpr uint32_t kMul0 = 0xD2511F53, kMul1 = 0xCD9E8D57, kWeyl0 = 0x9E3779B9, kWeyl1 = 0xBB67AE85;

@@ -3,6 +3,7 @@
 #include "config/config_error.h"
 #include "tasks/bigram_backcopy/bigram_backcopy_task.h"
 #include "tasks/icl_linreg/icl_linreg_task.h"
+#include "tasks/retrieval/retrieval_task.h"
 
 namespace mechlab {
 
@@ -17,6 +18,10 @@ const std::vector<TaskEntry>& task_registry() {
                      "In-context linear regression with multi-head softmax attention: debiased gradient descent",
                      IclLinregTask::options(),
                      [](const nlohmann::json& o) -> std::unique_ptr<Task> { return std::make_unique<IclLinregTask>(o); }});
+    tasks.push_back({"retrieval",
+                     "Multi-step variable retrieval (Musat 2025): stacked attention heads, one hop per layer",
+                     RetrievalTask::options(),
+                     [](const nlohmann::json& o) -> std::unique_ptr<Task> { return std::make_unique<RetrievalTask>(o); }});
     return tasks;
   }();
   return registry;

@@ -1,0 +1,44 @@
+// Multi-step variable retrieval (Musat 2025, studies.md section 3), our formulation: n_chains chains
+// value -> v_1 -> ... -> v_D over distinct variables, each step one assignment "v_j = v_(j-1)" (v_1 = value),
+// all of them shuffled, then a query "? = v_k" whose answer is its chain's value, k hops away.
+// Pure and stateless: example i is a function of (Philox key, i), so batches are reproducible in any order.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "random/philox.h"
+
+namespace mechlab {
+
+struct Assignment {
+  int lhs = 0;  // a variable, 0 .. variables - 1
+  int rhs = 0;  // a variable, or variables + value for a chain's first step
+  int chain = 0;
+  int step = 0;  // 1 .. D: how many hops its lhs is from the chain's value
+};
+
+struct RetrievalExample {
+  std::vector<Assignment> assignments;  // shuffled, n_chains * D of them
+  std::vector<int> values;              // each chain's value, 0 .. values - 1
+  int query_chain = 0;
+  int query_depth = 1;     // k: the query asks for v_k
+  int query_variable = 0;  // v_k of the query chain
+  int answer() const { return values[query_chain]; }
+};
+
+struct ChainShape {
+  int steps = 4;       // D
+  int chains = 4;
+  int variables = 64;  // at least chains * steps
+  int values = 16;
+};
+
+// Example `index` of the context `rng`: variables drawn without replacement, values with replacement, the
+// query chain uniform, its depth `depth` (1 .. D) or, when depth is 0, uniform over 1 .. D.
+RetrievalExample sample_example(const Philox& rng, uint64_t index, const ChainShape& shape, int depth);
+
+// How many hops the query of a written example is from its answer, following the assignments from the query's
+// variable (what an evaluation reads back from its inputs); 0 when the chain breaks.
+int hops_to_value(const std::vector<Assignment>& assignments, int query_variable, int variables);
+
+}  // namespace mechlab

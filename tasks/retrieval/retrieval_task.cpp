@@ -1,0 +1,222 @@
+#include "tasks/retrieval/retrieval_task.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "config/config_error.h"
+#include "ops/ops.h"
+
+namespace mechlab {
+
+namespace {
+const nlohmann::json& checked(const nlohmann::json& o) {
+  const int64_t needed = o["chains"].get<int64_t>() * o["steps"].get<int64_t>();
+  if (o["variables"].get<int64_t>() < needed)
+    throw ConfigError("task.variables", fmt::format("{} chains of {} steps need {} distinct variables, but there are {}; "
+                                                    "raise task.variables or lower task.chains",
+                                                    o["chains"].get<int64_t>(), o["steps"].get<int64_t>(), needed,
+                                                    o["variables"].get<int64_t>()));
+  if (o["data"] == "finite" && o["examples"].get<int64_t>() < 1)
+    throw ConfigError("task.examples", "a finite training set needs at least one example");
+  return o;
+}
+}  // namespace
+
+RetrievalTask::RetrievalTask(const nlohmann::json& options)
+    : shape_{checked(options)["steps"].get<int>(), options["chains"].get<int>(), options["variables"].get<int>(),
+             options["values"].get<int>()},
+      pair_layout_(options["layout"] == "pair_token"),
+      uniform_depth_(options["query_depth"] == "uniform"),
+      dense_(options["target"] == "dense"),
+      examples_(options["data"] == "finite" ? options["examples"].get<int64_t>() : 0) {}
+
+Schema RetrievalTask::options() {
+  Schema s;
+  s.choice("layout", "pair_token", {"pair_token", "triple_tokens"},
+           "pair_token: each assignment one position, embedding E_lhs[lhs] + E_rhs[rhs]; triple_tokens: lhs, '=', rhs "
+           "as three positions and the query as '?', v_k.");
+  s.integer("steps", 4, "D: assignments per chain, the deepest query.", 1, 64);
+  s.integer("chains", 4, "Chains per example (the others are distractors).", 1, 64);
+  s.integer("variables", 64, "Variable names (at least chains * steps; each example uses chains * steps of them).", 1,
+            4096);
+  s.integer("values", 16, "Values a chain can start from (chance accuracy is 1 / values).", 2, 4096);
+  s.choice("query_depth", "uniform", {"uniform", "fixed"},
+           "uniform: each training query k hops deep, k uniform over 1 .. D (the implicit curriculum); fixed: always D.");
+  s.choice("target", "query_only", {"query_only", "dense"},
+           "query_only: the answer at the query; dense: also, at every assignment (its rhs token in the triple layout), "
+           "the value of its chain.");
+  s.choice("data", "fresh", {"fresh", "finite"},
+           "fresh: new examples every step; finite: task.examples fixed examples, batches drawn from them with "
+           "replacement. Evaluation examples are always fresh.");
+  s.integer("examples", 262144, "Training examples when data is finite (Musat: 2^18).", 1, 1LL << 40);
+  return s;
+}
+
+void RetrievalTask::adapt_model(nlohmann::json& model) const {
+  if (pairs()) {
+    model["input"] = "vectors";
+    model["input_projection"] = true;  // W_in is [E_lhs; E_rhs]
+    require_model_value(model, "d_input", (shape_.variables + 1) + (shape_.variables + shape_.values),
+                        "pair tokens are one-hot [lhs (variables and '?'); rhs (variables and values)]");
+  }
+  require_model_value(model, "d_vocab", output_width(),
+                      pairs() ? "the model predicts one of task.values" : "triple tokens: variables, values, '=' and '?'");
+  if (model["n_ctx"].get<int64_t>() == 0) model["n_ctx"] = sequence_length();
+}
+
+int64_t RetrievalTask::sequence_length() const {
+  const int64_t n = static_cast<int64_t>(shape_.chains) * shape_.steps;
+  return pairs() ? n + 1 : 3 * n + 2;
+}
+
+Batch RetrievalTask::sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
+                            uint32_t step) const {
+  const int64_t R = static_cast<int64_t>(replicas.size()), B = batch_size, T = sequence_length();
+  const int V = shape_.variables, W = (V + 1) + (V + shape_.values);
+  const bool training = stream == RandomStream::data;
+  const int depth = training && !uniform_depth_ ? shape_.steps : 0;
+  std::vector<float> vectors(pairs() ? R * B * T * W : 0, 0.0f);
+  std::vector<int32_t> tokens(pairs() ? 0 : R * B * T, 0), targets(R * B * T, 0);
+  std::vector<float> mask(R * B * T, 0.0f);
+  for (int64_t r = 0; r < R; ++r) {
+    const Philox rng(replicas[r], stream, step);
+    const Philox dataset(replicas[r], RandomStream::dataset, 0);
+    for (int64_t b = 0; b < B; ++b) {
+      const bool finite = training && examples_ > 0;
+      const RetrievalExample e =
+          finite ? sample_example(dataset, rng.below(static_cast<uint64_t>(b), static_cast<uint32_t>(examples_)), shape_, depth)
+                 : sample_example(rng, static_cast<uint64_t>(b), shape_, depth);
+      const int64_t row = (r * B + b) * T;
+      auto target = [&](int64_t t, int chain) {
+        targets[row + t] = value_token(e.values[chain]);
+        mask[row + t] = 1.0f;
+      };
+      for (size_t i = 0; i < e.assignments.size(); ++i) {
+        const Assignment& a = e.assignments[i];
+        if (pairs()) {
+          float* v = &vectors[(row + static_cast<int64_t>(i)) * W];
+          v[a.lhs] = 1.0f;
+          v[(V + 1) + a.rhs] = 1.0f;  // rhs ids: variables, then values
+          if (dense_) target(static_cast<int64_t>(i), a.chain);
+        } else {
+          const int64_t t = 3 * static_cast<int64_t>(i);
+          tokens[row + t] = a.lhs;
+          tokens[row + t + 1] = V + shape_.values;  // '='
+          tokens[row + t + 2] = a.rhs;              // a variable, or V + value: the same ids as value_token
+          if (dense_) target(t + 2, a.chain);
+        }
+      }
+      if (pairs()) {
+        float* v = &vectors[(row + T - 1) * W];
+        v[V] = 1.0f;  // '?'
+        v[(V + 1) + e.query_variable] = 1.0f;
+      } else {
+        tokens[row + T - 2] = V + shape_.values + 1;  // '?'
+        tokens[row + T - 1] = e.query_variable;
+      }
+      target(T - 1, e.query_chain);
+    }
+  }
+  Tensor inputs = pairs() ? Tensor::from_vector<float>({R, B, T, W}, vectors) : Tensor::from_vector<int32_t>({R, B, T}, tokens);
+  Batch batch{inputs, Tensor::from_vector<int32_t>({R, B, T}, targets), Tensor::from_vector<float>({R, B, T}, mask), {}};
+  annotate(batch);
+  return batch;
+}
+
+Tensor RetrievalTask::loss_mask_for(const Tensor& inputs) const {
+  const int64_t R = inputs.dim(0), B = inputs.dim(1), T = inputs.dim(2);
+  std::vector<float> mask(R * B * T, 0.0f);
+  for (int64_t row = 0; row < R * B; ++row)
+    for (int64_t t = 0; t < T; ++t) {
+      const bool assignment_target = dense_ && t < T - 1 && (pairs() || t % 3 == 2);
+      if (t == T - 1 || assignment_target) mask[row * T + t] = 1.0f;
+    }
+  return Tensor::from_vector<float>({R, B, T}, mask);
+}
+
+Task::EvaluationTensors RetrievalTask::evaluation_tensors(const Transformer& model, const Batch& batch) const {
+  const Tensor logits = model.forward(batch.inputs);
+  const int64_t T = logits.dim(2);
+  return {{"query_logits", slice(logits, 2, T - 1, T)}};  // (R, B, 1, output width)
+}
+
+std::vector<Assignment> RetrievalTask::read_assignments(const float* vectors, const int32_t* tokens,
+                                                        int& query_variable) const {
+  const int V = shape_.variables, W = (V + 1) + (V + shape_.values);
+  const int64_t n = static_cast<int64_t>(shape_.chains) * shape_.steps;
+  std::vector<Assignment> read;
+  auto hot = [&](const float* v, int begin, int end) {
+    return static_cast<int>(std::max_element(v + begin, v + end) - (v + begin));
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    if (pairs()) read.push_back({hot(vectors + i * W, 0, V), hot(vectors + i * W, V + 1, W), 0, 0});
+    else read.push_back({tokens[3 * i], tokens[3 * i + 2], 0, 0});
+  }
+  query_variable = pairs() ? hot(vectors + n * W, V + 1, W) : tokens[3 * n + 1];
+  return read;
+}
+
+std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const Batch& batch) const {
+  const int64_t R = batch.inputs.dim(0), B = batch.inputs.dim(1), T = batch.inputs.dim(2), K = output_width();
+  const std::vector<float> logits = t.at("query_logits").to_vector<float>();  // (R, B, 1, K)
+  const std::vector<int32_t> targets = batch.targets.to_vector<int32_t>();
+  const std::vector<float> vectors = pairs() ? batch.inputs.to_vector<float>() : std::vector<float>{};
+  const std::vector<int32_t> tokens = pairs() ? std::vector<int32_t>{} : batch.inputs.to_vector<int32_t>();
+  const int64_t W = (shape_.variables + 1) + (shape_.variables + shape_.values);
+  std::vector<Metrics> metrics(R);
+  for (int64_t r = 0; r < R; ++r) {
+    std::vector<double> correct(shape_.steps + 1, 0.0), count(shape_.steps + 1, 0.0);
+    double loss = 0.0, right = 0.0;
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t row = r * B + b;
+      const float* z = &logits[row * K];
+      const int answer = targets[row * T + T - 1];
+      const float top = *std::max_element(z, z + K);
+      double total = 0.0;
+      for (int64_t k = 0; k < K; ++k) total += std::exp(static_cast<double>(z[k] - top));
+      loss += std::log(total) - (z[answer] - top);
+      const bool hit = std::max_element(z, z + K) - z == answer;
+      right += hit;
+      int query = 0;
+      const std::vector<Assignment> read = read_assignments(pairs() ? &vectors[row * T * W] : nullptr,
+                                                           pairs() ? nullptr : &tokens[row * T], query);
+      const int depth = hops_to_value(read, query, shape_.variables);
+      correct[depth] += hit;
+      count[depth] += 1.0;
+    }
+    metrics[r]["eval_loss"] = loss / static_cast<double>(B);
+    metrics[r]["accuracy"] = right / static_cast<double>(B);
+    for (int k = 1; k <= shape_.steps; ++k)
+      if (count[k] > 0) metrics[r][fmt::format("accuracy.depth{}", k)] = correct[k] / count[k];
+  }
+  return metrics;
+}
+
+std::vector<AnalysisMetric> RetrievalTask::analysis_metrics() const {
+  return {{"answer_loss", MetricKind::answer_loss, "query", "answer", "", 0, "cross-entropy of the answer at the query", ""},
+          {"accuracy", MetricKind::accuracy, "query", "answer", "", 0, "the answer is the top prediction at the query", ""},
+          {"loss", MetricKind::loss, "", "", "", 0, "the training loss", ""}};
+}
+
+void RetrievalTask::annotate(Batch& batch) const {
+  const int64_t R = batch.targets.dim(0), B = batch.targets.dim(1), T = batch.targets.dim(2);
+  const std::vector<int32_t> targets = batch.targets.to_vector<int32_t>();
+  std::vector<int32_t> query(R * B, static_cast<int32_t>(T - 1)), answer(R * B);
+  for (int64_t e = 0; e < R * B; ++e) answer[e] = targets[e * T + T - 1];
+  batch.annotations.positions["query"] = Tensor::from_vector<int32_t>({R, B}, query);
+  batch.annotations.tokens["answer"] = Tensor::from_vector<int32_t>({R, B}, answer);
+}
+
+nlohmann::json RetrievalTask::vocabulary() const {
+  if (pairs()) return nullptr;
+  nlohmann::json names = nlohmann::json::array();
+  for (int v = 0; v < shape_.variables; ++v) names.push_back(fmt::format("v{}", v));
+  for (int c = 0; c < shape_.values; ++c) names.push_back(std::to_string(c));
+  names.push_back("=");
+  names.push_back("?");
+  return names;
+}
+
+}  // namespace mechlab

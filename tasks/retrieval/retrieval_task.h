@@ -1,0 +1,52 @@
+// Multi-step variable retrieval (Musat 2025, studies.md section 3): the model reads shuffled assignments of
+// n_chains chains and a query, and predicts the value the queried variable resolves to, k hops away. Two
+// layouts: pair tokens (each assignment one position, the embedding E_lhs[lhs] + E_rhs[rhs], fed as the
+// one-hot [lhs; rhs] through W_in) and triple tokens (lhs, '=', rhs as three token positions, the query '?', v_k).
+#pragma once
+#include "config/schema.h"
+#include "task/task.h"
+#include "tasks/retrieval/chains.h"
+
+namespace mechlab {
+
+class RetrievalTask final : public Task {
+ public:
+  explicit RetrievalTask(const nlohmann::json& options);
+  static Schema options();
+
+  // Pair tokens: vector input of width (variables + 1) + (variables + values) through W_in, logits over the
+  // values. Triple tokens: token input and logits over variables, values, '=' and '?'.
+  void adapt_model(nlohmann::json& model) const override;
+  int64_t sequence_length() const override;
+  std::string sequence_length_key() const override { return "task.steps"; }
+  // Training batches: the query depth task.query_depth says, from fresh examples or the finite set
+  // (task.data); evaluation batches (eval_data): fresh examples, depths uniform over 1 .. D, so every depth is
+  // measured whatever the curriculum. Targets: the chain's value at the query (and with task.target dense at
+  // every assignment, its chain's value).
+  Batch sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
+               uint32_t step) const override;
+  Tensor loss_mask_for(const Tensor& inputs) const override;
+  // eval_loss and accuracy at the query, and accuracy.depth<k> for k = 1 .. D (chance: 1 / values).
+  EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const override;
+  std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const override;
+  // Position "query"; token "answer" (the value); metrics answer_loss, accuracy, loss.
+  std::vector<AnalysisMetric> analysis_metrics() const override;
+  void annotate(Batch& batch) const override;
+  nlohmann::json vocabulary() const override;
+
+ private:
+  bool pairs() const { return pair_layout_; }
+  // Token ids of the triple layout: variables, then values, then '=' and '?'.
+  int value_token(int value) const { return pairs() ? value : shape_.variables + value; }
+  int output_width() const { return pairs() ? shape_.values : shape_.variables + shape_.values + 2; }
+  // The assignments and the query variable of one written example, read back from its inputs.
+  std::vector<Assignment> read_assignments(const float* vectors, const int32_t* tokens, int& query_variable) const;
+
+  ChainShape shape_;
+  bool pair_layout_ = true;
+  bool uniform_depth_ = true;  // the implicit curriculum
+  bool dense_ = false;
+  int64_t examples_ = 0;       // 0: fresh examples every step
+};
+
+}  // namespace mechlab
