@@ -50,7 +50,7 @@ Schema RetrievalTask::options() {
   s.choice("data", "fresh", {"fresh", "finite"},
            "fresh: new examples every step; finite: task.examples fixed examples, batches drawn from them with "
            "replacement. Evaluation examples are always fresh.");
-  s.integer("examples", 262144, "Training examples when data is finite (Musat: 2^18).", 1, 1LL << 40);
+  s.integer("examples", 262144, "Training examples when data is finite (Musat: 2^18).", 1, 2147483647);
   return s;
 }
 
