@@ -52,6 +52,7 @@ const std::vector<OpCase>& op_cases() {
       {"transpose", {{2, 3, 4, 5}}, [](auto& x) { return transpose(x[0], 1, 3); }},
       {"slice", {{2, 5, 3}}, [](auto& x) { return slice(x[0], 1, 1, 4); }},
       {"concat", {{2, 2, 3}, {2, 4, 3}}, [](auto& x) { return concat({x[0], x[1]}, 1); }},
+      {"repeat", {{2, 3, 4}}, [](auto& x) { return repeat(x[0], 1, 3); }, 0, {{4, 64, 33}}},
       {"broadcast_to", {{3, 1}}, [](auto& x) { return broadcast_to(x[0], {2, 3, 4}); }},
       {"embedding (repeated ids)", {{2, 5, 3}},
        [](auto& x) { return embedding(x[0], ids_like(x[0], {2, 4}, 5)); }},

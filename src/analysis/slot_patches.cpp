@@ -89,6 +89,9 @@ void SlotPatches::take(int64_t slot, int source_id, const Where& where) {
 }
 
 namespace {
+// Whether any slot takes entries from this source.
+bool taken(const std::vector<double>& mask) { return std::find(mask.begin(), mask.end(), 1.0) != mask.end(); }
+
 // The layer of a hook inside a block ("blocks.3.attn.hook_z" -> 3), -1 for one outside the blocks.
 int layer_of(const std::string& hook) {
   if (!hook.starts_with("blocks.")) return -1;
@@ -99,7 +102,7 @@ int layer_of(const std::string& hook) {
 int SlotPatches::first_patched_layer() const {
   int first = std::numeric_limits<int>::max();
   for (const Source& s : sources_) {
-    if (std::find(s.mask.begin(), s.mask.end(), 1.0) == s.mask.end()) continue;  // taken by no slot
+    if (!taken(s.mask)) continue;
     const int layer = layer_of(s.hook);
     if (layer < 0) return 0;
     first = std::min(first, layer);
@@ -145,7 +148,7 @@ int64_t SlotPatches::last_patched_position() const {
 bool SlotPatches::patches_in_one_layer() const {
   int layer = -2;
   for (const Source& s : sources_) {
-    if (std::find(s.mask.begin(), s.mask.end(), 1.0) == s.mask.end()) continue;
+    if (!taken(s.mask)) continue;
     if (layer != -2 && layer_of(s.hook) != layer) return false;
     layer = layer_of(s.hook);
   }
@@ -154,7 +157,7 @@ bool SlotPatches::patches_in_one_layer() const {
 
 bool SlotPatches::patches_before(int layer) const {
   for (const Source& s : sources_) {
-    if (std::find(s.mask.begin(), s.mask.end(), 1.0) == s.mask.end()) continue;
+    if (!taken(s.mask)) continue;
     const int at = layer_of(s.hook);
     if (at < 0 || at >= layer) return false;
   }
@@ -163,7 +166,7 @@ bool SlotPatches::patches_before(int layer) const {
 
 bool SlotPatches::patches_after_attention(int layer) const {
   for (const Source& s : sources_) {
-    if (std::find(s.mask.begin(), s.mask.end(), 1.0) == s.mask.end()) continue;
+    if (!taken(s.mask)) continue;
     const int at = layer_of(s.hook);
     if (at < 0 || (at == layer && !is_after_attention(s.hook))) return false;  // outside the blocks: before them
   }
@@ -174,7 +177,7 @@ void SlotPatches::install(ActivationHooks& hooks, int64_t first_position, int64_
   // Sources no slot takes change nothing and are left out (their hooks may lie before a window's first layer).
   std::map<std::string, std::vector<Source>> by_hook;
   for (const Source& s : sources_)
-    if (std::find(s.mask.begin(), s.mask.end(), 1.0) != s.mask.end()) by_hook[s.hook].push_back(s);
+    if (taken(s.mask)) by_hook[s.hook].push_back(s);
   for (auto& [hook, sources] : by_hook) {
     const HookGeometry g = hook_geometry(hook);
     const std::vector<int64_t> dims = mask_dims(hook);
@@ -229,16 +232,7 @@ void SlotPatches::install(ActivationHooks& hooks, int64_t first_position, int64_
 }
 
 Batch tiled(const Batch& batch, int64_t copies) {
-  if (copies == 1) return batch;
-  auto tile = [copies](const Tensor& x) {  // one copy: (R, 1, B, ...) broadcast to (R, copies, B, ...)
-    if (!x.defined()) return x;
-    Shape split = x.shape(), tiled = x.shape();
-    split.insert(split.begin() + 1, 1);
-    Shape repeated = split;
-    repeated[1] = copies;
-    tiled[1] *= copies;
-    return reshape(broadcast_to(reshape(x, split), repeated), tiled);
-  };
+  auto tile = [copies](const Tensor& x) { return x.defined() ? repeat(x, 1, copies) : x; };
   Batch out{tile(batch.inputs), tile(batch.targets), tile(batch.loss_mask), {}};
   for (const auto& [role, positions] : batch.annotations.positions) out.annotations.positions[role] = tile(positions);
   for (const auto& [role, tokens] : batch.annotations.tokens) out.annotations.tokens[role] = tile(tokens);

@@ -86,19 +86,16 @@ Tensor Transformer::norm(const std::string& prefix, const Tensor& x, ActivationH
 }
 
 namespace {
-// `x` (R, B, ...) repeated along the batch axis to `batch` examples, in one copy.
-Tensor tiled_to(const Tensor& x, int64_t batch) {
-  if (x.dim(1) == batch) return x;
-  Shape split = x.shape(), tiled = x.shape();
-  split.insert(split.begin() + 1, 1);  // (R, 1, B, ...)
-  Shape copies = split;
-  copies[1] = batch / x.dim(1);        // (R, S, B, ...)
-  tiled[1] = batch;
-  return reshape(broadcast_to(reshape(x, split), copies), tiled);
+// `x` (R, B, ...) repeated along the batch axis to `batch` examples (slot passes hold copies of the base batch).
+Tensor tiled_to(const Tensor& x, int64_t batch) { return repeat(x, 1, batch / x.dim(1)); }
+// Positions [begin, end) of a base run's activation (R, B, T, ...), repeated to `batch` examples.
+Tensor base_rows(const Tensor& base, int64_t begin, int64_t end, int64_t batch) {
+  return tiled_to(slice(base, 2, begin, end), batch);
 }
-// The base run's positions before `first` of a per-head activation (R, B, T, H, E), as (R, batch, H, first, E).
-Tensor earlier_heads(const Tensor& base, int64_t first, int64_t batch) {
-  return permute(tiled_to(slice(base, 2, 0, first), batch), {0, 1, 3, 2, 4});
+// A window's keys or values (R, batch, H, T', E) after the base run's at the positions before `first`
+// (hook_k / hook_v, (R, B, T, H, E)).
+Tensor after_earlier_heads(const Tensor& base, int64_t first, const Tensor& later) {
+  return concat({permute(base_rows(base, 0, first, later.dim(1)), {0, 1, 3, 2, 4}), later}, 3);
 }
 }  // namespace
 
@@ -116,11 +113,10 @@ Tensor Transformer::project(int layer, char which, const Tensor& x, ActivationHo
 
 Tensor Transformer::attention_z(int layer, const Tensor& x, ActivationHooks* hooks, const ForwardWindow* window) const {
   const std::string prefix = "blocks." + std::to_string(layer) + ".attn.";
-  const int64_t B = x.dim(1);
   Tensor q = project(layer, 'Q', x, hooks), k = project(layer, 'K', x, hooks), v = project(layer, 'V', x, hooks);
-  if (window && window->first_position > 0) {  // (R, B, H, T', E) joined to the base's earlier keys and values
-    k = concat({earlier_heads(window->keys.at(layer), window->first_position, B), k}, 3);
-    v = concat({earlier_heads(window->values.at(layer), window->first_position, B), v}, 3);
+  if (window && window->first_position > 0) {  // joined to the base run's earlier keys and values
+    k = after_earlier_heads(window->keys.at(layer), window->first_position, k);
+    v = after_earlier_heads(window->values.at(layer), window->first_position, v);
   }
   Tensor scores = hook(hooks, prefix + "hook_attn_scores",
                        matmul(q, k, false, true, config_.score_scale()));  // (R, B, H, T', T)
@@ -140,15 +136,15 @@ Tensor Transformer::last_layer_at_positions(const Tensor& resid, const ForwardWi
   const int l = c.n_layers - 1;
   const std::string block = "blocks." + std::to_string(l);
   const int64_t B = resid.dim(1), t0 = window.first_position;
-  const Tensor every = t0 > 0 ? concat({tiled_to(slice(window.resid_pre.at(l), 2, 0, t0), B), resid}, 2) : resid;
+  const Tensor every = t0 > 0 ? concat({base_rows(window.resid_pre.at(l), 0, t0, B), resid}, 2) : resid;
   Tensor at = matmul(tiled_to(window.query_select, B), every);  // (R, B, 1, D): each example's position
   // Keys and values at every position (the base run's before t0), the query at the example's position only:
   // as the last of T positions it sees every key, and the mask hides those after the example's position.
   const Tensor normalized = norm(block + ".ln1", resid, nullptr);
   Tensor k = project(l, 'K', normalized, nullptr), v = project(l, 'V', normalized, nullptr);
   if (t0 > 0) {
-    k = concat({earlier_heads(window.keys.at(l), t0, B), k}, 3);
-    v = concat({earlier_heads(window.values.at(l), t0, B), v}, 3);
+    k = after_earlier_heads(window.keys.at(l), t0, k);
+    v = after_earlier_heads(window.values.at(l), t0, v);
   }
   const Tensor q = project(l, 'Q', norm(block + ".ln1", at, nullptr), nullptr);  // (R, B, H, 1, E)
   const Tensor scores = add(matmul(q, k, false, true, c.score_scale()), tiled_to(window.key_mask, B));
@@ -217,7 +213,7 @@ Tensor Transformer::forward_from(const Tensor& input, ActivationHooks* hooks, co
   const bool from_z = window && window->from_z;
   Tensor resid;
   if (l0 > 0 || from_z) {
-    resid = tiled_to(slice(window->resid_pre.at(l0), 2, t0, stop), B);
+    resid = base_rows(window->resid_pre.at(l0), t0, stop, B);
   } else {
     const Tensor in = t0 > 0 ? slice(input, 2, t0, T) : input;
     if (tokens) {
@@ -243,7 +239,7 @@ Tensor Transformer::forward_from(const Tensor& input, ActivationHooks* hooks, co
     if (c.layer(l).attention) {
       Tensor z;
       if (from_z && l == l0) {
-        z = hook(hooks, block + ".attn.hook_z", tiled_to(slice(window->z.at(l), 2, t0, stop), B));
+        z = hook(hooks, block + ".attn.hook_z", base_rows(window->z.at(l), t0, stop, B));
       } else {
         resid = hook(hooks, block + ".hook_resid_pre", resid);
         z = attention_z(l, norm(block + ".ln1", resid, hooks), hooks, window);
@@ -260,16 +256,16 @@ Tensor Transformer::forward_from(const Tensor& input, ActivationHooks* hooks, co
     }
     resid = hook(hooks, block + ".hook_resid_post", resid);
     if (stop < T && l + 1 < c.n_layers) {  // the next layer reads every later position: the base run's after stop
-      resid = concat({resid, tiled_to(slice(window->resid_pre.at(l + 1), 2, stop, T), B)}, 2);
+      resid = concat({resid, base_rows(window->resid_pre.at(l + 1), stop, T, B)}, 2);
       stop = T;
     }
   }
   auto with_earlier = [&](const Tensor& out) {  // the base run's output before t0 and from stop
     if (t0 == 0 && stop == T) return out;
     std::vector<Tensor> parts;
-    if (t0 > 0) parts.push_back(tiled_to(slice(window->output, 2, 0, t0), B));
+    if (t0 > 0) parts.push_back(base_rows(window->output, 0, t0, B));
     parts.push_back(out);
-    if (stop < T) parts.push_back(tiled_to(slice(window->output, 2, stop, T), B));
+    if (stop < T) parts.push_back(base_rows(window->output, stop, T, B));
     return concat(parts, 2);
   };
   if (c.output == OutputKind::heads) return checked(with_earlier(resid), hooks);  // the last block's heads wrote it

@@ -81,6 +81,17 @@ Tensor slice(const Tensor& x, int axis, int64_t start, int64_t stop) {
   });
 }
 
+Tensor repeat(const Tensor& x, int axis, int64_t copies) {
+  if (copies == 1) return x;
+  axis = normalize_axis(axis, x.ndim());
+  Shape single = x.shape(), repeated = x.shape();
+  single.insert(single.begin() + axis, 1);  // (..., 1, n, ...) broadcast to (..., copies, n, ...)
+  Shape copied = single;
+  copied[axis] = copies;
+  repeated[axis] *= copies;
+  return reshape(broadcast_to(reshape(x, single), copied), repeated);
+}
+
 Tensor concat(const std::vector<Tensor>& xs, int axis) {
   if (xs.empty()) throw std::invalid_argument("concat: no tensors");
   axis = normalize_axis(axis, xs[0].ndim());

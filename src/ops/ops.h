@@ -36,6 +36,8 @@ Tensor permute(const Tensor& x, const std::vector<int>& order);
 Tensor transpose(const Tensor& x, int axis_a, int axis_b);
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t stop);
 Tensor concat(const std::vector<Tensor>& xs, int axis);
+// `copies` whole copies of x one after another along `axis` (x itself for one), in one copy.
+Tensor repeat(const Tensor& x, int axis, int64_t copies);
 
 // table (R, V, D), ids i32 (R, ...) -> (R, ..., D).
 Tensor embedding(const Tensor& table, const Tensor& ids);
