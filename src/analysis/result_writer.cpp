@@ -1,12 +1,5 @@
 #include "analysis/result_writer.h"
 
-#include <signal.h>
-#include <unistd.h>
-
-#include <cerrno>
-
-#include <fmt/format.h>
-
 #include "io/atomic_file.h"
 #include "io/npy.h"
 
@@ -26,33 +19,13 @@ nlohmann::json unwrap_replica(const nlohmann::json& value, int64_t replicas) {
   }
   return value;
 }
-// Removes what a killed writer of `folder` left beside it (.<name>.tmp.<pid>, .<name>.old.<pid>), so a
-// resumed run holds what an uninterrupted one does; the folders of a writer still running are left alone.
-void remove_abandoned(const fs::path& folder) {
-  std::error_code error;
-  const std::string name = folder.filename().string();
-  for (const auto& entry : fs::directory_iterator(folder.parent_path(), error)) {
-    const std::string other = entry.path().filename().string();
-    for (const std::string kind : {".tmp.", ".old."}) {
-      const std::string prefix = "." + name + kind;
-      if (!other.starts_with(prefix)) continue;
-      const std::string pid = other.substr(prefix.size());
-      if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-      const pid_t writer = static_cast<pid_t>(std::stol(pid));
-      const bool alive = writer != getpid() && (kill(writer, 0) == 0 || errno == EPERM);
-      if (!alive) fs::remove_all(entry.path(), error);
-    }
-  }
-}
 }  // namespace
 
 void write_analysis_result(const fs::path& folder, const AnalysisResult& result, int64_t replicas,
                            const nlohmann::json& provenance) {
   fs::create_directories(folder.parent_path());
-  remove_abandoned(folder);
-  const fs::path staging = folder.parent_path() / fmt::format(".{}.tmp.{}", folder.filename().string(), getpid());
-  fs::remove_all(staging);
-  fs::create_directories(staging);
+  // Named as temporaries, so what a killed writer leaves is removed when its run resumes (io/run_layout.h).
+  const fs::path staging = create_temporary_directory_beside(folder);
   nlohmann::json arrays = nlohmann::json::object();
   for (const auto& [name, array] : result.arrays) {
     Tensor saved = array;
@@ -66,7 +39,8 @@ void write_analysis_result(const fs::path& folder, const AnalysisResult& result,
   table["replicas"] = replicas;  // > 1: every array has a leading replica axis
   table["made"] = provenance;
   write_file_atomically(staging / "table.json", table.dump(2) + "\n");
-  const fs::path old = folder.parent_path() / fmt::format(".{}.old.{}", folder.filename().string(), getpid());
+  // The previous result moves onto an empty temporary directory (rename replaces an empty one), then goes.
+  const fs::path old = create_temporary_directory_beside(folder);
   if (fs::exists(folder)) fs::rename(folder, old);
   fs::rename(staging, folder);
   fs::remove_all(old);

@@ -42,13 +42,17 @@ class FileDescriptor {
 
 // A new, exclusively created file beside `path`. The pid keeps processes apart and the counter threads;
 // a leftover from a crashed run that had the same pid (common in containers) just moves us to the next name.
-int create_temporary_beside(const std::filesystem::path& path, std::filesystem::path& temporary) {
+std::filesystem::path next_temporary_name(const std::filesystem::path& path) {
   static std::atomic<unsigned> next_serial{0};
+  std::string name = ".";
+  name += path.filename().string();
+  name += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(next_serial.fetch_add(1));
+  return path.parent_path() / name;
+}
+
+int create_temporary_beside(const std::filesystem::path& path, std::filesystem::path& temporary) {
   for (int attempt = 0;; ++attempt) {
-    std::string name = ".";
-    name += path.filename().string();
-    name += ".tmp." + std::to_string(::getpid()) + "." + std::to_string(next_serial.fetch_add(1));
-    temporary = path.parent_path() / name;
+    temporary = next_temporary_name(path);
     int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd >= 0 || errno != EEXIST || attempt == 100) return fd;
   }
@@ -81,6 +85,14 @@ void append_to_file(const std::filesystem::path& path, std::string_view bytes) {
   if (file.get() < 0) throw_system_error("cannot write", path, errno);
   append_all(file.get(), bytes, path);
   if (file.close() != 0) throw_system_error("cannot write", path, errno);
+}
+
+std::filesystem::path create_temporary_directory_beside(const std::filesystem::path& path) {
+  for (int attempt = 0;; ++attempt) {
+    const std::filesystem::path temporary = next_temporary_name(path);
+    if (::mkdir(temporary.c_str(), 0777) == 0) return temporary;
+    if (errno != EEXIST || attempt == 100) throw_system_error("cannot create", temporary, errno);
+  }
 }
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {

@@ -12,6 +12,11 @@ namespace mechlab {
 // naming the path and the system's reason.
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
 
+// A new, empty directory beside `path` with the name of a temporary (.<name>.tmp.<pid>.<serial>, which
+// run_layout::is_temporary recognises and a resumed run removes): for results assembled as a folder and
+// renamed into place. Throws std::runtime_error naming the path and the system's reason.
+std::filesystem::path create_temporary_directory_beside(const std::filesystem::path& path);
+
 // Appends `bytes` to the open descriptor `fd` of `path` (named in errors), retrying short writes. Throws
 // std::runtime_error naming the path and the system's reason (a full disk, a quota).
 void append_all(int fd, std::string_view bytes, const std::filesystem::path& path);

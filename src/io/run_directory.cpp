@@ -162,11 +162,11 @@ void RunDirectory::find_resume_point() {
 bool RunDirectory::prepare(const Invocation& invocation, const nlohmann::json& vocabulary, const std::atomic<bool>& stop) {
   std::error_code error;
   const std::vector<fs::path> leftovers = run_layout::temporary_files(root_);
-  for (const fs::path& path : leftovers) fs::remove(path, error);
+  for (const fs::path& path : leftovers) fs::remove_all(path, error);  // a temporary folder with its content
   if (state_ == RunState::fresh) {
     // An overwritten run, or one stopped during start-up: only what mechlab wrote goes.
     for (const fs::path& path : run_layout::mechlab_entries(root_)) {
-      fs::remove(path, error);
+      fs::remove_all(path, error);  // emptied folders, and temporary folders whole
       if (error) throw std::runtime_error("cannot remove " + path.string() + ": " + error.message());
     }
   }

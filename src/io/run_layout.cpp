@@ -63,7 +63,7 @@ bool is_replica_name(const std::string& name) {
 
 // What the entry `name` of a folder of kind `parent` is, if mechlab wrote it.
 Kind kind_of(Kind parent, const std::string& name, bool directory) {
-  if (!directory && is_temporary(name)) return Kind::file;
+  if (is_temporary(name)) return Kind::file;  // a temporary file, or a folder being assembled: one entry, whole
   switch (parent) {
     case Kind::root:
       if (!directory && (name == kProvenance || name == kLog || name == kVocabulary)) return Kind::file;

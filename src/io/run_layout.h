@@ -43,16 +43,16 @@ std::vector<int64_t> checkpoint_steps(const std::filesystem::path& replica);
 // The checkpoint with the most steps in <replica>/checkpoints, if any.
 std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& replica);
 
-// A temporary file of an atomic write (.<name>.tmp.<pid>.<serial>), which a killed writer leaves behind.
+// A temporary of an atomic write (.<name>.tmp.<pid>.<serial>), file or folder, which a killed writer leaves behind.
 bool is_temporary(const std::string& filename);
 // "step_" + eight digits (+ suffix): the names mechlab gives checkpoints and dump folders.
 bool is_step_name(const std::string& filename, const std::string& suffix);
 
 // Everything under `root` that mechlab writes (the lock file aside), deepest first, so removing them in
 // order empties each folder before the folder itself; files of anyone else are not listed, nor the
-// folders that hold them.
+// folders that hold them. A temporary folder (a result being assembled) is one entry, with its content.
 std::vector<std::filesystem::path> mechlab_entries(const std::filesystem::path& root);
-// The temporary files under `root` (the run's own folders only).
+// The temporary files and folders under `root` (the run's own folders only).
 std::vector<std::filesystem::path> temporary_files(const std::filesystem::path& root);
 
 }  // namespace mechlab::run_layout
