@@ -78,8 +78,7 @@ Batch RetrievalTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
   const bool training = stream == RandomStream::data;
   const int depth = training && !uniform_depth_ ? shape_.steps : 0;
   std::vector<float> vectors(pairs() ? R * B * T * W : 0, 0.0f);
-  std::vector<int32_t> tokens(pairs() ? 0 : R * B * T, 0), targets(R * B * T, 0);
-  std::vector<float> mask(R * B * T, 0.0f);
+  std::vector<int32_t> tokens(pairs() ? 0 : R * B * T, 0), targets(R * B * T, 0);  // scored where loss_mask_for says
   for (int64_t r = 0; r < R; ++r) {
     const Philox rng(replicas[r], stream, step);
     const Philox dataset(replicas[r], RandomStream::dataset, 0);
@@ -89,10 +88,7 @@ Batch RetrievalTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
           finite ? sample_example(dataset, rng.below(static_cast<uint64_t>(b), static_cast<uint32_t>(examples_)), shape_, depth)
                  : sample_example(rng, static_cast<uint64_t>(b), shape_, depth);
       const int64_t row = (r * B + b) * T;
-      auto target = [&](int64_t t, int chain) {
-        targets[row + t] = value_token(e.values[chain]);
-        mask[row + t] = 1.0f;
-      };
+      auto target = [&](int64_t t, int chain) { targets[row + t] = value_token(e.values[chain]); };
       for (size_t i = 0; i < e.assignments.size(); ++i) {
         const Assignment& a = e.assignments[i];
         if (pairs()) {
@@ -120,9 +116,7 @@ Batch RetrievalTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
     }
   }
   Tensor inputs = pairs() ? Tensor::from_vector<float>({R, B, T, W}, vectors) : Tensor::from_vector<int32_t>({R, B, T}, tokens);
-  Batch batch{inputs, Tensor::from_vector<int32_t>({R, B, T}, targets), Tensor::from_vector<float>({R, B, T}, mask), {}};
-  annotate(batch);
-  return batch;
+  return {inputs, Tensor::from_vector<int32_t>({R, B, T}, targets), loss_mask_for(inputs), {}};
 }
 
 Tensor RetrievalTask::loss_mask_for(const Tensor& inputs) const {
