@@ -95,7 +95,9 @@ Tensor base_rows(const Tensor& base, int64_t begin, int64_t end, int64_t batch) 
 // A window's keys or values (R, batch, H, T', E) after the base run's at the positions before `first`
 // (hook_k / hook_v, (R, B, T, H, E)).
 Tensor after_earlier_heads(const Tensor& base, int64_t first, const Tensor& later) {
-  return concat({permute(base_rows(base, 0, first, later.dim(1)), {0, 1, 3, 2, 4}), later}, 3);
+  // A statement of its own, so the repeated copy is freed before the join (it would live through it).
+  const Tensor earlier = permute(base_rows(base, 0, first, later.dim(1)), {0, 1, 3, 2, 4});
+  return concat({earlier, later}, 3);
 }
 }  // namespace
 
