@@ -21,6 +21,11 @@ Tensor mask_like(const Tensor& x) {
   for (size_t i = 0; i < mask.size(); ++i) mask[i] = i % 3 == 1 ? 0.0 : 1.0;
   return Tensor::from_vector<double>(leading(x), mask).to(x.dtype()).to(x.device());
 }
+// x (..., T, E) rotated as positions first .. first + T - 1.
+Tensor rotary_at(const Tensor& x, int64_t first, double base) {
+  const auto [cos, sin] = rotary_tables(first, first + x.dim(-2), x.dim(-1), base, x.dtype(), x.device());
+  return rotary(x, cos, sin);
+}
 }  // namespace
 
 const std::vector<OpCase>& op_cases() {
@@ -85,6 +90,9 @@ const std::vector<OpCase>& op_cases() {
        [](auto& x) { return attention_pattern(x[0], AttentionKind::relu_by_length); }, 0.05, {{2, 3, 41, 70}}},
       {"attention linear_by_length, later queries", {{2, 3, 4, 5}},
        [](auto& x) { return attention_pattern(x[0], AttentionKind::linear_by_length); }, 0, {{2, 3, 41, 70}}},
+      {"rotary", {{2, 3, 5, 4}}, [](auto& x) { return rotary_at(x[0], 0, 10000.0); }, 0, {{4, 8, 41, 32}}},
+      {"rotary, later positions, base 2000", {{2, 3, 5, 6}}, [](auto& x) { return rotary_at(x[0], 7, 2000.0); }, 0,
+       {{4, 8, 41, 16}}},
       {"layer_norm", {{2, 3, 6}}, [](auto& x) { return layer_norm(x[0]); }, 0, {{4, 100, 100}}},
       {"layer_norm weight bias", {{2, 3, 6}, {6}, {6}}, [](auto& x) { return layer_norm(x[0], x[1], x[2]); }, 0,
        {{8, 64, 256}, {256}, {256}}},

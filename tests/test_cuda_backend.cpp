@@ -116,7 +116,9 @@ TEST_CASE("a step replayed from a CUDA graph equals the step launched kernel by 
   if (!gpu_available()) return;
   auto run = [](bool graph, const char* positions) {
     LoadedConfig loaded = quick_config("cuda");
-    loaded.run.model.positions = std::string(positions) == "learned" ? Positions::learned : Positions::sinusoidal;
+    loaded.run.model.positions = std::string(positions) == "learned"      ? Positions::learned
+                                 : std::string(positions) == "rotary" ? Positions::rotary
+                                                                      : Positions::sinusoidal;
     const std::vector<ReplicaKey> keys = replicas_for_seeds({0, 1});  // two replicas, two learning rates
     loaded.run.optim.lr = {1e-3, 3e-3};
     Transformer model(loaded.run.model, keys, DType::f32, Device::cuda);
@@ -134,7 +136,7 @@ TEST_CASE("a step replayed from a CUDA graph equals the step launched kernel by 
     }
     return std::make_pair(losses, bits);
   };
-  for (const char* positions : {"learned", "sinusoidal"}) {
+  for (const char* positions : {"learned", "sinusoidal", "rotary"}) {
     INFO("positions " << std::string(positions));
     auto replayed = run(true, positions), eager = run(false, positions);
     CHECK(replayed.first == eager.first);

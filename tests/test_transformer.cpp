@@ -131,6 +131,7 @@ TEST_CASE("config variants stay differentiable to double precision") {
       {"no biases in linear maps, LayerNorm with its bias (the Bigram-Backcopy authors' model)",
        [](TransformerConfig& c) { c.biases = false; c.layernorm_bias = true; }},
       {"biases in linear maps, LayerNorm without bias", [](TransformerConfig& c) { c.layernorm_bias = false; }},
+      {"rotary positions", [](TransformerConfig& c) { c.positions = Positions::rotary; c.rotary_base = 2000.0; }},
       {"no LayerNorm, no positions", [](TransformerConfig& c) { c.layernorm = LayerNormPlacement::none; c.positions = Positions::none; }},
       {"attention-only", [](TransformerConfig& c) { c.d_mlp = 0; }},
       {"layer 0 without attention, layer 1 without MLP", [](TransformerConfig& c) { c.attention_layers = {false, true}; c.mlp_layers = {true, false}; }},
@@ -221,7 +222,7 @@ TEST_CASE("the model lists its hook points, refuses unknown ones, and knows pyve
 TEST_CASE("a windowed forward pass equals the full one: later layers and positions from a base run") {
   // A patched pass (layer 1, position 3 of hook_z) computed in full and through a window that takes layer 0
   // and positions 0..2 from the unpatched base run; the base batch is tiled twice, as slot passes do.
-  for (const Positions positions : {Positions::learned, Positions::sinusoidal}) {
+  for (const Positions positions : {Positions::learned, Positions::sinusoidal, Positions::rotary}) {
     TransformerConfig c = tiny();
     c.positions = positions;
     Transformer model(c, {{4, 0}, {5, 0}}, DType::f64);
@@ -305,10 +306,17 @@ TEST_CASE("a windowed forward pass equals the full one: later layers and positio
       CHECK(worst < 1e-12);
       CHECK(expected != base_output.to_vector<double>());
     }
-    // The output at one position per example: the last layer computed there alone.
+    // The output at one position per example: the last layer computed there alone (not with rotary
+    // positions, whose query would need each example's own rotation).
     window.first_layer = 0;
     window.from_z = false;
     window.last_position = -1;
+    if (positions == Positions::rotary) {
+      CHECK_FALSE(model.supports_one_position());
+      window.query_select = Tensor::zeros({2, 2, 1, 6}, DType::f64);
+      CHECK_THROWS_AS(model.forward(twice, nullptr, window), std::invalid_argument);
+      continue;
+    }
     const std::vector<int64_t> at = {5, 3, 4, 2};  // (R, B) = (2, 2): replica-major
     std::vector<double> select(2 * 2 * 6, 0.0), mask(2 * 2 * 6, 0.0);
     for (int64_t e = 0; e < 4; ++e) {
@@ -339,4 +347,36 @@ TEST_CASE("a windowed forward pass equals the full one: later layers and positio
           worst = std::max(worst, std::abs(picked[(r * 4 + b) * 5 + v] - every[((r * 4 + b) * 6 + at[r * 2 + b % 2]) * 5 + v]));
     CHECK(worst < 1e-12);
   }
+}
+
+TEST_CASE("rotary positions: a score depends on the distance between query and key, not on where they are") {
+  // q at position t and k at position u give the same product as at t + s and u + s; the norm is unchanged.
+  const int64_t E = 6;
+  std::vector<double> qv(E), kv(E);
+  for (int64_t i = 0; i < E; ++i) qv[i] = std::sin(1.0 + i), kv[i] = std::cos(0.3 * i);
+  const Tensor q = Tensor::from_vector<double>({1, E}, qv), k = Tensor::from_vector<double>({1, E}, kv);
+  auto rotated_at = [&](const Tensor& x, int64_t t) {
+    const auto [cos, sin] = rotary_tables(t, t + 1, E, 2000.0, DType::f64, Device::cpu);
+    return rotary(x, cos, sin);
+  };
+  auto score = [&](int64_t t, int64_t u) {
+    return sum(mul(rotated_at(q, t), rotated_at(k, u)), {0, 1}).to_vector<double>()[0];
+  };
+  CHECK(score(5, 2) == doctest::Approx(score(12, 9)).epsilon(1e-12));
+  CHECK(score(5, 2) != doctest::Approx(score(5, 4)).epsilon(1e-3));  // and it does depend on the distance
+  CHECK(score(0, 0) == doctest::Approx(sum(mul(q, k), {0, 1}).to_vector<double>()[0]).epsilon(1e-12));
+  const double before = sum(square(q), {0, 1}).to_vector<double>()[0];
+  CHECK(sum(square(rotated_at(q, 9)), {0, 1}).to_vector<double>()[0] == doctest::Approx(before).epsilon(1e-12));
+  // A model with rotary positions has no position parameters, and rotated queries and keys as hook points.
+  TransformerConfig c = tiny();
+  c.positions = Positions::rotary;
+  Transformer model(c, {{1, 0}}, DType::f64);
+  CHECK_FALSE(model.has_parameter("pos_embed.W_pos"));
+  ActivationHooks hooks;
+  hooks.capture("blocks.1.attn.hook_rot_k");
+  model.forward(tokens_for(1), &hooks);
+  CHECK(hooks.get("blocks.1.attn.hook_rot_k").shape() == Shape{1, 2, 6, 2, 4});
+  c.d_head = 3;
+  CHECK_THROWS_WITH_AS(Transformer(c, {{1, 0}}), doctest::Contains("model.d_head: must be even for rotary"),
+                       std::invalid_argument);
 }

@@ -39,7 +39,7 @@ constexpr auto enum_names(MatmulPrecision) {
 constexpr auto enum_names(Positions) {
   using E = Positions;
   return std::array{EnumName<E>{"learned", E::learned}, EnumName<E>{"sinusoidal", E::sinusoidal},
-                    EnumName<E>{"none", E::none}};
+                    EnumName<E>{"rotary", E::rotary}, EnumName<E>{"none", E::none}};
 }
 constexpr auto enum_names(LayerNormPlacement) {
   using E = LayerNormPlacement;

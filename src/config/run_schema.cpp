@@ -65,7 +65,12 @@ ConfigBinding<RunConfig> build_run_binding() {
          "LayerNorms have a bias, whatever biases says of the linear maps (PyTorch's nn.LayerNorm has one); null: "
          "exactly when biases is true.");
   b.bind("model.layernorm_eps", FIELD(model.layernorm_eps), "LayerNorm epsilon.", {.min = 0.0, .min_exclusive = true});
-  b.bind("model.positions", FIELD(model.positions), "Position information added to the input.");
+  b.bind("model.positions", FIELD(model.positions),
+         "Position information: learned or sinusoidal vectors added to the input, rotary (queries and keys rotated "
+         "by their position, GPT-NeoX's half-split form), or none.");
+  b.bind("model.rotary_base", FIELD(model.rotary_base),
+         "Rotary positions: features i and i + E/2 of a head turn by t * base^(-2i/E) at position t (Lutz 2025: 2000).",
+         {.min = 1.0, .min_exclusive = true});
   b.bind("model.biases", FIELD(model.biases), "Biases in every linear map (and LayerNorm, unless layernorm_bias says otherwise).");
   b.bind("model.activation", FIELD(model.activation), "MLP activation (gelu is the exact erf form).");
   b.bind("model.input", FIELD(model.input), "Token ids through W_E, or vectors through W_in (set by the task).");

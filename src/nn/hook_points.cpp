@@ -33,15 +33,17 @@ std::vector<std::string> ActivationHooks::unvisited() const {
 
 std::vector<std::string> hook_point_names(const TransformerConfig& c) {
   std::vector<std::string> names{"hook_embed"};
-  if (c.positions != Positions::none) names.push_back("hook_pos_embed");
+  if (c.positions == Positions::learned || c.positions == Positions::sinusoidal) names.push_back("hook_pos_embed");
   const bool norms = c.layernorm != LayerNormPlacement::none;
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string block = "blocks." + std::to_string(l);
     names.push_back(block + ".hook_resid_pre");
     if (c.layer(l).attention) {
       if (norms) names.push_back(block + ".ln1.hook_normalized");
-      for (const char* name : {"hook_q", "hook_k", "hook_v", "hook_attn_scores", "hook_pattern", "hook_z"})
-        names.push_back(block + ".attn." + name);
+      for (const char* name : {"hook_q", "hook_k", "hook_v"}) names.push_back(block + ".attn." + name);
+      if (c.positions == Positions::rotary)
+        for (const char* name : {"hook_rot_q", "hook_rot_k"}) names.push_back(block + ".attn." + name);
+      for (const char* name : {"hook_attn_scores", "hook_pattern", "hook_z"}) names.push_back(block + ".attn." + name);
       names.push_back(block + ".hook_attn_out");
     }
     names.push_back(block + ".hook_resid_mid");

@@ -76,6 +76,20 @@ const Tensor& Transformer::sinusoidal_table(int64_t T) const {
   return table;
 }
 
+Tensor Transformer::rotated(int layer, char which, const Tensor& x, int64_t first, ActivationHooks* hooks) const {
+  const int64_t rows = x.dim(3), T = first + rows;
+  auto& tables = rotary_tables_[T];
+  if (!tables.first.defined())
+    tables = rotary_tables(0, T, config_.head_width(), config_.rotary_base, dtype_, device_);
+  const Tensor cos = first > 0 ? slice(tables.first, 0, first, T) : tables.first;
+  const Tensor sin = first > 0 ? slice(tables.second, 0, first, T) : tables.second;
+  const Tensor r = rotary(x, cos, sin);
+  if (!hooks) return r;
+  // Hooks see TransformerLens' (R, B, T, H, E), as for hook_q and hook_k.
+  const std::string name = "blocks." + std::to_string(layer) + ".attn.hook_rot_" + static_cast<char>(std::tolower(which));
+  return permute(hooks->at(name, permute(r, {0, 1, 3, 2, 4})), {0, 1, 3, 2, 4});
+}
+
 Tensor Transformer::norm(const std::string& prefix, const Tensor& x, ActivationHooks* hooks) const {
   if (config_.layernorm == LayerNormPlacement::none) return x;
   const int64_t R = replicas(), D = config_.d_model;
@@ -120,6 +134,10 @@ Tensor Transformer::attention_z(int layer, const Tensor& x, ActivationHooks* hoo
     k = after_earlier_heads(window->keys.at(layer), window->first_position, k);
     v = after_earlier_heads(window->values.at(layer), window->first_position, v);
   }
+  if (config_.positions == Positions::rotary) {  // the queries are the last T' of the T positions
+    q = rotated(layer, 'Q', q, k.dim(3) - q.dim(3), hooks);
+    k = rotated(layer, 'K', k, 0, hooks);
+  }
   Tensor scores = hook(hooks, prefix + "hook_attn_scores",
                        matmul(q, k, false, true, config_.score_scale()));  // (R, B, H, T', T)
   Tensor pattern = hook(hooks, prefix + "hook_pattern",
@@ -130,7 +148,8 @@ Tensor Transformer::attention_z(int layer, const Tensor& x, ActivationHooks* hoo
 bool Transformer::supports_one_position() const {
   const TransformerConfig& c = config_;
   return c.n_layers > 1 && c.layer(c.n_layers - 1).attention && c.attention == AttentionKind::softmax &&
-         !c.attention_excludes_self && c.residual && c.output != OutputKind::heads;
+         !c.attention_excludes_self && c.residual && c.output != OutputKind::heads &&
+         c.positions != Positions::rotary;  // its query would need each example's own rotation
 }
 
 Tensor Transformer::last_layer_at_positions(const Tensor& resid, const ForwardWindow& window) const {
@@ -189,6 +208,8 @@ Tensor Transformer::forward(const Tensor& input, ActivationHooks* hooks, const F
   const bool whole = window.first_layer == 0 && window.first_position == 0 && !window.from_z && window.last_position < 0 &&
                      !window.query_select.defined();
   if (whole) return forward_from(input, hooks, nullptr);
+  if (window.query_select.defined() && !supports_one_position())
+    throw std::invalid_argument("Transformer::forward: this model cannot compute its output at one position per example");
   return forward_from(input, hooks, &window);
 }
 

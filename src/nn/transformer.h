@@ -91,6 +91,9 @@ class Transformer {
   // The sinusoidal table (1, 1, T, D), built once per length: a host-to-device copy inside the step
   // would break CUDA graph capture.
   const Tensor& sinusoidal_table(int64_t T) const;
+  // Queries or keys (R, B, H, T', E) at positions first .. first + T' - 1, rotated (positions rotary), after
+  // hook_rot_q / hook_rot_k; the tables are built once per length, as the sinusoidal one.
+  Tensor rotated(int layer, char which, const Tensor& x, int64_t first, ActivationHooks* hooks) const;
 
   TransformerConfig config_;
   std::vector<ReplicaKey> replica_keys_;
@@ -99,6 +102,7 @@ class Transformer {
   std::vector<NamedParameter> parameters_;
   std::map<std::string, size_t> index_;
   mutable std::map<int64_t, Tensor> sinusoidal_tables_;
+  mutable std::map<int64_t, std::pair<Tensor, Tensor>> rotary_tables_;  // cos, sin (T, E) by length T
 };
 
 }  // namespace mechlab

@@ -19,6 +19,9 @@ void TransformerConfig::validate() const {
           "must divide d_model (" + std::to_string(d_model) + ") unless d_head is set");
   require(d_mlp >= 0, "d_mlp", "must be 0 (attention-only) or positive");
   require(positions != Positions::learned || n_ctx >= 1, "n_ctx", "must be at least 1 for learned positions");
+  require(positions != Positions::rotary || head_width() % 2 == 0, "d_head",
+          "must be even for rotary positions (features are rotated in pairs), got " + std::to_string(head_width()));
+  require(rotary_base > 1.0, "rotary_base", "must be greater than 1");
   require(input != InputKind::tokens || d_vocab >= 1, "d_vocab", "must be at least 1 for token input");
   require(output != OutputKind::logits || d_vocab >= 1, "d_vocab", "must be at least 1 for logits output");
   require(input != InputKind::vectors || d_input >= 1, "d_input", "must be at least 1 for vector input");

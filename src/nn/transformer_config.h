@@ -12,7 +12,8 @@
 
 namespace mechlab {
 
-enum class Positions { learned, sinusoidal, none };
+// rotary: no position added to the input; queries and keys are rotated by their position (ops::rotary).
+enum class Positions { learned, sinusoidal, rotary, none };
 enum class LayerNormPlacement { pre, none };
 enum class Activation { relu, gelu };
 enum class InputKind { tokens, vectors };   // token ids through W_E, or continuous vectors through W_in
@@ -52,6 +53,7 @@ struct TransformerConfig {
   std::optional<bool> layernorm_bias;  // unset: a LayerNorm bias exactly when `biases`
   double layernorm_eps = 1e-5;
   Positions positions = Positions::learned;
+  double rotary_base = 10000.0;  // positions rotary: angle t * base^(-2i/E)
   bool biases = true;
   Activation activation = Activation::gelu;
   InputKind input = InputKind::tokens;

@@ -2,6 +2,7 @@
 // backend kernels, so they run unchanged on every backend. Dimension letters: R replicas, B batch,
 // T positions, D model width, H heads, E head width, V vocabulary.
 #pragma once
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
@@ -45,6 +46,12 @@ Tensor embedding(const Tensor& table, const Tensor& ids);
 // scores (..., T', T) -> causal attention pattern of the given kind. The T' <= T queries are the last T'
 // positions (T' < T: a forward pass that computes only the later positions, nn/transformer.h's window).
 Tensor attention_pattern(const Tensor& scores, AttentionKind kind, bool exclude_self = false);
+
+// Rotary position embedding of x (..., T, E), E even, with cos and sin tables (T, E) from rotary_tables: the
+// half-split (GPT-NeoX) form, x * cos + rotate_half(x) * sin with rotate_half(x) = [-x2, x1].
+Tensor rotary(const Tensor& x, const Tensor& cos, const Tensor& sin);
+// The tables for positions first .. last - 1: angle t * base^(-2i/E) for features i and i + E/2, i < E/2.
+std::pair<Tensor, Tensor> rotary_tables(int64_t first, int64_t last, int64_t E, double base, DType dtype, Device device);
 
 // Normalises over the last axis; weight and bias (each optional) are applied after in the same kernel.
 // They are (D) or, for per-replica values, (R, 1, ..., 1, D) with R = x.dim(0).
