@@ -125,3 +125,55 @@ TEST_CASE("configs/retrieval/quick_1layer.json: one layer solves depth 1 and no 
   CHECK(last["accuracy.depth1"].get<double>() >= 0.95);
   for (int k = 2; k <= 4; ++k) CHECK(last["accuracy.depth" + std::to_string(k)].get<double>() < 2 * chance_among_chains);
 }
+
+TEST_CASE("retrieval hop scores: the mass a head puts on each hop's assignment, and on the assignment it points to") {
+  // Hand-made patterns over a real evaluation batch: layer 0's head 0 reads hop 1's assignment from the query,
+  // head 1 hop 2's (or the query itself when there is none), head 2 from every assignment the one its right
+  // side names (itself when that comes later), head 3 attends uniformly.
+  const std::vector<ReplicaKey> keys = {{5, 0}};
+  const ChainShape shape{4, 4, 64, 16};
+  for (const char* layout : {"pair_token", "triple_tokens"}) {
+    INFO(layout);
+    const RetrievalTask task(options({{"layout", layout}}));
+    const int64_t B = 64, T = task.sequence_length(), per = std::string(layout) == "pair_token" ? 1 : 3;
+    const Batch batch = task.sample(keys, B, RandomStream::eval_data, 0);
+    const Philox rng(keys[0], RandomStream::eval_data, 0);
+    std::vector<double> pattern(B * 4 * T * T, 0.0);
+    auto at = [&](int64_t b, int64_t h, int64_t q, int64_t k) -> double& { return pattern[((b * 4 + h) * T + q) * T + k]; };
+    int deep = 0;
+    for (int64_t b = 0; b < B; ++b) {
+      const RetrievalExample e = sample_example(rng, static_cast<uint64_t>(b), shape, 0);
+      auto index_of = [&](int variable) {
+        for (size_t i = 0; i < e.assignments.size(); ++i)
+          if (e.assignments[i].lhs == variable) return static_cast<int64_t>(i);
+        return int64_t{-1};
+      };
+      const int64_t hop1 = index_of(e.query_variable);
+      const int rhs1 = e.assignments[hop1].rhs;
+      at(b, 0, T - 1, per * hop1 + per / 2) = 1.0;  // the middle position ('=') of a triple
+      if (rhs1 < shape.variables) at(b, 1, T - 1, per * index_of(rhs1)) = 1.0, ++deep;
+      else at(b, 1, T - 1, T - 1) = 1.0;
+      for (int64_t q = 0; q < T; ++q) {
+        for (int64_t k = 0; k <= q; ++k) at(b, 3, q, k) = 1.0 / (q + 1);
+        const int64_t i = q / per;
+        const bool pointer_row = q < per * 16 && q % per == per - 1;
+        const int64_t target = pointer_row && e.assignments[i].rhs < shape.variables ? index_of(e.assignments[i].rhs) : -1;
+        if (target >= 0 && per * target < q) at(b, 2, q, per * target) = 1.0;
+        else at(b, 2, q, q) = 1.0;
+      }
+    }
+    const Tensor patterns = Tensor::from_vector<double>({1, B, 4, T, T}, pattern).to(DType::f32);
+    ChainPointers pointers = task.chain_pointers(batch.inputs);
+    Task::EvaluationTensors tensors = hop_tensors({patterns}, pointers, per, 4);
+    tensors["query_logits"] = Tensor::zeros({1, B, 1, per == 1 ? 16 : 82}, DType::f32);
+    const Metrics m = task.summarize(tensors, batch)[0];
+    CHECK(deep > 20);
+    CHECK(m.at("hop1.L0H0") == doctest::Approx(1.0));
+    CHECK(m.at("hop2.L0H0") == doctest::Approx(0.0));
+    CHECK(m.at("hop1.L0H1") == doctest::Approx(0.0));
+    CHECK(m.at("hop2.L0H1") == doctest::Approx(1.0));  // over the examples at least two hops deep
+    CHECK(m.at("pointer.L0H2") == doctest::Approx(1.0));
+    CHECK(m.at("pointer.L0H0") == doctest::Approx(0.0));
+    CHECK(m.at("hop1.L0H3") == doctest::Approx(double(per) / T));
+  }
+}

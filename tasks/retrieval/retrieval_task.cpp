@@ -130,10 +130,44 @@ Tensor RetrievalTask::loss_mask_for(const Tensor& inputs) const {
   return Tensor::from_vector<float>({R, B, T}, mask);
 }
 
+ChainPointers RetrievalTask::chain_pointers(const Tensor& inputs) const {
+  const int64_t R = inputs.dim(0), B = inputs.dim(1), n = static_cast<int64_t>(shape_.chains) * shape_.steps;
+  const int V = shape_.variables;
+  if (pairs()) {  // rows [lhs (V + 1); rhs (V + C)]
+    const Tensor assignments = slice(inputs, 2, 0, n);
+    return {slice(assignments, 3, 0, V), slice(assignments, 3, V + 1, 2 * V + 1),
+            slice(slice(inputs, 2, n, n + 1), 3, V + 1, 2 * V + 1)};
+  }
+  const int64_t K = output_width();
+  if (!one_hot_table_.defined() || one_hot_table_.dim(0) != R || one_hot_table_.device() != inputs.device()) {
+    std::vector<float> eye(R * K * K, 0.0f);
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t k = 0; k < K; ++k) eye[(r * K + k) * K + k] = 1.0f;
+    one_hot_table_ = Tensor::from_vector<float>({R, K, K}, eye).to(inputs.device());
+  }
+  const Tensor rows = embedding(one_hot_table_, inputs);  // (R, B, T, K)
+  const Tensor triples = reshape(slice(rows, 2, 0, 3 * n), {R, B, n, 3, K});
+  auto part = [&](int64_t at) { return slice(reshape(slice(triples, 3, at, at + 1), {R, B, n, K}), 3, 0, V); };
+  const int64_t T = inputs.dim(2);
+  return {part(0), part(2), slice(slice(rows, 2, T - 1, T), 3, 0, V)};
+}
+
 Task::EvaluationTensors RetrievalTask::evaluation_tensors(const Transformer& model, const Batch& batch) const {
-  const Tensor logits = model.forward(batch.inputs);
+  ActivationHooks hooks;
+  const TransformerConfig& c = model.config();
+  for (int l = 0; l < c.n_layers; ++l)
+    if (c.layer(l).attention) hooks.capture(fmt::format("blocks.{}.attn.hook_pattern", l));
+  const Tensor logits = model.forward(batch.inputs, &hooks);
+  std::vector<Tensor> patterns(c.n_layers);
+  for (int l = 0; l < c.n_layers; ++l)
+    if (c.layer(l).attention) patterns[l] = hooks.get(fmt::format("blocks.{}.attn.hook_pattern", l));
+  ChainPointers pointers = chain_pointers(batch.inputs);
+  const DType dtype = logits.dtype();
+  pointers = {pointers.lhs.to(dtype), pointers.rhs.to(dtype), pointers.query.to(dtype)};
+  EvaluationTensors out = hop_tensors(patterns, pointers, pairs() ? 1 : 3, shape_.steps);
   const int64_t T = logits.dim(2);
-  return {{"query_logits", slice(logits, 2, T - 1, T)}};  // (R, B, 1, output width)
+  out["query_logits"] = slice(logits, 2, T - 1, T);  // (R, B, 1, output width)
+  return out;
 }
 
 std::vector<Assignment> RetrievalTask::read_assignments(const float* vectors, const int32_t* tokens,
@@ -160,6 +194,8 @@ std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const 
   const std::vector<int32_t> tokens = pairs() ? std::vector<int32_t>{} : batch.inputs.to_vector<int32_t>();
   const int64_t W = (shape_.variables + 1) + (shape_.variables + shape_.values);
   std::vector<Metrics> metrics(R);
+  std::vector<std::vector<Assignment>> examples(R * B);
+  std::vector<int> depths(R * B);
   for (int64_t r = 0; r < R; ++r) {
     std::vector<double> correct(shape_.steps + 1, 0.0), count(shape_.steps + 1, 0.0);
     double loss = 0.0, right = 0.0;
@@ -177,6 +213,8 @@ std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const 
       const std::vector<Assignment> read = read_assignments(pairs() ? &vectors[row * T * W] : nullptr,
                                                            pairs() ? nullptr : &tokens[row * T], query);
       const int depth = hops_to_value(read, query, shape_.variables);
+      examples[row] = read;
+      depths[row] = depth;
       correct[depth] += hit;
       count[depth] += 1.0;
     }
@@ -185,6 +223,9 @@ std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const 
     for (int k = 1; k <= shape_.steps; ++k)
       if (count[k] > 0) metrics[r][fmt::format("accuracy.depth{}", k)] = correct[k] / count[k];
   }
+  EvaluationTensors hop_masses = t;
+  hop_masses.erase("query_logits");
+  add_hop_scores(hop_masses, examples, depths, shape_.variables, shape_.steps, metrics);
   return metrics;
 }
 

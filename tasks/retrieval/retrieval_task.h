@@ -6,6 +6,7 @@
 #include "config/schema.h"
 #include "task/task.h"
 #include "tasks/retrieval/chains.h"
+#include "tasks/retrieval/hop_scores.h"
 
 namespace mechlab {
 
@@ -33,6 +34,8 @@ class RetrievalTask final : public Task {
   std::vector<AnalysisMetric> analysis_metrics() const override;
   void annotate(Batch& batch) const override;
   nlohmann::json vocabulary() const override;
+  // The one-hot variables of a batch's assignments and query, on the batch's device (hop_scores.h).
+  ChainPointers chain_pointers(const Tensor& inputs) const;
 
  private:
   bool pairs() const { return pair_layout_; }
@@ -47,6 +50,9 @@ class RetrievalTask final : public Task {
   bool uniform_depth_ = true;  // the implicit curriculum
   bool dense_ = false;
   int64_t examples_ = 0;       // 0: fresh examples every step
+  // Triple layout: the one-hot table (R, K, K) that turns token ids into rows on the device, built at the first
+  // evaluation (an eager one) so that a recorded evaluation copies nothing from the host.
+  mutable Tensor one_hot_table_;
 };
 
 }  // namespace mechlab
