@@ -60,15 +60,17 @@ TEST_CASE("retrieval batches: pair and triple layouts, query-only and dense targ
   {
     const RetrievalTask task(options());
     const Batch b = task.sample(keys, 8, RandomStream::data, 0);
-    REQUIRE(b.inputs.shape() == Shape{2, 8, 17, 65 + 80});
-    const std::vector<float> x = b.inputs.to_vector<float>(), mask = b.loss_mask.to_vector<float>();
+    REQUIRE(b.inputs.shape() == Shape{2, 8, 17, 2});
+    const std::vector<int32_t> x = b.inputs.to_vector<int32_t>();
+    const std::vector<float> mask = b.loss_mask.to_vector<float>();
     for (int64_t row = 0; row < 2 * 8 * 17; ++row) {
-      double ones = 0;
-      for (int64_t w = 0; w < 145; ++w) ones += x[row * 145 + w];
-      CHECK(ones == 2.0);  // one lhs, one rhs
+      CHECK(x[row * 2] >= 0);  // lhs: a variable or '?'
+      CHECK(x[row * 2] <= 64);
+      CHECK(x[row * 2 + 1] >= 65);  // rhs: after the lhs ids, a variable or a value
+      CHECK(x[row * 2 + 1] < 65 + 80);
     }
     for (int64_t e = 0; e < 16; ++e) {
-      CHECK(x[(e * 17 + 16) * 145 + 64] == 1.0f);  // the query's lhs is '?'
+      CHECK(x[(e * 17 + 16) * 2] == 64);  // the query's lhs is '?'
       double counted = 0;
       for (int64_t t = 0; t < 17; ++t) counted += mask[e * 17 + t];
       CHECK(counted == 1.0);
@@ -93,16 +95,16 @@ TEST_CASE("retrieval batches: pair and triple layouts, query-only and dense targ
   }
   {
     const RetrievalTask task(options({{"data", "finite"}, {"examples", 3}}));
-    std::set<std::vector<float>> seen;
+    std::set<std::vector<int32_t>> seen;
     for (uint32_t step = 0; step < 20; ++step) {
-      const std::vector<float> x = task.sample({{5, 0}}, 4, RandomStream::data, step).inputs.to_vector<float>();
-      for (int b = 0; b < 4; ++b) seen.insert(std::vector<float>(x.begin() + b * 17 * 145, x.begin() + (b + 1) * 17 * 145));
+      const std::vector<int32_t> x = task.sample({{5, 0}}, 4, RandomStream::data, step).inputs.to_vector<int32_t>();
+      for (int b = 0; b < 4; ++b) seen.insert(std::vector<int32_t>(x.begin() + b * 17 * 2, x.begin() + (b + 1) * 17 * 2));
     }
     CHECK(seen.size() == 3);
     // Evaluation examples are fresh.
-    const std::vector<float> eval = task.sample({{5, 0}}, 64, RandomStream::eval_data, 0).inputs.to_vector<float>();
-    std::set<std::vector<float>> eval_seen;
-    for (int b = 0; b < 64; ++b) eval_seen.insert(std::vector<float>(eval.begin() + b * 17 * 145, eval.begin() + (b + 1) * 17 * 145));
+    const std::vector<int32_t> eval = task.sample({{5, 0}}, 64, RandomStream::eval_data, 0).inputs.to_vector<int32_t>();
+    std::set<std::vector<int32_t>> eval_seen;
+    for (int b = 0; b < 64; ++b) eval_seen.insert(std::vector<int32_t>(eval.begin() + b * 17 * 2, eval.begin() + (b + 1) * 17 * 2));
     CHECK(eval_seen.size() == 64);
   }
 }

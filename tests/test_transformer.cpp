@@ -135,6 +135,7 @@ TEST_CASE("config variants stay differentiable to double precision") {
       {"no LayerNorm, no positions", [](TransformerConfig& c) { c.layernorm = LayerNormPlacement::none; c.positions = Positions::none; }},
       {"attention-only", [](TransformerConfig& c) { c.d_mlp = 0; }},
       {"layer 0 without attention, layer 1 without MLP", [](TransformerConfig& c) { c.attention_layers = {false, true}; c.mlp_layers = {true, false}; }},
+      {"token pairs", [](TransformerConfig& c) { c.input = InputKind::token_pairs; c.d_input = 5; }},
       {"vector input, linear readout", [](TransformerConfig& c) { c.input = InputKind::vectors; c.d_input = 3; c.output = OutputKind::readout; c.d_output = 2; }},
   };
   for (const Variant& v : variants) {
@@ -142,7 +143,9 @@ TEST_CASE("config variants stay differentiable to double precision") {
     v.apply(c);
     if (c.activation == Activation::relu) c.init.std = 0.3;
     Transformer model(c, {{5, 0}}, DType::f64);
-    Tensor input = c.input == InputKind::tokens ? tokens_for(1) : testing::random_tensor({1, 2, 6, 3}, 77);
+    Tensor input = c.input == InputKind::tokens        ? tokens_for(1)
+                   : c.input == InputKind::token_pairs ? reshape(concat({tokens_for(1), tokens_for(1)}, 2), {1, 2, 6, 2})
+                                                       : testing::random_tensor({1, 2, 6, 3}, 77);
     Tensor target = c.output == OutputKind::logits ? Tensor() : testing::random_tensor({1, 2, 6, 2}, 78);
     auto loss = [&] {
       Tensor out = model.forward(input);
@@ -347,6 +350,32 @@ TEST_CASE("a windowed forward pass equals the full one: later layers and positio
           worst = std::max(worst, std::abs(picked[(r * 4 + b) * 5 + v] - every[((r * 4 + b) * 6 + at[r * 2 + b % 2]) * 5 + v]));
     CHECK(worst < 1e-12);
   }
+}
+
+TEST_CASE("token pairs add two rows of W_in: the same model as one-hot [a; b] vectors through W_in") {
+  TransformerConfig c = tiny();
+  c.input = InputKind::vectors;
+  c.d_input = 7;
+  Transformer vectors(c, {{2, 0}, {3, 0}}, DType::f64);
+  c.input = InputKind::token_pairs;
+  Transformer pairs(c, {{2, 0}, {3, 0}}, DType::f64);
+  for (const NamedParameter& p : pairs.parameters()) {  // the same initial values, parameter by parameter
+    REQUIRE(vectors.has_parameter(p.name));
+    CHECK(vectors.parameter(p.name).to_vector<double>() == p.value.to_vector<double>());
+  }
+  std::vector<int32_t> ids(2 * 2 * 6 * 2);
+  std::vector<double> hot(2 * 2 * 6 * 7, 0.0);
+  for (size_t i = 0; i < ids.size() / 2; ++i) {
+    ids[2 * i] = static_cast<int32_t>(i % 3), ids[2 * i + 1] = static_cast<int32_t>(3 + (i * 5) % 4);
+    hot[i * 7 + ids[2 * i]] = hot[i * 7 + ids[2 * i + 1]] = 1.0;
+  }
+  const std::vector<double> a = pairs.forward(Tensor::from_vector<int32_t>({2, 2, 6, 2}, ids)).to_vector<double>();
+  const std::vector<double> b = vectors.forward(Tensor::from_vector<double>({2, 2, 6, 7}, hot)).to_vector<double>();
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  CHECK(worst < 1e-12);
+  CHECK_THROWS_AS(pairs.forward(Tensor::zeros({2, 2, 6, 3}, DType::i32)), std::invalid_argument);
 }
 
 TEST_CASE("rotary positions: a score depends on the distance between query and key, not on where they are") {

@@ -66,13 +66,16 @@ Tensor tokens_target(const Tensor& targets, const TransformerConfig& c, DType dt
   return c.output == OutputKind::logits ? targets : targets.to(dtype);
 }
 
-// Token ids (B, T) within the vocabulary, or vectors (B, T, d_input); B, T >= 1; T within n_ctx.
+// Token ids (B, T) within the vocabulary, token pairs (B, T, 2) within [0, d_input), or vectors (B, T, d_input);
+// B, T >= 1; T within n_ctx.
 void check_input(const Tensor& input, const TransformerConfig& c, const std::string& file) {
-  const bool tokens = c.input == InputKind::tokens;
-  if (input.ndim() != (tokens ? 2 : 3) || (!tokens && input.dim(2) != c.d_input))
-    throw ConfigError("--input", fmt::format("expected {} but {} has shape {}",
-                                             tokens ? "token ids (B, T)" : fmt::format("vectors (B, T, {})", c.d_input),
-                                             file, shape_text(input)));
+  const bool pairs = c.input == InputKind::token_pairs, tokens = c.input == InputKind::tokens || pairs;
+  const int64_t last = pairs ? 2 : c.d_input;
+  const std::string expected = c.input == InputKind::tokens ? "token ids (B, T)"
+                               : pairs                      ? "token pairs (B, T, 2)"
+                                                            : fmt::format("vectors (B, T, {})", c.d_input);
+  if (input.ndim() != (c.input == InputKind::tokens ? 2 : 3) || (c.input != InputKind::tokens && input.dim(2) != last))
+    throw ConfigError("--input", fmt::format("expected {} but {} has shape {}", expected, file, shape_text(input)));
   if (input.dim(0) < 1 || input.dim(1) < 1)
     throw ConfigError("--input", file + " has shape " + shape_text(input) + "; give at least one sequence of one position");
   if (c.positions == Positions::learned && input.dim(1) > c.n_ctx)
@@ -81,16 +84,19 @@ void check_input(const Tensor& input, const TransformerConfig& c, const std::str
                                              file, input.dim(1), c.n_ctx));
   if (!tokens) return;
   if (input.dtype() != DType::i32) throw ConfigError("--input", file + " must hold integer token ids");
+  const int64_t range = pairs ? c.d_input : c.d_vocab;
   for (int32_t id : input.to_vector<int32_t>())
-    if (id < 0 || id >= c.d_vocab)
-      throw ConfigError("--input", fmt::format("{} holds token id {}, outside the vocabulary [0, {})", file, id, c.d_vocab));
+    if (id < 0 || id >= range)
+      throw ConfigError("--input", fmt::format("{} holds token id {}, outside the {} [0, {})", file, id,
+                                               pairs ? "input ids (model.d_input)" : "vocabulary", range));
 }
 
 // Targets of the loss: token ids of the input's shape within the vocabulary, or readout values (B, T, K).
 void check_targets(const Tensor& targets, const Tensor& input, const TransformerConfig& c, const std::string& file) {
   if (c.output == OutputKind::logits) {
-    if (targets.dtype() != DType::i32 || targets.shape() != input.shape())
-      throw ConfigError("--targets", fmt::format("expected integer ids of shape {}, got {} {}", shape_text(input),
+    const Shape positions{input.dim(0), input.dim(1)};
+    if (targets.dtype() != DType::i32 || targets.shape() != positions)
+      throw ConfigError("--targets", fmt::format("expected integer ids of shape {}, got {} {}", to_string(positions),
                                                  dtype_name(targets.dtype()), shape_text(targets)));
     for (int32_t id : targets.to_vector<int32_t>())
       if (id < 0 || id >= c.d_vocab)
@@ -132,7 +138,7 @@ int forward(const ForwardOptions& o) {
 
   Tensor input = read_argument("--input", [&] { return load_npy(o.input); });
   check_input(input, run.model, o.input);
-  if (run.model.input != InputKind::tokens) input = input.to(dtype);
+  if (run.model.input == InputKind::vectors) input = input.to(dtype);
   Tensor targets;
   if (!o.targets.empty()) {
     targets = read_argument("--targets", [&] { return load_npy(o.targets); });
@@ -164,7 +170,7 @@ Command add_forward(CLI::App& app) {
   auto o = std::make_shared<ForwardOptions>();
   CLI::App* sub = app.add_subcommand("forward", "Run a checkpoint on given inputs (and take gradients)");
   sub->add_option("checkpoint", o->checkpoint, "a checkpoints/step_*.safetensors file")->required()->check(CLI::ExistingFile);
-  sub->add_option("--input", o->input, "tokens (B, T) as .npy (int32 or int64), or vectors (B, T, d)")->required()->check(CLI::ExistingFile);
+  sub->add_option("--input", o->input, "tokens (B, T) or token pairs (B, T, 2) as .npy (int32 or int64), or vectors (B, T, d)")->required()->check(CLI::ExistingFile);
   sub->add_option("--out", o->out, "where to write the outputs (B, T, V) as .npy")->required();
   auto* targets = sub->add_option("--targets", o->targets, "targets (B, T) as .npy: also compute the mean loss's gradients")->check(CLI::ExistingFile);
   sub->add_option("--grads", o->grads, "where to write the gradients (.safetensors)")->needs(targets);

@@ -51,7 +51,8 @@ constexpr auto enum_names(Activation) {
 }
 constexpr auto enum_names(InputKind) {
   using E = InputKind;
-  return std::array{EnumName<E>{"tokens", E::tokens}, EnumName<E>{"vectors", E::vectors}};
+  return std::array{EnumName<E>{"tokens", E::tokens}, EnumName<E>{"vectors", E::vectors},
+                    EnumName<E>{"token_pairs", E::token_pairs}};
 }
 constexpr auto enum_names(OutputKind) {
   using E = OutputKind;

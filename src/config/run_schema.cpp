@@ -73,7 +73,8 @@ ConfigBinding<RunConfig> build_run_binding() {
          {.min = 1.0, .min_exclusive = true});
   b.bind("model.biases", FIELD(model.biases), "Biases in every linear map (and LayerNorm, unless layernorm_bias says otherwise).");
   b.bind("model.activation", FIELD(model.activation), "MLP activation (gelu is the exact erf form).");
-  b.bind("model.input", FIELD(model.input), "Token ids through W_E, or vectors through W_in (set by the task).");
+  b.bind("model.input", FIELD(model.input), "Token ids through W_E, vectors through W_in, or token_pairs: two ids per position whose rows of W_in add (set by "
+         "the task).");
   b.bind("model.input_projection", FIELD(model.input_projection),
          "Vector input goes through W_in; false feeds it to the blocks as it is.");
   b.bind("model.output", FIELD(model.output),

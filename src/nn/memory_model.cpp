@@ -7,7 +7,7 @@ namespace mechlab {
 double activation_bytes(const TransformerConfig& c, double sequences, double T, bool backward) {
   const double D = c.d_model, H = c.n_heads, E = c.head_width(), M = c.d_mlp;
   const double V = c.output == OutputKind::logits ? c.d_vocab : c.d_output;
-  const double input = c.input == InputKind::vectors ? c.d_input : 1;
+  const double input = c.input == InputKind::vectors ? c.d_input : c.input == InputKind::token_pairs ? 2 : 1;
   const double outside = T * (4 * D + 3 * V + input);  // embeddings, the residual, the logits and their loss
   const double attention = T * (6 * D + 8 * H * E) + 3 * H * T * T, mlp = c.d_mlp > 0 ? T * (4 * D + 3 * M) : 0.0;
   double all_layers = 0.0, widest_layer = 0.0;

@@ -17,7 +17,7 @@ std::vector<ParameterSpec> parameter_specs(const TransformerConfig& c) {
 
   if (c.input == InputKind::tokens) {
     add("embed.W_E", {c.d_vocab, D}, Role::embedding, 0);
-  } else if (c.input_projection) {
+  } else if (c.input_projection || c.input == InputKind::token_pairs) {
     add("embed.W_in", {c.d_input, D}, Role::matrix, c.d_input);
     if (c.biases) add("embed.b_in", {D}, Role::bias, c.d_input);
   }

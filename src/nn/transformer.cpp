@@ -216,11 +216,14 @@ Tensor Transformer::forward(const Tensor& input, ActivationHooks* hooks, const F
 Tensor Transformer::forward_from(const Tensor& input, ActivationHooks* hooks, const ForwardWindow* window) const {
   const TransformerConfig& c = config_;
   const int64_t R = replicas(), D = c.d_model;
-  const bool tokens = c.input == InputKind::tokens;
+  const bool tokens = c.input == InputKind::tokens, pairs = c.input == InputKind::token_pairs;
   const int expected_dims = tokens ? 3 : 4;
-  if (input.ndim() != expected_dims || input.dim(0) != R || (!tokens && input.dim(3) != c.d_input))
+  const int64_t per_position = pairs ? 2 : c.d_input;
+  if (input.ndim() != expected_dims || input.dim(0) != R || (!tokens && input.dim(3) != per_position))
     throw std::invalid_argument("Transformer::forward: expected input " +
-                                std::string(tokens ? "(R, B, T) token ids" : "(R, B, T, d_input) vectors") +
+                                std::string(tokens  ? "(R, B, T) token ids"
+                                            : pairs ? "(R, B, T, 2) token pairs"
+                                                    : "(R, B, T, d_input) vectors") +
                                 " with R = " + std::to_string(R) + ", got " + to_string(input.shape()));
   const int64_t B = input.dim(1), T = input.dim(2);
   if (c.positions == Positions::learned && T > c.n_ctx)
@@ -241,6 +244,9 @@ Tensor Transformer::forward_from(const Tensor& input, ActivationHooks* hooks, co
     const Tensor in = t0 > 0 ? slice(input, 2, t0, T) : input;
     if (tokens) {
       resid = embedding(parameter("embed.W_E"), in);
+    } else if (pairs) {  // (R, B, T', 2, D): the two rows, added
+      resid = sum(embedding(parameter("embed.W_in"), in), {3});
+      if (c.biases) resid = add(resid, reshape(parameter("embed.b_in"), {R, 1, 1, D}));
     } else if (c.input_projection) {
       resid = matmul(reshape(in, {R, B * rows, c.d_input}), parameter("embed.W_in"));
       if (c.biases) resid = add(resid, reshape(parameter("embed.b_in"), {R, 1, D}));

@@ -25,6 +25,7 @@ void TransformerConfig::validate() const {
   require(input != InputKind::tokens || d_vocab >= 1, "d_vocab", "must be at least 1 for token input");
   require(output != OutputKind::logits || d_vocab >= 1, "d_vocab", "must be at least 1 for logits output");
   require(input != InputKind::vectors || d_input >= 1, "d_input", "must be at least 1 for vector input");
+  require(input != InputKind::token_pairs || d_input >= 1, "d_input", "must be at least 1 (the ids' range) for token pairs");
   require(input != InputKind::vectors || input_projection || d_input == d_model, "d_input",
           "must equal d_model when input_projection is false");
   require(output == OutputKind::logits || d_output >= 1, "d_output", "must be at least 1 for a readout");

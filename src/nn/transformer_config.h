@@ -16,7 +16,9 @@ namespace mechlab {
 enum class Positions { learned, sinusoidal, rotary, none };
 enum class LayerNormPlacement { pre, none };
 enum class Activation { relu, gelu };
-enum class InputKind { tokens, vectors };   // token ids through W_E, or continuous vectors through W_in
+// token ids through W_E; continuous vectors through W_in; or two ids per position into [0, d_input), whose rows of
+// W_in add: the one-hot pair [a; b] through W_in, without writing the one-hot (retrieval's pair tokens).
+enum class InputKind { tokens, vectors, token_pairs };
 // logits: unembedding to d_vocab; readout: a linear readout W_U to d_output; heads: the last block's heads
 // write the output themselves (W_O is (H, E, d_output), no W_U), as He et al.'s O does.
 enum class OutputKind { logits, readout, heads };

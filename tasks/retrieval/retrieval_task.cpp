@@ -56,10 +56,9 @@ Schema RetrievalTask::options() {
 
 void RetrievalTask::adapt_model(nlohmann::json& model) const {
   if (pairs()) {
-    model["input"] = "vectors";
-    model["input_projection"] = true;  // W_in is [E_lhs; E_rhs]
-    require_model_value(model, "d_input", (shape_.variables + 1) + (shape_.variables + shape_.values),
-                        "pair tokens are one-hot [lhs (variables and '?'); rhs (variables and values)]");
+    model["input"] = "token_pairs";  // W_in is [E_lhs; E_rhs]
+    require_model_value(model, "d_input", pair_width(),
+                        "pair tokens index [lhs (variables and '?'); rhs (variables and values)]");
   }
   require_model_value(model, "d_vocab", output_width(),
                       pairs() ? "the model predicts one of task.values" : "triple tokens: variables, values, '=' and '?'");
@@ -74,11 +73,10 @@ int64_t RetrievalTask::sequence_length() const {
 Batch RetrievalTask::sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
                             uint32_t step) const {
   const int64_t R = static_cast<int64_t>(replicas.size()), B = batch_size, T = sequence_length();
-  const int V = shape_.variables, W = (V + 1) + (V + shape_.values);
+  const int V = shape_.variables;
   const bool training = stream == RandomStream::data;
   const int depth = training && !uniform_depth_ ? shape_.steps : 0;
-  std::vector<float> vectors(pairs() ? R * B * T * W : 0, 0.0f);
-  std::vector<int32_t> tokens(pairs() ? 0 : R * B * T, 0), targets(R * B * T, 0);  // scored where loss_mask_for says
+  std::vector<int32_t> tokens(R * B * T * (pairs() ? 2 : 1), 0), targets(R * B * T, 0);  // scored where loss_mask_for says
   for (int64_t r = 0; r < R; ++r) {
     const Philox rng(replicas[r], stream, step);
     const Philox dataset(replicas[r], RandomStream::dataset, 0);
@@ -92,9 +90,9 @@ Batch RetrievalTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
       for (size_t i = 0; i < e.assignments.size(); ++i) {
         const Assignment& a = e.assignments[i];
         if (pairs()) {
-          float* v = &vectors[(row + static_cast<int64_t>(i)) * W];
-          v[a.lhs] = 1.0f;
-          v[(V + 1) + a.rhs] = 1.0f;  // rhs ids: variables, then values
+          int32_t* pair = &tokens[(row + static_cast<int64_t>(i)) * 2];
+          pair[0] = a.lhs;
+          pair[1] = (V + 1) + a.rhs;  // rhs ids: variables, then values
           if (dense_) target(static_cast<int64_t>(i), a.chain);
         } else {
           const int64_t t = 3 * static_cast<int64_t>(i);
@@ -105,9 +103,9 @@ Batch RetrievalTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
         }
       }
       if (pairs()) {
-        float* v = &vectors[(row + T - 1) * W];
-        v[V] = 1.0f;  // '?'
-        v[(V + 1) + e.query_variable] = 1.0f;
+        int32_t* pair = &tokens[(row + T - 1) * 2];
+        pair[0] = V;  // '?'
+        pair[1] = (V + 1) + e.query_variable;
       } else {
         tokens[row + T - 2] = V + shape_.values + 1;  // '?'
         tokens[row + T - 1] = e.query_variable;
@@ -115,7 +113,7 @@ Batch RetrievalTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
       target(T - 1, e.query_chain);
     }
   }
-  Tensor inputs = pairs() ? Tensor::from_vector<float>({R, B, T, W}, vectors) : Tensor::from_vector<int32_t>({R, B, T}, tokens);
+  Tensor inputs = pairs() ? Tensor::from_vector<int32_t>({R, B, T, 2}, tokens) : Tensor::from_vector<int32_t>({R, B, T}, tokens);
   return {inputs, Tensor::from_vector<int32_t>({R, B, T}, targets), loss_mask_for(inputs), {}};
 }
 
@@ -133,19 +131,22 @@ Tensor RetrievalTask::loss_mask_for(const Tensor& inputs) const {
 ChainPointers RetrievalTask::chain_pointers(const Tensor& inputs) const {
   const int64_t R = inputs.dim(0), B = inputs.dim(1), n = static_cast<int64_t>(shape_.chains) * shape_.steps;
   const int V = shape_.variables;
-  if (pairs()) {  // rows [lhs (V + 1); rhs (V + C)]
-    const Tensor assignments = slice(inputs, 2, 0, n);
-    return {slice(assignments, 3, 0, V), slice(assignments, 3, V + 1, 2 * V + 1),
-            slice(slice(inputs, 2, n, n + 1), 3, V + 1, 2 * V + 1)};
-  }
-  const int64_t K = output_width();
+  const int64_t K = pairs() ? pair_width() : output_width();
   if (!one_hot_table_.defined() || one_hot_table_.dim(0) != R || one_hot_table_.device() != inputs.device()) {
     std::vector<float> eye(R * K * K, 0.0f);
     for (int64_t r = 0; r < R; ++r)
       for (int64_t k = 0; k < K; ++k) eye[(r * K + k) * K + k] = 1.0f;
     one_hot_table_ = Tensor::from_vector<float>({R, K, K}, eye).to(inputs.device());
   }
-  const Tensor rows = embedding(one_hot_table_, inputs);  // (R, B, T, K)
+  const Tensor rows = embedding(one_hot_table_, inputs);  // (R, B, T, K), or (R, B, T, 2, K) for pairs
+  if (pairs()) {  // lhs ids: the variable (V is '?'); rhs ids: V + 1 + the variable (or V + 1 + V + value)
+    const int64_t T = inputs.dim(2);
+    auto side = [&](int64_t which, int64_t first_id) {  // (R, B, T, V): the side's variable as a one-hot row
+      return slice(reshape(slice(rows, 3, which, which + 1), {R, B, T, K}), 3, first_id, first_id + V);
+    };
+    const Tensor lhs = side(0, 0), rhs = side(1, V + 1);
+    return {slice(lhs, 2, 0, n), slice(rhs, 2, 0, n), slice(rhs, 2, n, n + 1)};
+  }
   const Tensor triples = reshape(slice(rows, 2, 0, 3 * n), {R, B, n, 3, K});
   auto part = [&](int64_t at) { return slice(reshape(slice(triples, 3, at, at + 1), {R, B, n, K}), 3, 0, V); };
   const int64_t T = inputs.dim(2);
@@ -170,19 +171,15 @@ Task::EvaluationTensors RetrievalTask::evaluation_tensors(const Transformer& mod
   return out;
 }
 
-std::vector<Assignment> RetrievalTask::read_assignments(const float* vectors, const int32_t* tokens,
-                                                        int& query_variable) const {
-  const int V = shape_.variables, W = (V + 1) + (V + shape_.values);
+std::vector<Assignment> RetrievalTask::read_assignments(const int32_t* ids, int& query_variable) const {
+  const int V = shape_.variables;
   const int64_t n = static_cast<int64_t>(shape_.chains) * shape_.steps;
   std::vector<Assignment> read;
-  auto hot = [&](const float* v, int begin, int end) {
-    return static_cast<int>(std::max_element(v + begin, v + end) - (v + begin));
-  };
   for (int64_t i = 0; i < n; ++i) {
-    if (pairs()) read.push_back({hot(vectors + i * W, 0, V), hot(vectors + i * W, V + 1, W), 0, 0});
-    else read.push_back({tokens[3 * i], tokens[3 * i + 2], 0, 0});
+    if (pairs()) read.push_back({ids[2 * i], ids[2 * i + 1] - (V + 1), 0, 0});
+    else read.push_back({ids[3 * i], ids[3 * i + 2], 0, 0});
   }
-  query_variable = pairs() ? hot(vectors + n * W, V + 1, W) : tokens[3 * n + 1];
+  query_variable = pairs() ? ids[2 * n + 1] - (V + 1) : ids[3 * n + 1];
   return read;
 }
 
@@ -190,9 +187,8 @@ std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const 
   const int64_t R = batch.inputs.dim(0), B = batch.inputs.dim(1), T = batch.inputs.dim(2), K = output_width();
   const std::vector<float> logits = t.at("query_logits").to_vector<float>();  // (R, B, 1, K)
   const std::vector<int32_t> targets = batch.targets.to_vector<int32_t>();
-  const std::vector<float> vectors = pairs() ? batch.inputs.to_vector<float>() : std::vector<float>{};
-  const std::vector<int32_t> tokens = pairs() ? std::vector<int32_t>{} : batch.inputs.to_vector<int32_t>();
-  const int64_t W = (shape_.variables + 1) + (shape_.variables + shape_.values);
+  const std::vector<int32_t> ids = batch.inputs.to_vector<int32_t>();
+  const int64_t per_example = T * (pairs() ? 2 : 1);
   std::vector<Metrics> metrics(R);
   std::vector<std::vector<Assignment>> examples(R * B);
   std::vector<int> depths(R * B);
@@ -210,8 +206,7 @@ std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const 
       const bool hit = std::max_element(z, z + K) - z == answer;
       right += hit;
       int query = 0;
-      const std::vector<Assignment> read = read_assignments(pairs() ? &vectors[row * T * W] : nullptr,
-                                                           pairs() ? nullptr : &tokens[row * T], query);
+      const std::vector<Assignment> read = read_assignments(&ids[row * per_example], query);
       const int depth = hops_to_value(read, query, shape_.variables);
       examples[row] = read;
       depths[row] = depth;

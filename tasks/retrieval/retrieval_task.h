@@ -1,7 +1,7 @@
 // Multi-step variable retrieval (Musat 2025, studies.md section 3): the model reads shuffled assignments of
 // n_chains chains and a query, and predicts the value the queried variable resolves to, k hops away. Two
-// layouts: pair tokens (each assignment one position, the embedding E_lhs[lhs] + E_rhs[rhs], fed as the
-// one-hot [lhs; rhs] through W_in) and triple tokens (lhs, '=', rhs as three token positions, the query '?', v_k).
+// layouts: pair tokens (each assignment one position, the embedding E_lhs[lhs] + E_rhs[rhs]: the ids of lhs and
+// rhs in one range, model.input token_pairs, so W_in = [E_lhs; E_rhs]) and triple tokens (lhs, '=', rhs as three token positions, the query '?', v_k).
 #pragma once
 #include "config/schema.h"
 #include "task/task.h"
@@ -15,8 +15,9 @@ class RetrievalTask final : public Task {
   explicit RetrievalTask(const nlohmann::json& options);
   static Schema options();
 
-  // Pair tokens: vector input of width (variables + 1) + (variables + values) through W_in, logits over the
-  // values. Triple tokens: token input and logits over variables, values, '=' and '?'.
+  // Pair tokens: two ids per position, lhs in [0, variables] (variables: '?') and variables + 1 + rhs (rhs:
+  // a variable, or variables + value), through W_in of (variables + 1) + (variables + values) rows; logits over
+  // the values. Triple tokens: token input and logits over variables, values, '=' and '?'.
   void adapt_model(nlohmann::json& model) const override;
   int64_t sequence_length() const override;
   std::string sequence_length_key() const override { return "task.steps"; }
@@ -43,14 +44,15 @@ class RetrievalTask final : public Task {
   int value_token(int value) const { return pairs() ? value : shape_.variables + value; }
   int output_width() const { return pairs() ? shape_.values : shape_.variables + shape_.values + 2; }
   // The assignments and the query variable of one written example, read back from its inputs.
-  std::vector<Assignment> read_assignments(const float* vectors, const int32_t* tokens, int& query_variable) const;
+  std::vector<Assignment> read_assignments(const int32_t* ids, int& query_variable) const;
+  int pair_width() const { return (shape_.variables + 1) + (shape_.variables + shape_.values); }
 
   ChainShape shape_;
   bool pair_layout_ = true;
   bool uniform_depth_ = true;  // the implicit curriculum
   bool dense_ = false;
   int64_t examples_ = 0;       // 0: fresh examples every step
-  // Triple layout: the one-hot table (R, K, K) that turns token ids into rows on the device, built at the first
+  // The one-hot table (R, K, K) that turns ids into rows on the device, built at the first
   // evaluation (an eager one) so that a recorded evaluation copies nothing from the host.
   mutable Tensor one_hot_table_;
 };

@@ -1,0 +1,393 @@
+#!/usr/bin/python3
+"""Figures and tables of the retrieval study (Musat 2025) from mechlab run directories.
+
+    scripts/figures/retrieval.py STUDY_DIR [--out DIR] [--only FIGURE ...]
+
+STUDY_DIR holds the settings scripts/reproduce/retrieval.sh trains (each a run directory whose seeds are
+replicas: SETTING/replica_<r>/metrics.jsonl), or is one such run directory. Outputs go to --out (default
+STUDY_DIR/figures):
+
+    emergence     emergence.md and emergence.json: per setting and seed, the step at which each depth's
+                  accuracy passes 90% and each head's score passes 0.5, whether the staircase is strict and
+                  which head emerged with each rise; final accuracy per depth (mean and range over seeds)
+    staircase     accuracy per depth over training with every head's score, one panel per seed
+    order         the emergence order of heads against the depths' rises, every seed
+    success_map   layers x depth: the fraction of seeds that solve every depth, with the bound t >= log_3(2D)
+    depth_law     triple-token dense runs: the depth solved (every depth up to it >= 90%) against layers
+    attention     the stacked heads of a pair-token run following one chain (last dump, probe example with the
+                  deepest query)
+
+A head's score is its largest hop score (the query's attention on hop j's assignment, metrics hop<j>.L<l>H<h>)
+or pointer score (each assignment's attention on the assignment its right side names, pointer.L<l>H<h>).
+Uses numpy and matplotlib only (Debian: python3-numpy python3-matplotlib).
+"""
+import argparse
+import json
+import math
+import pathlib
+import re
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+SOLVED = 0.9  # a depth is solved when its accuracy reaches this
+EMERGED = 0.5  # a head has emerged when its score reaches this
+SCORE = re.compile(r"^(hop(\d+)|pointer)\.L(\d+)H(\d+)$")
+
+
+def fail(message):
+    print(message, file=sys.stderr)
+    sys.exit(2)
+
+
+class Seed:
+    """One replica: its evaluations (steps, accuracy per depth, head scores)."""
+
+    def __init__(self, path, depth):
+        records = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        evals = [r for r in records if "accuracy.depth1" in r]
+        if not evals:
+            fail(f"{path}/metrics.jsonl has no evaluation yet; wait for the run's first evaluation")
+        self.path = path
+        self.steps = np.array([r["step"] for r in evals])
+        self.accuracy = {k: np.array([r.get(f"accuracy.depth{k}", np.nan) for r in evals]) for k in range(1, depth + 1)}
+        heads = {}
+        for key in evals[-1]:
+            m = SCORE.match(key)
+            if m:
+                heads.setdefault((int(m.group(3)), int(m.group(4))), []).append(key)
+        self.raw = {k: np.array([r.get(k, 0.0) for r in evals]) for keys in heads.values() for k in keys}
+        self.score_keys = dict(sorted(heads.items()))
+        self.scores = {h: np.max([self.raw[k] for k in keys], axis=0) for h, keys in self.score_keys.items()}
+
+    def passes(self, series, threshold):
+        """The first evaluated step at which series reaches threshold, or None."""
+        hit = np.nonzero(series >= threshold)[0]
+        return int(self.steps[hit[0]]) if len(hit) else None
+
+    def final(self, k):
+        return float(self.accuracy[k][-1])
+
+
+class Setting:
+    """A run directory with its seeds as replicas."""
+
+    def __init__(self, path):
+        self.path, self.name = path, path.name
+        self.config = json.loads((path / "config.json").read_text())
+        task, model = self.config["task"], self.config["model"]
+        self.depth, self.layers, self.layout = task["steps"], model["n_layers"], task["layout"]
+        self.curriculum = task["query_depth"] == "uniform"
+        replicas = sorted(path.glob("replica_*"), key=lambda p: int(p.name.split("_")[1]))
+        self.seeds = [Seed(p, self.depth) for p in replicas if (p / "metrics.jsonl").exists()]
+        if not replicas and (path / "metrics.jsonl").exists():
+            self.seeds = [Seed(path, self.depth)]
+        self.steps_planned = self.config["train"]["steps"]
+
+    def chance(self):
+        return 1.0 / self.config["task"]["chains"]  # a model that finds the chains' values but not which one
+
+    def solves_all(self, seed):
+        return all(seed.final(k) >= SOLVED for k in range(1, self.depth + 1))
+
+    def depth_solved(self, seed):
+        """The largest k with every depth 1..k at or above SOLVED at the last evaluation."""
+        k = 0
+        while k < self.depth and seed.final(k + 1) >= SOLVED:
+            k += 1
+        return k
+
+
+def load(directory):
+    if (directory / "config.json").exists() and (list(directory.glob("replica_*")) or (directory / "metrics.jsonl").exists()):
+        return {directory.name: Setting(directory)}
+    settings = {}
+    for p in sorted(directory.iterdir()):
+        if p.is_dir() and (p / "config.json").exists():
+            s = Setting(p)
+            if s.seeds:
+                settings[p.name] = s
+    return settings
+
+
+def head_name(head):
+    return f"L{head[0]}H{head[1]}"
+
+
+def emergence_of(setting, seed):
+    """Depth pass steps, head emergence (step, which score), strictness, and the head that emerged with each rise."""
+    depth_pass = {k: seed.passes(seed.accuracy[k], SOLVED) for k in range(1, setting.depth + 1)}
+    heads = {}
+    for head, series in seed.scores.items():
+        step = seed.passes(series, EMERGED)
+        if step is not None:
+            index = int(np.nonzero(seed.steps == step)[0][0])
+            keys = seed.score_keys[head]  # the score that crossed: the largest of the head's at that evaluation
+            crossed = keys[int(np.argmax([seed.raw[k][index] for k in keys]))]
+            heads[head_name(head)] = {"step": step, "score": crossed.split(".")[0]}
+    passed = [depth_pass[k] for k in range(1, setting.depth + 1) if depth_pass[k] is not None]
+    strict = all(a < b for a, b in zip(passed, passed[1:]))
+    with_rise, previous = {}, -1
+    for k in range(1, setting.depth + 1):
+        step = depth_pass[k]
+        if step is None:
+            break
+        emerged = [name for name, h in heads.items() if previous < h["step"] <= step]
+        with_rise[k] = sorted(emerged, key=lambda n: heads[n]["step"])
+        previous = step
+    return {"depth_pass": depth_pass, "heads": dict(sorted(heads.items(), key=lambda kv: kv[1]["step"])),
+            "strict_staircase": strict, "heads_with_each_rise": with_rise}
+
+
+def fmt_step(step):
+    return "—" if step is None else f"{step / 1000:.2f}k"
+
+
+def emergence(settings, out):
+    """every setting: the emergence table"""
+    table, lines = {}, ["# Retrieval study: emergence and final accuracy", "",
+                        f"Solved: accuracy >= {SOLVED}; emerged: a head's hop or pointer score >= {EMERGED}. "
+                        "Chance among the chains' values: 1/chains.", ""]
+    for name, s in settings.items():
+        rows = [emergence_of(s, seed) for seed in s.seeds]
+        finals = {k: [seed.final(k) for seed in s.seeds] for k in range(1, s.depth + 1)}
+        solved = sum(s.solves_all(seed) for seed in s.seeds)
+        below = {k: sum(f < 2 * s.chance() for f in finals[k]) for k in finals}
+        table[name] = {"layout": s.layout, "layers": s.layers, "depth": s.depth, "curriculum": s.curriculum,
+                       "steps": int(s.seeds[0].steps[-1]), "seeds": len(s.seeds), "seeds_solving_every_depth": solved,
+                       "final_accuracy": finals, "seeds_below_twice_chance": below,
+                       "depth_solved": [s.depth_solved(seed) for seed in s.seeds], "per_seed": rows}
+        lines += [f"## {name}", "",
+                  f"{s.layout}, {s.layers} layer(s), D = {s.depth}, {'uniform depths (curriculum)' if s.curriculum else 'fixed depth D'}, "
+                  f"{int(s.seeds[0].steps[-1])} steps, {len(s.seeds)} seeds; {solved} solve every depth.", "",
+                  "| depth | final accuracy, mean (min - max) | seeds < 2x chance | median step passing 90% |",
+                  "|---:|---|---:|---:|"]
+        for k in range(1, s.depth + 1):
+            steps = [r["depth_pass"][k] for r in rows if r["depth_pass"][k] is not None]
+            median = fmt_step(int(np.median(steps))) + f" ({len(steps)}/{len(rows)})" if steps else "—"
+            lines.append(f"| {k} | {np.mean(finals[k]):.3f} ({min(finals[k]):.3f} - {max(finals[k]):.3f}) | "
+                         f"{below[k]}/{len(rows)} | {median} |")
+        if any(r["heads"] for r in rows):
+            lines += ["", "| seed | steps passing 90%, depth 1, 2, ... | strict | heads emerging (step, score) | heads with each rise |",
+                      "|---:|---|:---:|---|---|"]
+            for i, r in enumerate(rows):
+                passes = ", ".join(fmt_step(r["depth_pass"][k]) for k in range(1, s.depth + 1))
+                heads = ", ".join(f"{n} {fmt_step(h['step'])} {h['score']}" for n, h in r["heads"].items())
+                rises = "; ".join(f"d{k}: {'+'.join(v) or 'none'}" for k, v in r["heads_with_each_rise"].items())
+                lines.append(f"| {i} | {passes} | {'yes' if r['strict_staircase'] else 'no'} | {heads or '—'} | {rises or '—'} |")
+        lines.append("")
+    (out / "emergence.json").write_text(json.dumps(table, indent=1) + "\n")
+    path = out / "emergence.md"
+    path.write_text("\n".join(lines) + "\n")
+    return [path, out / "emergence.json"]
+
+
+def pick(settings, layout="pair_token", layers=2, depth=4, curriculum=True):
+    for s in settings.values():
+        if (s.layout, s.layers, s.depth, s.curriculum) == (layout, layers, depth, curriculum):
+            return s
+    candidates = [s for s in settings.values() if s.layout == layout and s.curriculum and s.layers >= 2]
+    return max(candidates, key=lambda s: (s.depth, s.layers), default=None)
+
+
+def staircase(settings, out):
+    """a pair-token run with the curriculum (2 layers, D = 4 preferred)"""
+    s = pick(settings)
+    if s is None:
+        return []
+    n = len(s.seeds)
+    cols = min(n, 4)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(2 * rows, cols, figsize=(4 * cols, 5 * rows), squeeze=False, sharex=True)
+    colors = plt.cm.viridis(np.linspace(0, 0.9, s.depth))
+    for i, seed in enumerate(s.seeds):
+        top, bottom = axes[2 * (i // cols)][i % cols], axes[2 * (i // cols) + 1][i % cols]
+        for k in range(1, s.depth + 1):
+            top.plot(seed.steps, seed.accuracy[k], color=colors[k - 1], label=f"depth {k}")
+        top.axhline(s.chance(), color="grey", lw=0.8, ls=":")
+        top.axhline(SOLVED, color="grey", lw=0.8, ls="--")
+        top.set_ylim(0, 1.02)
+        top.set_title(f"{s.name}, seed {i}")
+        for head, series in seed.scores.items():
+            bottom.plot(seed.steps, series, lw=1, label=head_name(head))
+        bottom.axhline(EMERGED, color="grey", lw=0.8, ls="--")
+        bottom.set_ylim(0, 1.02)
+        bottom.set_xlabel("step")
+        if i % cols == 0:
+            top.set_ylabel("accuracy")
+            bottom.set_ylabel("head score")
+        if i == 0:
+            top.legend(fontsize=7)
+            bottom.legend(fontsize=6, ncol=2)
+    for j in range(n, rows * cols):
+        axes[2 * (j // cols)][j % cols].axis("off")
+        axes[2 * (j // cols) + 1][j % cols].axis("off")
+    fig.suptitle("accuracy per query depth (top) and each head's hop/pointer score (bottom)")
+    return [save(fig, out / "staircase.png")]
+
+
+def order(settings, out):
+    """a pair-token run with the curriculum (2 layers, D = 4 preferred)"""
+    s = pick(settings)
+    if s is None:
+        return []
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(s.seeds) + 1.5))
+    names = sorted({head_name(h) for seed in s.seeds for h in seed.scores})
+    marker = dict(zip(names, "osD^v<>phX*+x.1234" * 3))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, s.depth))
+    for i, seed in enumerate(s.seeds):
+        r = emergence_of(s, seed)
+        for name, h in r["heads"].items():
+            ax.scatter(h["step"], i, marker=marker[name], color="k", s=30, label=name if i == 0 else None, zorder=3)
+        for k, step in r["depth_pass"].items():
+            if step is not None:
+                ax.plot([step, step], [i - 0.4, i + 0.4], color=colors[k - 1], lw=3, label=f"depth {k} >= 90%" if i == 0 else None)
+    ax.set_yticks(range(len(s.seeds)))
+    ax.set_ylabel("seed")
+    ax.set_xlabel("step")
+    ax.set_title(f"{s.name}: when each head's score passes {EMERGED} (markers) and each depth passes 90% (bars)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
+    return [save(fig, out / "emergence_order.png")]
+
+
+def success_map(settings, out):
+    """pair-token runs with the curriculum at several layers and depths"""
+    cells = {}
+    for s in settings.values():
+        if s.layout == "pair_token" and s.curriculum:
+            frac = sum(s.solves_all(seed) for seed in s.seeds) / len(s.seeds)
+            cells[(s.layers, s.depth)] = (frac, len(s.seeds))
+    layers = sorted({l for l, _ in cells})
+    depths = sorted({d for _, d in cells})
+    if len(layers) < 2 or len(depths) < 2:
+        return []
+    grid = np.full((len(layers), len(depths)), np.nan)
+    fig, ax = plt.subplots(figsize=(1.1 * len(depths) + 2, 1.0 * len(layers) + 1.5))
+    for (l, d), (frac, n) in cells.items():
+        grid[layers.index(l), depths.index(d)] = frac
+        ax.text(depths.index(d), layers.index(l), f"{frac:.2f}\n({n})", ha="center", va="center", fontsize=8,
+                color="w" if frac < 0.5 else "k")
+    im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    # The bound t >= log_3(2D): with t layers, D up to floor(3^t / 2); drawn between the columns it separates.
+    xs, ys = [], []
+    for i, l in enumerate(layers):
+        limit = 3 ** l / 2
+        edge = sum(d <= limit for d in depths) - 0.5
+        xs += [edge, edge]
+        ys += [i - 0.5, i + 0.5]
+    ax.plot(xs, ys, color="r", lw=2, label="bound: t >= log_3(2D)")
+    ax.set_xticks(range(len(depths)), [str(d) for d in depths])
+    ax.set_yticks(range(len(layers)), [str(l) for l in layers])
+    ax.set_xlabel("D (steps per chain)")
+    ax.set_ylabel("layers")
+    ax.set_title("fraction of seeds solving every depth (>= 90%)")
+    ax.legend(fontsize=7, loc="upper right")
+    fig.colorbar(im, ax=ax)
+    return [save(fig, out / "success_map.png")]
+
+
+def depth_law(settings, out):
+    """triple-token runs with the dense target at several layer counts"""
+    runs = sorted((s for s in settings.values() if s.layout == "triple_tokens" and s.config["task"]["target"] == "dense"),
+                  key=lambda s: s.layers)
+    if len(runs) < 2:
+        return []
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for s in runs:
+        solved = [s.depth_solved(seed) for seed in s.seeds]
+        ax.scatter([s.layers] * len(solved), solved, color="k", alpha=0.5)
+        ax.plot([s.layers], [np.median(solved)], "r_", ms=20)
+    ax.set_xticks([s.layers for s in runs])
+    ax.set_xlabel("layers")
+    ax.set_ylabel(f"depth solved (every depth up to it >= {SOLVED:.0%})")
+    ax.set_yscale("symlog", base=2)
+    ax.set_title("triple tokens, dense target, rotary: depth solved per seed (red: median)")
+    return [save(fig, out / "depth_law.png")]
+
+
+def attention(settings, out):
+    """a pair-token run with dumps (2 layers, D = 4 preferred)"""
+    s = pick(settings)
+    if s is None:
+        return []
+    replica = s.seeds[0].path
+    dumps = sorted(replica.glob("dumps/step_*"))
+    probe = replica / "dumps" / "probe_tokens.npy"
+    if not dumps or not probe.exists():
+        return []
+    task = s.config["task"]
+    V, C, n = task["variables"], task["values"], task["chains"] * task["steps"]
+    x = np.load(probe)  # (B, T, (V + 1) + (V + C)) one-hot rows
+    lhs, rhs = x[:, :, : V + 1].argmax(-1), x[:, :, V + 1:].argmax(-1)
+
+    def chain(b):
+        """Positions of the query's chain, hop by hop, from the query's variable to the value."""
+        at, hops = rhs[b, n], []
+        while at < V and len(hops) <= n:
+            where = [i for i in range(n) if lhs[b, i] == at]
+            if not where:
+                break
+            hops.append(where[0])
+            at = rhs[b, where[0]]
+        return hops
+
+    b = max(range(x.shape[0]), key=lambda b: len(chain(b)))
+    hops = chain(b)
+    label = [f"{'?' if lhs[b, t] == V else 'v%d' % lhs[b, t]}={'v%d' % rhs[b, t] if rhs[b, t] < V else rhs[b, t] - V}"
+             for t in range(n + 1)]
+    patterns = [np.load(p) for p in sorted(dumps[-1].glob("blocks.*.attn.hook_pattern.npy"))]
+    H = patterns[0].shape[1]
+    fig, axes = plt.subplots(len(patterns), H, figsize=(3.2 * H, 3.2 * len(patterns)), squeeze=False)
+    for l, p in enumerate(patterns):
+        for h in range(H):
+            ax = axes[l][h]
+            ax.imshow(p[b, h], cmap="Blues", vmin=0, vmax=1)
+            for j, pos in enumerate(hops):
+                ax.add_patch(plt.Rectangle((pos - 0.5, n - 0.5), 1, 1, fill=False, color="r", lw=1.5))
+                ax.text(pos, n + 1.2, str(j + 1), color="r", ha="center", fontsize=7)
+            ax.set_title(f"L{l}H{h}", fontsize=9)
+            ax.set_xticks(range(n + 1), label, rotation=90, fontsize=5)
+            ax.set_yticks(range(n + 1), label, fontsize=5)
+    fig.suptitle(f"{s.name} seed 0, {dumps[-1].name}: attention of one example (query '{label[n]}', "
+                 f"{len(hops)} hops; red: hop j's assignment in the query row)")
+    return [save(fig, out / "attention_maps.png")]
+
+
+def save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+FIGURES = {"emergence": emergence, "staircase": staircase, "order": order, "success_map": success_map,
+           "depth_law": depth_law, "attention": attention}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("study_dir", type=pathlib.Path)
+    parser.add_argument("--out", type=pathlib.Path, help="where outputs go (default STUDY_DIR/figures)")
+    parser.add_argument("--only", nargs="+", choices=sorted(FIGURES), help="draw only these")
+    args = parser.parse_args()
+    if not args.study_dir.is_dir():
+        fail(f"retrieval.py: {args.study_dir} is not a directory; pass the folder that holds the runs")
+    settings = load(args.study_dir)
+    if not settings:
+        fail(f"retrieval.py: {args.study_dir} holds no retrieval run (config.json with evaluations)")
+    out = args.out or args.study_dir / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in args.only or FIGURES:
+        paths = FIGURES[name](settings, out)
+        for path in paths:
+            print(path)
+        if not paths:
+            print(f"retrieval.py: skipped {name}: needs {FIGURES[name].__doc__.strip()}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Reproduces the retrieval study (docs/studies/retrieval.md): multi-step variable retrieval in the pair-token
+# and triple-token layouts, one run per setting with its seeds trained together as replicas.
+#
+#   scripts/reproduce/retrieval.sh [--small|--paper] [--device cpu|cuda] [--jobs N] [--only REGEX]
+#                                  [--runs-only|--figures-only]
+#
+# --small (default): d_model 64, the settings of acceptance 1-3 at reduced length, on the CPU in under 30
+#   minutes on 2 cores. --paper: d_model 128 and 24k steps (Musat's budget), the layers x depth grid and the
+#   triple-token depth law, for one GPU. --jobs N trains N settings at once (default 1; on a GPU several small
+#   runs share the device well); --only trains the settings whose names match REGEX (grep -E). Runs go to results/retrieval/<scale>/<setting>, figures and the emergence table
+#   to results/retrieval/<scale>/figures. Every run starts with --resume: rerunning continues interrupted runs
+#   and leaves finished ones alone.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$root/scripts/reproduce/study_runs.sh"
+device="" scale=small jobs=1 only="" runs=1 figures=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --small) scale=small ;;
+    --paper) scale=paper ;;
+    --device)
+      [ $# -ge 2 ] || { echo "retrieval.sh: --device needs cpu or cuda" >&2; exit 2; }
+      device="$2"; shift ;;
+    --jobs)
+      [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || { echo "retrieval.sh: --jobs needs a positive integer" >&2; exit 2; }
+      jobs="$2"; shift ;;
+    --only)
+      [ $# -ge 2 ] || { echo "retrieval.sh: --only needs a regular expression over setting names" >&2; exit 2; }
+      only="$2"; shift ;;
+    --runs-only) figures=0 ;;
+    --figures-only) runs=0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "retrieval.sh: unknown argument '$1'; use --small, --paper, --device cpu|cuda, --jobs N, --only REGEX, --runs-only or --figures-only" >&2; exit 2 ;;
+  esac
+  shift
+done
+check_device retrieval.sh "$device"
+
+# One setting per line: its name, its config in configs/retrieval, and overrides of that config.
+small_settings() {
+  local s="model.d_model=64 train.eval_every=100 train.log_every=100 train.eval_batch_size=512"
+  echo "pair_L1_D4 pair_2layer model.n_layers=1 train.steps=2000 $s"
+  echo "pair_L2_D2 pair_2layer task.steps=2 train.steps=4000 $s"
+  echo "pair_L2_D2_fixed pair_2layer task.steps=2 task.query_depth=fixed train.steps=4000 $s"
+  echo "pair_L2_D3 pair_2layer task.steps=3 train.steps=8000 $s"
+}
+paper_settings() {
+  echo "pair_L1_D4 pair_2layer model.n_layers=1 train.steps=12000"
+  echo "pair_L2_D4 pair_2layer"
+  echo "pair_L2_D4_fixed pair_2layer task.query_depth=fixed"
+  local layers depth
+  for layers in 1 2 3; do
+    for depth in 2 3 5 8 13; do
+      if [ "$layers" = 1 ] && [ "$depth" -gt 3 ]; then continue; fi
+      echo "grid_L${layers}_D${depth} pair_2layer model.n_layers=$layers task.steps=$depth"
+    done
+  done
+  echo "grid_L3_D4 pair_2layer model.n_layers=3"
+  for layers in 2 3 4; do
+    echo "triple_L${layers}_D16_dense triple_dense_rotary model.n_layers=$layers"
+    for depth in 2 4; do
+      echo "triple_L${layers}_D${depth} triple_dense_rotary model.n_layers=$layers task.steps=$depth task.target=query_only"
+    done
+  done
+}
+
+study="$root/results/retrieval/$scale"
+if [ "$runs" = 1 ]; then
+  mechlab="${MECHLAB_BINARY:-}"  # a binary built elsewhere (a GPU machine without the build tools), else ours
+  if [ -z "$mechlab" ]; then
+    "$root/scripts/setup"
+    "$root/scripts/build" --target mechlab
+    mechlab="${MECHLAB_BUILD_DIR:-$root/build}/mechlab"
+  fi
+  mkdir -p "$study"
+  train_setting() {  # NAME CONFIG OVERRIDE...
+    local name="$1" config="$2"
+    shift 2
+    "$mechlab" run "$root/configs/retrieval/$config.json" "$@" --resume --out "$study/$name" \
+      ${device:+--device "$device"} > "$study/$name.log" 2>&1 \
+      && echo "== $name done" >&2 || { echo "== $name FAILED (see $study/$name.log)" >&2; return 1; }
+  }
+  failed=0
+  while read -r name config overrides; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || failed=1; done
+    echo "== $name: $config $overrides" >&2
+    # shellcheck disable=SC2086  # the overrides are words
+    train_setting "$name" "$config" $overrides &
+  done < <("${scale}_settings" | { grep -E "^[^ ]*(${only:-.})" || true; })
+  while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || failed=1; done
+  [ "$failed" = 0 ] || { echo "retrieval.sh: some settings failed" >&2; exit 1; }
+fi
+if [ "$figures" = 1 ]; then draw_figures retrieval.py "$study"; fi
