@@ -46,17 +46,14 @@ small_settings() {
   echo "pair_L2_D3 pair_2layer task.steps=3 train.steps=8000 $s"
 }
 paper_settings() {
-  echo "pair_L1_D4 pair_2layer model.n_layers=1 train.steps=12000"
+  echo "pair_L1_D4 pair_2layer model.n_layers=1 train.steps=8000"
   echo "pair_L2_D4 pair_2layer"
   echo "pair_L2_D4_fixed pair_2layer task.query_depth=fixed"
   local layers depth
-  for layers in 1 2 3; do
-    for depth in 2 3 5 8 13; do
-      if [ "$layers" = 1 ] && [ "$depth" -gt 3 ]; then continue; fi
-      echo "grid_L${layers}_D${depth} pair_2layer model.n_layers=$layers task.steps=$depth"
-    done
+  for cell in 1:2 1:3 2:2 2:3 2:5 3:2 3:3 3:4 3:5 3:8 3:13; do
+    layers=${cell%:*} depth=${cell#*:}
+    echo "grid_L${layers}_D${depth} pair_2layer model.n_layers=$layers task.steps=$depth"
   done
-  echo "grid_L3_D4 pair_2layer model.n_layers=3"
   for layers in 2 3 4; do
     echo "triple_L${layers}_D16_dense triple_dense_rotary model.n_layers=$layers"
     for depth in 2 4; do

@@ -43,7 +43,10 @@ ExampleMetric example_metric(const AnalysisMetric& m, const Tensor& outputs, con
     const Tensor counts = sum(mask, {2});
     return {mul(example_losses(outputs, scored, config), counts), counts};
   }
-  return example_metric_at(m, at_position(outputs, batch, m.position), batch);
+  const ExampleMetric at = example_metric_at(m, at_position(outputs, batch, m.position), batch);
+  if (m.mask.empty()) return at;
+  const Tensor counted = sum(batch.annotations.mask(m.mask).to(outputs.dtype()).to(outputs.device()), {2});  // (R, B)
+  return {mul(at.total, counted), mul(at.weight, counted)};
 }
 
 ExampleMetric example_metric_at(const AnalysisMetric& m, const Tensor& picked, const Batch& batch) {

@@ -23,7 +23,9 @@ struct AnalysisMetric {
   std::string wrong;        // role in Annotations::tokens (logit_diff)
   int channel = 0;          // output
   std::string description;  // one line for docs and error messages
-  std::string mask;         // role in Annotations::masks (loss; empty: the batch's loss mask)
+  // Role in Annotations::masks. loss: the positions scored (empty: the batch's loss mask); the others: the
+  // examples counted, those with any position in the mask (empty: all), e.g. the queries of one depth.
+  std::string mask;
 };
 
 }  // namespace mechlab

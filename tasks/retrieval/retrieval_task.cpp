@@ -225,9 +225,18 @@ std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const 
 }
 
 std::vector<AnalysisMetric> RetrievalTask::analysis_metrics() const {
-  return {{"answer_loss", MetricKind::answer_loss, "query", "answer", "", 0, "cross-entropy of the answer at the query", ""},
-          {"accuracy", MetricKind::accuracy, "query", "answer", "", 0, "the answer is the top prediction at the query", ""},
-          {"loss", MetricKind::loss, "", "", "", 0, "the training loss", ""}};
+  std::vector<AnalysisMetric> metrics = {
+      {"answer_loss", MetricKind::answer_loss, "query", "answer", "", 0, "cross-entropy of the answer at the query", ""},
+      {"accuracy", MetricKind::accuracy, "query", "answer", "", 0, "the answer is the top prediction at the query", ""},
+      {"loss", MetricKind::loss, "", "", "", 0, "the training loss", ""}};
+  for (int k = 1; k <= shape_.steps; ++k) {
+    const std::string depth = fmt::format("depth{}", k);
+    metrics.push_back({"accuracy." + depth, MetricKind::accuracy, "query", "answer", "", 0,
+                       fmt::format("accuracy over the queries {} hop(s) from their answer", k), depth});
+    metrics.push_back({"answer_loss." + depth, MetricKind::answer_loss, "query", "answer", "", 0,
+                       fmt::format("answer cross-entropy over the queries {} hop(s) from their answer", k), depth});
+  }
+  return metrics;
 }
 
 void RetrievalTask::annotate(Batch& batch) const {
@@ -237,6 +246,17 @@ void RetrievalTask::annotate(Batch& batch) const {
   for (int64_t e = 0; e < R * B; ++e) answer[e] = targets[e * T + T - 1];
   batch.annotations.positions["query"] = Tensor::from_vector<int32_t>({R, B}, query);
   batch.annotations.tokens["answer"] = Tensor::from_vector<int32_t>({R, B}, answer);
+  // depth<k>: the query of each example k hops from its answer.
+  const std::vector<int32_t> ids = batch.inputs.to_vector<int32_t>();
+  const int64_t per_example = T * (pairs() ? 2 : 1);
+  std::vector<std::vector<float>> by_depth(shape_.steps + 1, std::vector<float>(R * B * T, 0.0f));
+  for (int64_t e = 0; e < R * B; ++e) {
+    int variable = 0;
+    const std::vector<Assignment> read = read_assignments(&ids[e * per_example], variable);
+    by_depth[hops_to_value(read, variable, shape_.variables)][e * T + T - 1] = 1.0f;
+  }
+  for (int k = 1; k <= shape_.steps; ++k)
+    batch.annotations.masks[fmt::format("depth{}", k)] = Tensor::from_vector<float>({R, B, T}, by_depth[k]);
 }
 
 nlohmann::json RetrievalTask::vocabulary() const {

@@ -31,7 +31,8 @@ class RetrievalTask final : public Task {
   // eval_loss and accuracy at the query, and accuracy.depth<k> for k = 1 .. D (chance: 1 / values).
   EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const override;
   std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const override;
-  // Position "query"; token "answer" (the value); metrics answer_loss, accuracy, loss.
+  // Position "query"; token "answer" (the value); masks depth<k> (the queries k hops deep); metrics answer_loss,
+  // accuracy, loss, and accuracy.depth<k>, answer_loss.depth<k> over the queries of one depth.
   std::vector<AnalysisMetric> analysis_metrics() const override;
   void annotate(Batch& batch) const override;
   nlohmann::json vocabulary() const override;
