@@ -133,12 +133,19 @@ void CudaBackend::sum_mid(const Tensor& x, int64_t outer, int64_t mid, int64_t i
   if (tiles * outer > kArrivalCounters) slices = 1;  // enough blocks already; no counters needed
   const int64_t slice_rows = slices == 1 ? mid : rows_per_slice;
   Tensor partials = slices > 1 ? Tensor::empty({outer * slices * inner}, x.dtype(), Device::cuda) : Tensor();
-  const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(slices), static_cast<unsigned>(outer));
-  dispatch_float(x.dtype(), [&]<typename T>() {
-    column_sum_kernel<<<grid, dim3(kColumnTile, kRowLanes), 0, stream_>>>(
-        x.data<T>(), mid, inner, slice_rows, slices > 1 ? partials.data<T>() : nullptr, arrivals_, out.data<T>());
-  });
-  check_launch("column_sum");
+  // The grid's z extent is at most 65535: more outer rows go in several launches (each with one slice, since
+  // so many blocks need no counters).
+  constexpr int64_t kMaxGridZ = 65535;
+  for (int64_t first = 0; first < outer; first += kMaxGridZ) {
+    const int64_t count = std::min(kMaxGridZ, outer - first);
+    const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(slices), static_cast<unsigned>(count));
+    dispatch_float(x.dtype(), [&]<typename T>() {
+      column_sum_kernel<<<grid, dim3(kColumnTile, kRowLanes), 0, stream_>>>(
+          x.data<T>() + first * mid * inner, mid, inner, slice_rows, slices > 1 ? partials.data<T>() : nullptr,
+          arrivals_, out.data<T>() + first * inner);
+    });
+    check_launch("column_sum");
+  }
 }
 
 const Tensor& CudaBackend::ones_of_length(int64_t length, DType dtype) {
