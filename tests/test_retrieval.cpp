@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/run_schema.h"
+#include "report.h"
 #include "subprocess.h"
 #include "tasks/retrieval/chains.h"
 #include "tasks/retrieval/retrieval_task.h"
@@ -126,6 +127,35 @@ TEST_CASE("configs/retrieval/quick_1layer.json: one layer solves depth 1 and no 
   CHECK(first["accuracy.depth1"].get<double>() < 0.2);
   CHECK(last["accuracy.depth1"].get<double>() >= 0.95);
   for (int k = 2; k <= 4; ++k) CHECK(last["accuracy.depth" + std::to_string(k)].get<double>() < 2 * chance_among_chains);
+  // The query learns to read hop 1's assignment: some head's hop-1 score grows from its step-0 value (1/T).
+  auto best_hop1 = [](const nlohmann::json& record) {
+    double best = 0;
+    for (int h = 0; h < 4; ++h) best = std::max(best, record["hop1.L0H" + std::to_string(h)].get<double>());
+    return best;
+  };
+  CHECK(best_hop1(first) < 0.1);
+  CHECK(best_hop1(last) > 2 * best_hop1(first));
+
+  // scripts/figures/retrieval.py reads the run back: its table holds the run's final accuracies.
+  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
+    skip_test("the figures need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
+    return;
+  }
+  const std::string command = "/usr/bin/python3 " + source_dir() + "/scripts/figures/retrieval.py " + run.string() +
+                              " --out " + (dir / "figures").string() + " > " + (dir / "figures.log").string() + " 2>&1";
+  const int status = std::system(command.c_str());
+  INFO(read_text(dir / "figures.log"));
+  REQUIRE(status == 0);
+  const nlohmann::json table = nlohmann::json::parse(read_text(dir / "figures" / "emergence.json"))["run"];
+  CHECK(table["layers"] == 1);
+  for (int k = 1; k <= 4; ++k)
+    CHECK(table["final_accuracy"][std::to_string(k)][0].get<double>() == last["accuracy.depth" + std::to_string(k)].get<double>());
+  int solved_at = -1;  // the first evaluation at which depth 1 reaches 90%
+  for (const nlohmann::json& e : evals)
+    if (solved_at < 0 && e["accuracy.depth1"].get<double>() >= 0.9) solved_at = e["step"].get<int>();
+  CHECK(solved_at > 0);
+  CHECK(table["per_seed"][0]["depth_pass"]["1"].get<int>() == solved_at);
+  CHECK(read_text(dir / "figures" / "staircase.png").substr(1, 3) == "PNG");
 }
 
 TEST_CASE("retrieval hop scores: the mass a head puts on each hop's assignment, and on the assignment it points to") {

@@ -179,6 +179,16 @@ def emergence(settings, out):
                 heads = ", ".join(f"{n} {fmt_step(h['step'])} {h['score']}" for n, h in r["heads"].items())
                 rises = "; ".join(f"d{k}: {'+'.join(v) or 'none'}" for k, v in r["heads_with_each_rise"].items())
                 lines.append(f"| {i} | {passes} | {'yes' if r['strict_staircase'] else 'no'} | {heads or '—'} | {rises or '—'} |")
+        ablation = last_head_ablation(s, rows)
+        if ablation:
+            table[name]["last_head_ablation"] = ablation
+            lines += ["", "Mean-ablating the head that emerged last (`mechlab analyze RUN configs/retrieval/ablate_heads.json`), "
+                      "accuracy per depth, unablated -> ablated:", "",
+                      "| seed | head | " + " | ".join(f"depth {k}" for k in range(1, s.depth + 1)) + " |",
+                      "|---:|---|" + "---|" * s.depth]
+            for a in ablation:
+                cells = " | ".join(f"{a['clean'][k - 1]:.2f} -> {a['ablated'][k - 1]:.2f}" for k in range(1, s.depth + 1))
+                lines.append(f"| {a['seed']} | {a['head']} | {cells} |")
         lines.append("")
     (out / "emergence.json").write_text(json.dumps(table, indent=1) + "\n")
     path = out / "emergence.md"
@@ -186,16 +196,36 @@ def emergence(settings, out):
     return [path, out / "emergence.json"]
 
 
+def last_head_ablation(setting, rows):
+    """Per seed, the head that emerged last and each depth's accuracy with it mean-ablated, from the run's
+    analysis/heads_depth<k> results; [] when the run has none."""
+    folders = [setting.path / "analysis" / f"heads_depth{k}" for k in range(1, setting.depth + 1)]
+    if not all((f / "metric.npy").exists() for f in folders):
+        return []
+    metric = [np.load(f / "metric.npy") for f in folders]  # (R, L, H), or (L, H) for one replica
+    clean = [np.atleast_1d(json.loads((f / "table.json").read_text())["baseline"]["clean"]) for f in folders]
+    result = []
+    for r, row in enumerate(rows):
+        if not row["heads"]:
+            continue
+        head = max(row["heads"], key=lambda n: row["heads"][n]["step"])
+        l, h = (int(x) for x in head[1:].split("H"))
+        ablated = [float((m[r] if m.ndim == 3 else m)[l, h]) for m in metric]
+        result.append({"seed": r, "head": head, "clean": [float(c[r] if c.size > 1 else c[0]) for c in clean],
+                       "ablated": ablated})
+    return result
+
+
 def pick(settings, layout="pair_token", layers=2, depth=4, curriculum=True):
     for s in settings.values():
         if (s.layout, s.layers, s.depth, s.curriculum) == (layout, layers, depth, curriculum):
             return s
-    candidates = [s for s in settings.values() if s.layout == layout and s.curriculum and s.layers >= 2]
-    return max(candidates, key=lambda s: (s.depth, s.layers), default=None)
+    candidates = [s for s in settings.values() if s.layout == layout and s.curriculum]
+    return max(candidates, key=lambda s: (s.layers, s.depth), default=None)
 
 
 def staircase(settings, out):
-    """a pair-token run with the curriculum (2 layers, D = 4 preferred)"""
+    """a pair-token run with the curriculum (2 layers and D = 4 preferred, else the deepest)"""
     s = pick(settings)
     if s is None:
         return []
@@ -231,7 +261,7 @@ def staircase(settings, out):
 
 
 def order(settings, out):
-    """a pair-token run with the curriculum (2 layers, D = 4 preferred)"""
+    """a pair-token run with the curriculum (2 layers and D = 4 preferred, else the deepest)"""
     s = pick(settings)
     if s is None:
         return []
@@ -310,7 +340,7 @@ def depth_law(settings, out):
 
 
 def attention(settings, out):
-    """a pair-token run with dumps (2 layers, D = 4 preferred)"""
+    """a pair-token run with the curriculum and dumps (2 layers and D = 4 preferred)"""
     s = pick(settings)
     if s is None:
         return []
@@ -321,8 +351,8 @@ def attention(settings, out):
         return []
     task = s.config["task"]
     V, C, n = task["variables"], task["values"], task["chains"] * task["steps"]
-    x = np.load(probe)  # (B, T, (V + 1) + (V + C)) one-hot rows
-    lhs, rhs = x[:, :, : V + 1].argmax(-1), x[:, :, V + 1:].argmax(-1)
+    x = np.load(probe)  # (B, T, 2) ids: lhs (V is '?'), V + 1 + rhs (rhs >= V: a value)
+    lhs, rhs = x[:, :, 0], x[:, :, 1] - (V + 1)
 
     def chain(b):
         """Positions of the query's chain, hop by hop, from the query's variable to the value."""

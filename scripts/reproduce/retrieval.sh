@@ -39,11 +39,11 @@ check_device retrieval.sh "$device"
 
 # One setting per line: its name, its config in configs/retrieval, and overrides of that config.
 small_settings() {
-  local s="model.d_model=64 train.eval_every=100 train.log_every=100 train.eval_batch_size=512"
+  local s="model.d_model=64 train.batch_size=128 train.eval_every=100 train.log_every=100 train.eval_batch_size=512"
   echo "pair_L1_D4 pair_2layer model.n_layers=1 train.steps=2000 $s"
-  echo "pair_L2_D2 pair_2layer task.steps=2 train.steps=4000 $s"
-  echo "pair_L2_D2_fixed pair_2layer task.steps=2 task.query_depth=fixed train.steps=4000 $s"
-  echo "pair_L2_D3 pair_2layer task.steps=3 train.steps=8000 $s"
+  echo "pair_L2_D2 pair_2layer task.steps=2 train.steps=3000 $s"
+  echo "pair_L2_D2_fixed pair_2layer task.steps=2 task.query_depth=fixed train.steps=3000 $s"
+  echo "pair_L2_D3 pair_2layer task.steps=3 train.steps=6000 seeds=[0,1] $s train.batch_size=512"
 }
 paper_settings() {
   echo "pair_L1_D4 pair_2layer model.n_layers=1 train.steps=8000"
