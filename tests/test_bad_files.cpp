@@ -100,8 +100,8 @@ TEST_CASE("resuming a damaged run directory exits with 2, names the file, and ch
          fs::create_directory(run / "config.json");
        }, {}, "config.json: is not a config this mechlab can read"},
       {"config.json has a key this mechlab does not know", [&](const fs::path& run, const fs::path&) {
-         edit_config(run, [](json& c) { c["model"]["rotary_base"] = 10000; });
-       }, {}, "model.rotary_base: unknown key"},
+         edit_config(run, [](json& c) { c["model"]["alibi_slopes"] = true; });
+       }, {}, "model.alibi_slopes: unknown key"},
       {"config.json of another learning rate", [&](const fs::path& run, const fs::path&) {
          edit_config(run, [](json& c) { c["optim"]["lr"] = 0.01; });
        }, {}, "holds a run of a different config (optim.lr"},

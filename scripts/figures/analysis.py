@@ -11,7 +11,6 @@ colour map centred on 0, as TransformerLens' plots do."""
 import argparse
 import json
 import pathlib
-import sys
 
 import numpy as np
 from matplotlib.ticker import MaxNLocator

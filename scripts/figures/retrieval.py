@@ -21,12 +21,9 @@ A head's score is its largest hop score (the query's attention on hop j's assign
 or pointer score (each assignment's attention on the assignment its right side names, pointer.L<l>H<h>).
 Uses numpy and matplotlib only (Debian: python3-numpy python3-matplotlib).
 """
-import argparse
 import json
 import math
-import pathlib
 import re
-import sys
 
 import matplotlib
 
@@ -34,14 +31,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+import study_figures  # noqa: E402  (beside this script)
+from study_figures import fail, save_figure as save  # noqa: E402
+
 SOLVED = 0.9  # a depth is solved when its accuracy reaches this
 EMERGED = 0.5  # a head has emerged when its score reaches this
 SCORE = re.compile(r"^(hop(\d+)|pointer)\.L(\d+)H(\d+)$")
-
-
-def fail(message):
-    print(message, file=sys.stderr)
-    sys.exit(2)
 
 
 class Seed:
@@ -269,10 +264,15 @@ def order(settings, out):
     names = sorted({head_name(h) for seed in s.seeds for h in seed.scores})
     marker = dict(zip(names, "osD^v<>phX*+x.1234" * 3))
     colors = plt.cm.viridis(np.linspace(0, 0.9, s.depth))
+    layer_color = plt.cm.tab10(np.arange(10))
+    labelled = set()
     for i, seed in enumerate(s.seeds):
         r = emergence_of(s, seed)
         for name, h in r["heads"].items():
-            ax.scatter(h["step"], i, marker=marker[name], color="k", s=30, label=name if i == 0 else None, zorder=3)
+            layer = int(name[1:].split("H")[0])
+            ax.scatter(h["step"], i, marker=marker[name], color=layer_color[layer % 10], s=36, zorder=3,
+                       label=None if name in labelled else name)
+            labelled.add(name)
         for k, step in r["depth_pass"].items():
             if step is not None:
                 ax.plot([step, step], [i - 0.4, i + 0.4], color=colors[k - 1], lw=3, label=f"depth {k} >= 90%" if i == 0 else None)
@@ -350,7 +350,7 @@ def attention(settings, out):
     if not dumps or not probe.exists():
         return []
     task = s.config["task"]
-    V, C, n = task["variables"], task["values"], task["chains"] * task["steps"]
+    V, n = task["variables"], task["chains"] * task["steps"]
     x = np.load(probe)  # (B, T, 2) ids: lhs (V is '?'), V + 1 + rhs (rhs >= V: a value)
     lhs, rhs = x[:, :, 0], x[:, :, 1] - (V + 1)
 
@@ -387,36 +387,12 @@ def attention(settings, out):
     return [save(fig, out / "attention_maps.png")]
 
 
-def save(fig, path):
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
 FIGURES = {"emergence": emergence, "staircase": staircase, "order": order, "success_map": success_map,
            "depth_law": depth_law, "attention": attention}
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("study_dir", type=pathlib.Path)
-    parser.add_argument("--out", type=pathlib.Path, help="where outputs go (default STUDY_DIR/figures)")
-    parser.add_argument("--only", nargs="+", choices=sorted(FIGURES), help="draw only these")
-    args = parser.parse_args()
-    if not args.study_dir.is_dir():
-        fail(f"retrieval.py: {args.study_dir} is not a directory; pass the folder that holds the runs")
-    settings = load(args.study_dir)
-    if not settings:
-        fail(f"retrieval.py: {args.study_dir} holds no retrieval run (config.json with evaluations)")
-    out = args.out or args.study_dir / "figures"
-    out.mkdir(parents=True, exist_ok=True)
-    for name in args.only or FIGURES:
-        paths = FIGURES[name](settings, out)
-        for path in paths:
-            print(path)
-        if not paths:
-            print(f"retrieval.py: skipped {name}: needs {FIGURES[name].__doc__.strip()}", file=sys.stderr)
+    study_figures.main(__doc__, "retrieval.py", FIGURES, Setting, loader=load)
 
 
 if __name__ == "__main__":

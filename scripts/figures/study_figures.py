@@ -52,10 +52,11 @@ def load_runs(directory, run_class, role):
     return {p.name: run_class(p) for p in sorted(directory.iterdir()) if (p / "metrics.jsonl").exists()}
 
 
-def main(doc, script, figures, run_class, role=None):
+def main(doc, script, figures, run_class, role=None, loader=None):
     """Parses the command line, loads the runs of STUDY_DIR with run_class and draws the chosen figures;
     figures maps a name to a function (runs, out_dir) -> [paths written] whose docstring's first line says
-    which runs it needs; role names a lone run directory's run as the study would."""
+    which runs it needs; role names a lone run directory's run as the study would. loader(STUDY_DIR) -> {name:
+    run}, when given, loads the runs instead (studies whose runs are not laid out one metrics.jsonl each)."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("study_dir", type=pathlib.Path)
     parser.add_argument("--out", type=pathlib.Path, help="where figures go (default STUDY_DIR/figures)")
@@ -63,7 +64,7 @@ def main(doc, script, figures, run_class, role=None):
     args = parser.parse_args()
     if not args.study_dir.is_dir():
         fail(f"{script}: {args.study_dir} is not a directory; pass the folder that holds the runs")
-    runs = load_runs(args.study_dir, run_class, role)
+    runs = loader(args.study_dir) if loader else load_runs(args.study_dir, run_class, role)
     if not runs:
         fail(f"{script}: {args.study_dir} is neither a run directory nor a folder of them (no metrics.jsonl)")
     out = args.out or args.study_dir / "figures"

@@ -56,9 +56,14 @@ Schema RetrievalTask::options() {
 
 void RetrievalTask::adapt_model(nlohmann::json& model) const {
   if (pairs()) {
+    if (model["input"] != "tokens" && model["input"] != "token_pairs")  // tokens: the default, not a choice
+      throw ConfigError("model.input", "retrieval's pair tokens feed two ids per position; set it to token_pairs or "
+                                       "remove it");
     model["input"] = "token_pairs";  // W_in is [E_lhs; E_rhs]
     require_model_value(model, "d_input", pair_width(),
                         "pair tokens index [lhs (variables and '?'); rhs (variables and values)]");
+  } else if (model["input"] != "tokens") {
+    throw ConfigError("model.input", "retrieval's triple tokens feed token ids; set it to tokens or remove it");
   }
   require_model_value(model, "d_vocab", output_width(),
                       pairs() ? "the model predicts one of task.values" : "triple tokens: variables, values, '=' and '?'");
