@@ -36,6 +36,7 @@ from study_figures import fail, save_figure as save  # noqa: E402
 
 SOLVED = 0.9  # a depth is solved when its accuracy reaches this
 EMERGED = 0.5  # a head has emerged when its score reaches this
+RISE = 0.2  # a hop or pointer score rises with a depth when it gains this between that depth's rise and the last
 SCORE = re.compile(r"^(hop(\d+)|pointer)\.L(\d+)H(\d+)$")
 
 
@@ -126,16 +127,20 @@ def emergence_of(setting, seed):
             heads[head_name(head)] = {"step": step, "score": crossed.split(".")[0]}
     passed = [depth_pass[k] for k in range(1, setting.depth + 1) if depth_pass[k] is not None]
     strict = all(a < b for a, b in zip(passed, passed[1:]))
-    with_rise, previous = {}, -1
+    with_rise, rising, previous = {}, {}, -1
     for k in range(1, setting.depth + 1):
         step = depth_pass[k]
         if step is None:
             break
         emerged = [name for name, h in heads.items() if previous < h["step"] <= step]
         with_rise[k] = sorted(emerged, key=lambda n: heads[n]["step"])
+        # The scores that gained RISE from the evaluation of the last depth's rise (step 0 for depth 1) to this one's.
+        before, after = (int(np.nonzero(seed.steps == max(previous, 0))[0][0]), int(np.nonzero(seed.steps == step)[0][0]))
+        gains = {key: float(v[after] - v[before]) for key, v in seed.raw.items()}
+        rising[k] = {key: round(g, 2) for key, g in sorted(gains.items(), key=lambda kv: -kv[1]) if g >= RISE}
         previous = step
     return {"depth_pass": depth_pass, "heads": dict(sorted(heads.items(), key=lambda kv: kv[1]["step"])),
-            "strict_staircase": strict, "heads_with_each_rise": with_rise}
+            "strict_staircase": strict, "heads_with_each_rise": with_rise, "scores_rising_with_each_rise": rising}
 
 
 def fmt_step(step):
@@ -167,13 +172,19 @@ def emergence(settings, out):
             lines.append(f"| {k} | {np.mean(finals[k]):.3f} ({min(finals[k]):.3f} - {max(finals[k]):.3f}) | "
                          f"{below[k]}/{len(rows)} | {median} |")
         if any(r["heads"] for r in rows):
-            lines += ["", "| seed | steps passing 90%, depth 1, 2, ... | strict | heads emerging (step, score) | heads with each rise |",
-                      "|---:|---|:---:|---|---|"]
+            lines += ["", f"Heads emerging: a head's first evaluation with a score >= {EMERGED}. Scores rising with a depth: "
+                      f"those that gained >= {RISE} from the evaluation at which the previous depth passed 90% (step 0 for "
+                      "depth 1) to the one at which this depth did.", "",
+                      "| seed | steps passing 90%, depth 1, 2, ... | strict | heads emerging (step, score) | heads emerging with each rise | scores rising with each rise |",
+                      "|---:|---|:---:|---|---|---|"]
             for i, r in enumerate(rows):
                 passes = ", ".join(fmt_step(r["depth_pass"][k]) for k in range(1, s.depth + 1))
                 heads = ", ".join(f"{n} {fmt_step(h['step'])} {h['score']}" for n, h in r["heads"].items())
                 rises = "; ".join(f"d{k}: {'+'.join(v) or 'none'}" for k, v in r["heads_with_each_rise"].items())
-                lines.append(f"| {i} | {passes} | {'yes' if r['strict_staircase'] else 'no'} | {heads or '—'} | {rises or '—'} |")
+                scores = "; ".join(f"d{k}: " + (", ".join(f"{key} +{g:.2f}" for key, g in v.items()) or "none")
+                                   for k, v in r["scores_rising_with_each_rise"].items())
+                lines.append(f"| {i} | {passes} | {'yes' if r['strict_staircase'] else 'no'} | {heads or '—'} | {rises or '—'} | "
+                             f"{scores or '—'} |")
         ablation = last_head_ablation(s, rows)
         if ablation:
             table[name]["last_head_ablation"] = ablation
