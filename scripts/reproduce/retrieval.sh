@@ -5,12 +5,13 @@
 #   scripts/reproduce/retrieval.sh [--small|--paper] [--device cpu|cuda] [--jobs N] [--only REGEX]
 #                                  [--runs-only|--figures-only]
 #
-# --small (default): d_model 64, the settings of acceptance 1-3 at reduced length, on the CPU in under 30
-#   minutes on 2 cores. --paper: d_model 128 and 24k steps (Musat's budget), the layers x depth grid and the
-#   triple-token depth law, for one GPU. --jobs N trains N settings at once (default 1; on a GPU several small
-#   runs share the device well); --only trains the settings whose names match REGEX (grep -E). Runs go to results/retrieval/<scale>/<setting>, figures and the emergence table
-#   to results/retrieval/<scale>/figures. Every run starts with --resume: rerunning continues interrupted runs
-#   and leaves finished ones alone.
+# --small (default): d_model 64, short runs of the pair-token settings (one layer; two layers with and without
+#   the curriculum), on the CPU in about 10 minutes on 2 cores. --paper: d_model 128, batch 512, 16k steps and 8
+#   seeds per setting, the layers x depth grid and the triple-token settings, for one GPU. --jobs N trains N
+#   settings at once (default 1; on a GPU several runs share the device well); --only REGEX trains the settings
+#   whose names match it (awk). MECHLAB_BINARY names a mechlab to use instead of building one. Runs go to
+#   results/retrieval/<scale>/<setting>, the emergence table and figures to results/retrieval/<scale>/figures.
+#   Every run starts with --resume: rerunning continues interrupted runs and leaves finished ones alone.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/scripts/reproduce/study_runs.sh"
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
       only="$2"; shift ;;
     --runs-only) figures=0 ;;
     --figures-only) runs=0 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "retrieval.sh: unknown argument '$1'; use --small, --paper, --device cpu|cuda, --jobs N, --only REGEX, --runs-only or --figures-only" >&2; exit 2 ;;
   esac
   shift
@@ -84,7 +85,7 @@ if [ "$runs" = 1 ]; then
     echo "== $name: $config $overrides" >&2
     # shellcheck disable=SC2086  # the overrides are words
     train_setting "$name" "$config" $overrides &
-  done < <("${scale}_settings" | { grep -E "^[^ ]*(${only:-.})" || true; })
+  done < <("${scale}_settings" | awk -v re="${only:-.}" '$1 ~ re')
   while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || failed=1; done
   [ "$failed" = 0 ] || { echo "retrieval.sh: some settings failed" >&2; exit 1; }
 fi
