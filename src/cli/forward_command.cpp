@@ -69,7 +69,7 @@ Tensor tokens_target(const Tensor& targets, const TransformerConfig& c, DType dt
 // Token ids (B, T) within the vocabulary, token pairs (B, T, 2) within [0, d_input), or vectors (B, T, d_input);
 // B, T >= 1; T within n_ctx.
 void check_input(const Tensor& input, const TransformerConfig& c, const std::string& file) {
-  const bool pairs = c.input == InputKind::token_pairs, tokens = c.input == InputKind::tokens || pairs;
+  const bool pairs = c.input == InputKind::token_pairs, ids = c.input == InputKind::tokens || pairs;
   const int64_t last = pairs ? 2 : c.d_input;
   const std::string expected = c.input == InputKind::tokens ? "token ids (B, T)"
                                : pairs                      ? "token pairs (B, T, 2)"
@@ -82,7 +82,7 @@ void check_input(const Tensor& input, const TransformerConfig& c, const std::str
     throw ConfigError("--input", fmt::format("{} has sequences of {} positions but the model's learned positions end at "
                                              "n_ctx = {}; shorten them",
                                              file, input.dim(1), c.n_ctx));
-  if (!tokens) return;
+  if (!ids) return;
   if (input.dtype() != DType::i32) throw ConfigError("--input", file + " must hold integer token ids");
   const int64_t range = pairs ? c.d_input : c.d_vocab;
   for (int32_t id : input.to_vector<int32_t>())
