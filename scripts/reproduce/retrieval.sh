@@ -73,12 +73,13 @@ if [ "$runs" = 1 ]; then
   fi
   mkdir -p "$study"
   train_setting() {  # NAME CONFIG OVERRIDE...
-    local name="$1" config="$2"
+    local name="$1" config="$2" start=$SECONDS
     shift 2
     "$mechlab" run "$root/configs/retrieval/$config.json" "$@" --resume --out "$study/$name" \
       ${device:+--device "$device"} > "$study/$name.log" 2>&1 \
-      && echo "== $name done" >&2 || { echo "== $name FAILED (see $study/$name.log)" >&2; return 1; }
+      && echo "== $name done in $((SECONDS - start)) s" >&2 || { echo "== $name FAILED (see $study/$name.log)" >&2; return 1; }
   }
+  started=$SECONDS
   failed=0
   while read -r name config overrides; do
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || failed=1; done
@@ -88,5 +89,6 @@ if [ "$runs" = 1 ]; then
   done < <("${scale}_settings" | awk -v re="${only:-.}" '$1 ~ re')
   while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || failed=1; done
   [ "$failed" = 0 ] || { echo "retrieval.sh: some settings failed" >&2; exit 1; }
+  echo "== all settings trained in $((SECONDS - started)) s" >&2
 fi
 if [ "$figures" = 1 ]; then draw_figures retrieval.py "$study"; fi
