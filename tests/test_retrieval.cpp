@@ -1,6 +1,7 @@
 // Multi-step retrieval: the chain process (distinct variables, the query k hops from its answer, the depth
-// distributions), the batches of both layouts (inputs, targets, loss masks, a finite training set), and a short
-// training run in which one layer solves depth 1 and no deeper query.
+// distributions), the batches of both layouts (inputs, targets, loss masks, a finite training set), hop scores on
+// hand-made patterns, a short training run in which one layer solves depth 1 and no deeper query (read back by the
+// study's figure script), and the one-layer shortcut at D = 2.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -208,4 +209,35 @@ TEST_CASE("retrieval hop scores: the mass a head puts on each hop's assignment, 
     CHECK(m.at("pointer.L0H0") == doctest::Approx(0.0));
     CHECK(m.at("hop1.L0H3") == doctest::Approx(double(per) / T));
   }
+}
+
+TEST_CASE("one layer at D = 2 beats guessing on depth 2 through the softmax normalisation (scripts/figures/retrieval_shortcut.py)") {
+  if (std::system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0) {
+    skip_test("the shortcut script needs python3-numpy (scripts/setup --figures installs it)");
+    return;
+  }
+  TempDir dir;
+  const fs::path run = dir / "run";
+  const ProcessResult r = run_mechlab({"run", source_dir() + "/configs/retrieval/pair_2layer.json", "model.n_layers=1",
+                                       "model.d_model=64", "task.steps=2", "train.batch_size=128", "train.steps=4000",
+                                       "seeds=[0]", "outputs.dumps=none", "--out", run.string()});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const std::string command = "/usr/bin/python3 " + source_dir() + "/scripts/figures/retrieval_shortcut.py " + run.string() +
+                              " --mechlab " + mechlab_binary() + " > " + (dir / "out.txt").string() + " 2>&1";
+  const int status = std::system(command.c_str());
+  const std::string out = read_text(dir / "out.txt");
+  INFO(out);
+  REQUIRE(status == 0);
+  auto number_after = [&](const std::string& text) {
+    const size_t at = out.find(text);
+    REQUIRE(at != std::string::npos);
+    return std::stod(out.substr(at + text.size()));
+  };
+  CHECK(number_after("logit ") < 1e-4);                                  // its forward pass is ours
+  CHECK(number_after("(guessing: 0.25): ") > 0.32);                       // better than guessing among the four
+  CHECK(number_after("another chain's first variable: its value ") > number_after("the old answer ") + 0.1);
+  CHECK(number_after("hop 1 pointing at an undefined variable: ") < 0.3);
+  double strongest = 0;  // the most negative head correlation
+  for (int h = 0; h < 4; ++h) strongest = std::min(strongest, number_after("head L0H" + std::to_string(h) + ": corr(preference for the linked value assignment, score for hop 1) = "));
+  CHECK(strongest < -0.5);
 }
