@@ -301,17 +301,17 @@ def success_map(settings, out):
     for s in settings.values():
         if s.layout == "pair_token" and s.curriculum:
             frac = sum(s.solves_all(seed) for seed in s.seeds) / len(s.seeds)
-            cells[(s.layers, s.depth)] = (frac, len(s.seeds))
+            cells[(s.layers, s.depth)] = (frac, len(s.seeds), int(s.seeds[0].steps[-1]))
     layers = sorted({l for l, _ in cells})
     depths = sorted({d for _, d in cells})
     if len(layers) < 2 or len(depths) < 2:
         return []
     grid = np.full((len(layers), len(depths)), np.nan)
     fig, ax = plt.subplots(figsize=(1.1 * len(depths) + 2, 1.0 * len(layers) + 1.5))
-    for (l, d), (frac, n) in cells.items():
+    for (l, d), (frac, n, steps) in cells.items():
         grid[layers.index(l), depths.index(d)] = frac
-        ax.text(depths.index(d), layers.index(l), f"{frac:.2f}\n({n})", ha="center", va="center", fontsize=8,
-                color="w" if frac < 0.5 else "k")
+        ax.text(depths.index(d), layers.index(l), f"{frac:.2f}\n{n} seeds\n{steps / 1000:g}k steps", ha="center",
+                va="center", fontsize=7, color="w" if frac < 0.5 else "k")
     im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=0, vmax=1, aspect="auto")
     # The bound t >= log_3(2D): with t layers, D up to floor(3^t / 2); drawn between the columns it separates.
     xs, ys = [], []
@@ -320,7 +320,7 @@ def success_map(settings, out):
         edge = sum(d <= limit for d in depths) - 0.5
         xs += [edge, edge]
         ys += [i - 0.5, i + 0.5]
-    ax.plot(xs, ys, color="r", lw=2, label="bound: t >= log_3(2D)")
+    ax.plot(xs, ys, color="r", lw=2, label="t >= log_3(2D) holds above and left of the line")
     ax.set_xticks(range(len(depths)), [str(d) for d in depths])
     ax.set_yticks(range(len(layers)), [str(l) for l in layers])
     ax.set_xlabel("D (steps per chain)")
