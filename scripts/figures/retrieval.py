@@ -332,21 +332,34 @@ def success_map(settings, out):
 
 
 def depth_law(settings, out):
-    """triple-token runs with the dense target at several layer counts"""
-    runs = sorted((s for s in settings.values() if s.layout == "triple_tokens" and s.config["task"]["target"] == "dense"),
-                  key=lambda s: s.layers)
+    """triple-token runs with the dense target at several layer counts (the longest chains of each)"""
+    deepest = {}  # per layer count, the dense triple-token run with the longest chains
+    for s in settings.values():
+        if s.layout == "triple_tokens" and s.config["task"]["target"] == "dense":
+            if s.layers not in deepest or s.depth > deepest[s.layers].depth:
+                deepest[s.layers] = s
+    runs = [deepest[layers] for layers in sorted(deepest)]
     if len(runs) < 2:
         return []
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    medians = []
     for s in runs:
         solved = [s.depth_solved(seed) for seed in s.seeds]
-        ax.scatter([s.layers] * len(solved), solved, color="k", alpha=0.5)
-        ax.plot([s.layers], [np.median(solved)], "r_", ms=20)
-    ax.set_xticks([s.layers for s in runs])
+        ax.scatter([s.layers] * len(solved), solved, color="k", alpha=0.5, label="a seed" if s is runs[0] else None)
+        medians.append(float(np.median(solved)))
+        ax.plot([s.layers], [medians[-1]], "r_", ms=20, mew=2, label="median" if s is runs[0] else None)
+    layers = [s.layers for s in runs]
+    if medians[0] > 0:  # Lutz's shape: the depth solved at least doubles with each added layer
+        ax.plot(layers, [medians[0] * 2 ** (l - layers[0]) for l in layers], "b--", lw=1, label="doubling per layer")
+    top = max(max(s.depth for s in runs), 1)
+    ticks = [0] + [2 ** k for k in range(int(np.log2(top)) + 1)]
+    ax.set_yscale("symlog", base=2, linthresh=1)
+    ax.set_yticks(ticks, [str(t) for t in ticks])
+    ax.set_xticks(layers)
     ax.set_xlabel("layers")
-    ax.set_ylabel(f"depth solved (every depth up to it >= {SOLVED:.0%})")
-    ax.set_yscale("symlog", base=2)
-    ax.set_title("triple tokens, dense target, rotary: depth solved per seed (red: median)")
+    ax.set_ylabel(f"depth solved (all depths up to it >= {SOLVED:.0%})")
+    ax.set_title("triple tokens, dense target, rotary positions", fontsize=10)
+    ax.legend(fontsize=7)
     return [save(fig, out / "depth_law.png")]
 
 
