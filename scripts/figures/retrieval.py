@@ -147,55 +147,69 @@ def fmt_step(step):
     return "—" if step is None else f"{step / 1000:.2f}k"
 
 
+def summary_of(s):
+    """A setting's emergence.json entry: final accuracies, pass steps, emergence and ablation, seed by seed."""
+    rows = [emergence_of(s, seed) for seed in s.seeds]
+    finals = {k: [seed.final(k) for seed in s.seeds] for k in range(1, s.depth + 1)}
+    entry = {"layout": s.layout, "layers": s.layers, "depth": s.depth, "curriculum": s.curriculum,
+             "steps": int(s.seeds[0].steps[-1]), "seeds": len(s.seeds),
+             "seeds_solving_every_depth": sum(s.solves_all(seed) for seed in s.seeds), "final_accuracy": finals,
+             "seeds_below_twice_chance": {k: sum(f < 2 * s.chance() for f in finals[k]) for k in finals},
+             "depth_solved": [s.depth_solved(seed) for seed in s.seeds], "per_seed": rows}
+    ablation = last_head_ablation(s, rows)
+    if ablation:
+        entry["last_head_ablation"] = ablation
+    return entry
+
+
+def markdown_of(name, s, entry):
+    """The lines of one setting in emergence.md."""
+    rows, finals = entry["per_seed"], entry["final_accuracy"]
+    lines = [f"## {name}", "",
+             f"{s.layout}, {s.layers} layer(s), D = {s.depth}, "
+             f"{'uniform depths (curriculum)' if s.curriculum else 'fixed depth D'}, {entry['steps']} steps, "
+             f"{entry['seeds']} seeds; {entry['seeds_solving_every_depth']} solve every depth.", "",
+             "| depth | final accuracy, mean (min - max) | seeds < 2x chance | median step passing 90% |",
+             "|---:|---|---:|---:|"]
+    for k in range(1, s.depth + 1):
+        steps = [r["depth_pass"][k] for r in rows if r["depth_pass"][k] is not None]
+        median = fmt_step(int(np.median(steps))) + f" ({len(steps)}/{len(rows)})" if steps else "—"
+        lines.append(f"| {k} | {np.mean(finals[k]):.3f} ({min(finals[k]):.3f} - {max(finals[k]):.3f}) | "
+                     f"{entry['seeds_below_twice_chance'][k]}/{len(rows)} | {median} |")
+    if any(r["heads"] for r in rows):
+        lines += ["", f"Heads emerging: a head's first evaluation with a score >= {EMERGED}. Scores rising with a depth: "
+                  f"those that gained >= {RISE} from the evaluation at which the previous depth passed 90% (step 0 for "
+                  "depth 1) to the one at which this depth did.", "",
+                  "| seed | steps passing 90%, depth 1, 2, ... | strict | heads emerging (step, score) | "
+                  "heads emerging with each rise | scores rising with each rise |",
+                  "|---:|---|:---:|---|---|---|"]
+        for i, r in enumerate(rows):
+            passes = ", ".join(fmt_step(r["depth_pass"][k]) for k in range(1, s.depth + 1))
+            heads = ", ".join(f"{n} {fmt_step(h['step'])} {h['score']}" for n, h in r["heads"].items())
+            rises = "; ".join(f"d{k}: {'+'.join(v) or 'none'}" for k, v in r["heads_with_each_rise"].items())
+            scores = "; ".join(f"d{k}: " + (", ".join(f"{key} +{g:.2f}" for key, g in v.items()) or "none")
+                               for k, v in r["scores_rising_with_each_rise"].items())
+            lines.append(f"| {i} | {passes} | {'yes' if r['strict_staircase'] else 'no'} | {heads or '—'} | "
+                         f"{rises or '—'} | {scores or '—'} |")
+    if "last_head_ablation" in entry:
+        lines += ["", "Mean-ablating the head that emerged last (`mechlab analyze RUN configs/retrieval/ablate_heads.json`), "
+                  "accuracy per depth, unablated -> ablated:", "",
+                  "| seed | head | " + " | ".join(f"depth {k}" for k in range(1, s.depth + 1)) + " |",
+                  "|---:|---|" + "---|" * s.depth]
+        for a in entry["last_head_ablation"]:
+            cells = " | ".join(f"{a['clean'][k - 1]:.2f} -> {a['ablated'][k - 1]:.2f}" for k in range(1, s.depth + 1))
+            lines.append(f"| {a['seed']} | {a['head']} | {cells} |")
+    return lines + [""]
+
+
 def emergence(settings, out):
     """every setting: the emergence table"""
-    table, lines = {}, ["# Retrieval study: emergence and final accuracy", "",
-                        f"Solved: accuracy >= {SOLVED}; emerged: a head's hop or pointer score >= {EMERGED}. "
-                        "Chance among the chains' values: 1/chains.", ""]
+    table = {name: summary_of(s) for name, s in settings.items()}
+    lines = ["# Retrieval study: emergence and final accuracy", "",
+             f"Solved: accuracy >= {SOLVED}; emerged: a head's hop or pointer score >= {EMERGED}. "
+             "Chance among the chains' values: 1/chains.", ""]
     for name, s in settings.items():
-        rows = [emergence_of(s, seed) for seed in s.seeds]
-        finals = {k: [seed.final(k) for seed in s.seeds] for k in range(1, s.depth + 1)}
-        solved = sum(s.solves_all(seed) for seed in s.seeds)
-        below = {k: sum(f < 2 * s.chance() for f in finals[k]) for k in finals}
-        table[name] = {"layout": s.layout, "layers": s.layers, "depth": s.depth, "curriculum": s.curriculum,
-                       "steps": int(s.seeds[0].steps[-1]), "seeds": len(s.seeds), "seeds_solving_every_depth": solved,
-                       "final_accuracy": finals, "seeds_below_twice_chance": below,
-                       "depth_solved": [s.depth_solved(seed) for seed in s.seeds], "per_seed": rows}
-        lines += [f"## {name}", "",
-                  f"{s.layout}, {s.layers} layer(s), D = {s.depth}, {'uniform depths (curriculum)' if s.curriculum else 'fixed depth D'}, "
-                  f"{int(s.seeds[0].steps[-1])} steps, {len(s.seeds)} seeds; {solved} solve every depth.", "",
-                  "| depth | final accuracy, mean (min - max) | seeds < 2x chance | median step passing 90% |",
-                  "|---:|---|---:|---:|"]
-        for k in range(1, s.depth + 1):
-            steps = [r["depth_pass"][k] for r in rows if r["depth_pass"][k] is not None]
-            median = fmt_step(int(np.median(steps))) + f" ({len(steps)}/{len(rows)})" if steps else "—"
-            lines.append(f"| {k} | {np.mean(finals[k]):.3f} ({min(finals[k]):.3f} - {max(finals[k]):.3f}) | "
-                         f"{below[k]}/{len(rows)} | {median} |")
-        if any(r["heads"] for r in rows):
-            lines += ["", f"Heads emerging: a head's first evaluation with a score >= {EMERGED}. Scores rising with a depth: "
-                      f"those that gained >= {RISE} from the evaluation at which the previous depth passed 90% (step 0 for "
-                      "depth 1) to the one at which this depth did.", "",
-                      "| seed | steps passing 90%, depth 1, 2, ... | strict | heads emerging (step, score) | heads emerging with each rise | scores rising with each rise |",
-                      "|---:|---|:---:|---|---|---|"]
-            for i, r in enumerate(rows):
-                passes = ", ".join(fmt_step(r["depth_pass"][k]) for k in range(1, s.depth + 1))
-                heads = ", ".join(f"{n} {fmt_step(h['step'])} {h['score']}" for n, h in r["heads"].items())
-                rises = "; ".join(f"d{k}: {'+'.join(v) or 'none'}" for k, v in r["heads_with_each_rise"].items())
-                scores = "; ".join(f"d{k}: " + (", ".join(f"{key} +{g:.2f}" for key, g in v.items()) or "none")
-                                   for k, v in r["scores_rising_with_each_rise"].items())
-                lines.append(f"| {i} | {passes} | {'yes' if r['strict_staircase'] else 'no'} | {heads or '—'} | {rises or '—'} | "
-                             f"{scores or '—'} |")
-        ablation = last_head_ablation(s, rows)
-        if ablation:
-            table[name]["last_head_ablation"] = ablation
-            lines += ["", "Mean-ablating the head that emerged last (`mechlab analyze RUN configs/retrieval/ablate_heads.json`), "
-                      "accuracy per depth, unablated -> ablated:", "",
-                      "| seed | head | " + " | ".join(f"depth {k}" for k in range(1, s.depth + 1)) + " |",
-                      "|---:|---|" + "---|" * s.depth]
-            for a in ablation:
-                cells = " | ".join(f"{a['clean'][k - 1]:.2f} -> {a['ablated'][k - 1]:.2f}" for k in range(1, s.depth + 1))
-                lines.append(f"| {a['seed']} | {a['head']} | {cells} |")
-        lines.append("")
+        lines += markdown_of(name, s, table[name])
     (out / "emergence.json").write_text(json.dumps(table, indent=1) + "\n")
     path = out / "emergence.md"
     path.write_text("\n".join(lines) + "\n")
