@@ -15,12 +15,7 @@ namespace {
 // (R, B) indices -> one-hot (R, B, n) in `like`'s dtype and device: rows of an identity looked up on the
 // device, so a slot pass of many examples copies only their indices there.
 Tensor one_hot(const Tensor& indices, int64_t n, const Tensor& like) {
-  const int64_t R = indices.dim(0);
-  std::vector<double> identity(R * n * n, 0.0);
-  for (int64_t r = 0; r < R; ++r)
-    for (int64_t i = 0; i < n; ++i) identity[(r * n + i) * n + i] = 1.0;
-  const Tensor table = Tensor::from_vector<double>({R, n, n}, identity).to(like.dtype()).to(like.device());
-  return embedding(table, indices.to(like.device()));
+  return embedding(identity_tables(indices.dim(0), n, like.dtype(), like.device()), indices.to(like.device()));
 }
 
 // outputs (R, B, T, W) at each example's position of `role` -> (R, B, W).

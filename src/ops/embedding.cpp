@@ -26,4 +26,11 @@ Tensor embedding(const Tensor& table, const Tensor& ids) {
   });
 }
 
+Tensor identity_tables(int64_t R, int64_t n, DType dtype, Device device) {
+  std::vector<double> identity(R * n * n, 0.0);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t i = 0; i < n; ++i) identity[(r * n + i) * n + i] = 1.0;
+  return Tensor::from_vector<double>({R, n, n}, identity).to(dtype).to(device);
+}
+
 }  // namespace mechlab

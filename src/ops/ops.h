@@ -42,6 +42,9 @@ Tensor repeat(const Tensor& x, int axis, int64_t copies);
 
 // table (R, V, D), ids i32 (R, ...) -> (R, ..., D).
 Tensor embedding(const Tensor& table, const Tensor& ids);
+// R copies of the n x n identity, (R, n, n): the embedding table that turns ids in [0, n) into one-hot rows on the
+// device, so that only the ids travel there.
+Tensor identity_tables(int64_t R, int64_t n, DType dtype, Device device);
 
 // scores (..., T', T) -> causal attention pattern of the given kind. The T' <= T queries are the last T'
 // positions (T' < T: a forward pass that computes only the later positions, nn/transformer.h's window).

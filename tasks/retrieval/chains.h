@@ -37,6 +37,13 @@ struct ChainShape {
 // query chain uniform, its depth `depth` (1 .. D) or, when depth is 0, uniform over 1 .. D.
 RetrievalExample sample_example(const Philox& rng, uint64_t index, const ChainShape& shape, int depth);
 
+// A written example read back from a batch's inputs: its assignments in order (chain and step left 0) and how many
+// hops its query is from its answer.
+struct ReadExample {
+  std::vector<Assignment> assignments;
+  int depth = 0;
+};
+
 // How many hops the query of a written example is from its answer, following the assignments from the query's
 // variable (what an evaluation reads back from its inputs); 0 when the chain breaks.
 int hops_to_value(const std::vector<Assignment>& assignments, int query_variable, int variables);

@@ -39,27 +39,30 @@ std::map<std::string, Tensor> hop_tensors(const std::vector<Tensor>& patterns, c
   return out;
 }
 
-void add_hop_scores(const std::map<std::string, Tensor>& host, const std::vector<std::vector<Assignment>>& examples,
-                    const std::vector<int>& depths, int variables, int steps, std::vector<Metrics>& metrics) {
+void add_hop_scores(const std::map<std::string, Tensor>& host, const std::vector<ReadExample>& examples, int variables,
+                    int steps, std::vector<Metrics>& metrics) {
   const int64_t R = static_cast<int64_t>(metrics.size()), B = static_cast<int64_t>(examples.size()) / R;
   // Per example: how many assignments point to an earlier one (the pointer score's denominator).
   std::vector<double> earlier_targets(examples.size(), 0.0);
-  for (size_t e = 0; e < examples.size(); ++e)
-    for (size_t i = 0; i < examples[e].size(); ++i)
+  for (size_t e = 0; e < examples.size(); ++e) {
+    const std::vector<Assignment>& a = examples[e].assignments;
+    for (size_t i = 0; i < a.size(); ++i)
       for (size_t j = 0; j < i; ++j)
-        if (examples[e][i].rhs < variables && examples[e][j].lhs == examples[e][i].rhs) earlier_targets[e] += 1.0;
+        if (a[i].rhs < variables && a[j].lhs == a[i].rhs) earlier_targets[e] += 1.0;
+  }
   for (const auto& [name, tensor] : host) {
+    const bool hops = name.rfind("hops.", 0) == 0;
+    if (!hops && name.rfind("pointer.", 0) != 0) continue;  // not one of hop_tensors'
     const std::vector<double> v = tensor.to(DType::f64).to_vector<double>();
     const std::string layer = name.substr(name.find('.') + 1);  // "L<l>"
     const int64_t H = tensor.dim(2);
-    const bool hops = name.rfind("hops.", 0) == 0;
     for (int64_t r = 0; r < R; ++r)
       for (int64_t h = 0; h < H; ++h) {
         if (hops) {
           for (int j = 1; j <= steps; ++j) {
             double mass = 0.0, count = 0.0;
             for (int64_t b = 0; b < B; ++b)
-              if (depths[r * B + b] >= j) mass += v[((r * B + b) * H + h) * steps + (j - 1)], count += 1.0;
+              if (examples[r * B + b].depth >= j) mass += v[((r * B + b) * H + h) * steps + (j - 1)], count += 1.0;
             if (count > 0) metrics[r][fmt::format("hop{}.{}H{}", j, layer, h)] = mass / count;
           }
         } else {

@@ -30,9 +30,10 @@ struct ChainPointers {
 std::map<std::string, Tensor> hop_tensors(const std::vector<Tensor>& patterns, const ChainPointers& pointers,
                                           int64_t positions_per_assignment, int steps);
 
-// Host phase: adds "hop<j>.L<l>H<h>" (j = 1 .. D) and "pointer.L<l>H<h>" to each replica's metrics. examples[r * B
-// + b] are the batch's assignments in order, depths its query depths.
-void add_hop_scores(const std::map<std::string, Tensor>& host_tensors, const std::vector<std::vector<Assignment>>& examples,
-                    const std::vector<int>& depths, int variables, int steps, std::vector<Metrics>& metrics);
+// Host phase: adds "hop<j>.L<l>H<h>" (j = 1 .. D) and "pointer.L<l>H<h>" to each replica's metrics from the
+// tensors hop_tensors named (others in host_tensors are passed over). examples[r * B + b] is the batch's example b
+// of replica r.
+void add_hop_scores(const std::map<std::string, Tensor>& host_tensors, const std::vector<ReadExample>& examples,
+                    int variables, int steps, std::vector<Metrics>& metrics);
 
 }  // namespace mechlab

@@ -137,12 +137,8 @@ ChainPointers RetrievalTask::chain_pointers(const Tensor& inputs) const {
   const int64_t R = inputs.dim(0), B = inputs.dim(1), n = static_cast<int64_t>(shape_.chains) * shape_.steps;
   const int V = shape_.variables;
   const int64_t K = pairs() ? pair_width() : output_width();
-  if (!one_hot_table_.defined() || one_hot_table_.dim(0) != R || one_hot_table_.device() != inputs.device()) {
-    std::vector<float> eye(R * K * K, 0.0f);
-    for (int64_t r = 0; r < R; ++r)
-      for (int64_t k = 0; k < K; ++k) eye[(r * K + k) * K + k] = 1.0f;
-    one_hot_table_ = Tensor::from_vector<float>({R, K, K}, eye).to(inputs.device());
-  }
+  if (!one_hot_table_.defined() || one_hot_table_.dim(0) != R || one_hot_table_.device() != inputs.device())
+    one_hot_table_ = identity_tables(R, K, DType::f32, inputs.device());
   const Tensor rows = embedding(one_hot_table_, inputs);  // (R, B, T, K), or (R, B, T, 2, K) for pairs
   if (pairs()) {  // lhs ids: the variable (V is '?'); rhs ids: V + 1 + the variable (or V + 1 + V + value)
     const int64_t T = inputs.dim(2);
@@ -176,15 +172,21 @@ Task::EvaluationTensors RetrievalTask::evaluation_tensors(const Transformer& mod
   return out;
 }
 
-std::vector<Assignment> RetrievalTask::read_assignments(const int32_t* ids, int& query_variable) const {
+std::vector<ReadExample> RetrievalTask::read_examples(const Tensor& inputs) const {
   const int V = shape_.variables;
-  const int64_t n = static_cast<int64_t>(shape_.chains) * shape_.steps;
-  std::vector<Assignment> read;
-  for (int64_t i = 0; i < n; ++i) {
-    if (pairs()) read.push_back({ids[2 * i], ids[2 * i + 1] - (V + 1), 0, 0});
-    else read.push_back({ids[3 * i], ids[3 * i + 2], 0, 0});
+  const int64_t n = static_cast<int64_t>(shape_.chains) * shape_.steps, examples = inputs.dim(0) * inputs.dim(1);
+  const int64_t per_example = inputs.numel() / examples;
+  const std::vector<int32_t> all = inputs.to_vector<int32_t>();
+  std::vector<ReadExample> read(examples);
+  for (int64_t e = 0; e < examples; ++e) {
+    const int32_t* ids = &all[e * per_example];
+    for (int64_t i = 0; i < n; ++i) {
+      if (pairs()) read[e].assignments.push_back({ids[2 * i], ids[2 * i + 1] - (V + 1), 0, 0});
+      else read[e].assignments.push_back({ids[3 * i], ids[3 * i + 2], 0, 0});
+    }
+    const int query = pairs() ? ids[2 * n + 1] - (V + 1) : ids[3 * n + 1];
+    read[e].depth = hops_to_value(read[e].assignments, query, V);
   }
-  query_variable = pairs() ? ids[2 * n + 1] - (V + 1) : ids[3 * n + 1];
   return read;
 }
 
@@ -192,11 +194,8 @@ std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const 
   const int64_t R = batch.inputs.dim(0), B = batch.inputs.dim(1), T = batch.inputs.dim(2), K = output_width();
   const std::vector<float> logits = t.at("query_logits").to_vector<float>();  // (R, B, 1, K)
   const std::vector<int32_t> targets = batch.targets.to_vector<int32_t>();
-  const std::vector<int32_t> ids = batch.inputs.to_vector<int32_t>();
-  const int64_t per_example = T * (pairs() ? 2 : 1);
+  const std::vector<ReadExample> examples = read_examples(batch.inputs);
   std::vector<Metrics> metrics(R);
-  std::vector<std::vector<Assignment>> examples(R * B);
-  std::vector<int> depths(R * B);
   for (int64_t r = 0; r < R; ++r) {
     std::vector<double> correct(shape_.steps + 1, 0.0), count(shape_.steps + 1, 0.0);
     double loss = 0.0, right = 0.0;
@@ -210,11 +209,7 @@ std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const 
       loss += std::log(total) - (z[answer] - top);
       const bool hit = std::max_element(z, z + K) - z == answer;
       right += hit;
-      int query = 0;
-      const std::vector<Assignment> read = read_assignments(&ids[row * per_example], query);
-      const int depth = hops_to_value(read, query, shape_.variables);
-      examples[row] = read;
-      depths[row] = depth;
+      const int depth = examples[row].depth;
       correct[depth] += hit;
       count[depth] += 1.0;
     }
@@ -223,9 +218,7 @@ std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const 
     for (int k = 1; k <= shape_.steps; ++k)
       if (count[k] > 0) metrics[r][fmt::format("accuracy.depth{}", k)] = correct[k] / count[k];
   }
-  EvaluationTensors hop_masses = t;
-  hop_masses.erase("query_logits");
-  add_hop_scores(hop_masses, examples, depths, shape_.variables, shape_.steps, metrics);
+  add_hop_scores(t, examples, shape_.variables, shape_.steps, metrics);
   return metrics;
 }
 
@@ -252,14 +245,9 @@ void RetrievalTask::annotate(Batch& batch) const {
   batch.annotations.positions["query"] = Tensor::from_vector<int32_t>({R, B}, query);
   batch.annotations.tokens["answer"] = Tensor::from_vector<int32_t>({R, B}, answer);
   // depth<k>: the query of each example k hops from its answer.
-  const std::vector<int32_t> ids = batch.inputs.to_vector<int32_t>();
-  const int64_t per_example = T * (pairs() ? 2 : 1);
+  const std::vector<ReadExample> examples = read_examples(batch.inputs);
   std::vector<std::vector<float>> by_depth(shape_.steps + 1, std::vector<float>(R * B * T, 0.0f));
-  for (int64_t e = 0; e < R * B; ++e) {
-    int variable = 0;
-    const std::vector<Assignment> read = read_assignments(&ids[e * per_example], variable);
-    by_depth[hops_to_value(read, variable, shape_.variables)][e * T + T - 1] = 1.0f;
-  }
+  for (int64_t e = 0; e < R * B; ++e) by_depth[examples[e].depth][e * T + T - 1] = 1.0f;
   for (int k = 1; k <= shape_.steps; ++k)
     batch.annotations.masks[fmt::format("depth{}", k)] = Tensor::from_vector<float>({R, B, T}, by_depth[k]);
 }

@@ -44,8 +44,8 @@ class RetrievalTask final : public Task {
   // Token ids of the triple layout: variables, then values, then '=' and '?'.
   int value_token(int value) const { return pairs() ? value : shape_.variables + value; }
   int output_width() const { return pairs() ? shape_.values : shape_.variables + shape_.values + 2; }
-  // The assignments and the query variable of one written example, read back from its inputs.
-  std::vector<Assignment> read_assignments(const int32_t* ids, int& query_variable) const;
+  // Every example of a batch, read back from its inputs (R, B, T[, 2]), replica-major.
+  std::vector<ReadExample> read_examples(const Tensor& inputs) const;
   int pair_width() const { return (shape_.variables + 1) + (shape_.variables + shape_.values); }
 
   ChainShape shape_;
