@@ -57,6 +57,33 @@ TEST_CASE("retrieval chains: distinct variables, the query k hops from its answe
   CHECK(sample_example(rng, 7, shape, 0).assignments[0].lhs != sample_example(rng, 8, shape, 0).assignments[0].lhs);
 }
 
+TEST_CASE("retrieval chains, interleaved: each chain in step order, every assignment's rhs assigned before it") {
+  ChainShape shape{4, 4, 64, 16};
+  shape.interleaved = true;
+  const Philox rng(3, 0, RandomStream::data, 0);
+  int chain_changes = 0;
+  for (int i = 0; i < 500; ++i) {
+    const RetrievalExample e = sample_example(rng, i, shape, 0);
+    std::set<int> assigned;
+    std::vector<int> next_step(4, 1);
+    for (const Assignment& a : e.assignments) {
+      CHECK(a.step == next_step[a.chain]++);
+      if (a.rhs < shape.variables) CHECK(assigned.count(a.rhs) == 1);  // the previous link is in the prefix
+      assigned.insert(a.lhs);
+    }
+    CHECK(hops_to_value(e.assignments, e.query_variable, shape.variables) == e.query_depth);
+    for (size_t j = 1; j < e.assignments.size(); ++j) chain_changes += e.assignments[j].chain != e.assignments[j - 1].chain;
+    // The same draws as the shuffled order: the same chains' variables, values and query.
+    shape.interleaved = false;
+    const RetrievalExample shuffled = sample_example(rng, i, shape, 0);
+    shape.interleaved = true;
+    CHECK(shuffled.query_variable == e.query_variable);
+    CHECK(shuffled.values == e.values);
+  }
+  // Interleaved, not one chain after another (3 changes an example): a random order changes chain 3/4 of the time.
+  CHECK(chain_changes / 500.0 > 9.0);
+}
+
 TEST_CASE("retrieval batches: pair and triple layouts, query-only and dense targets, a finite training set") {
   const std::vector<ReplicaKey> keys = {{5, 0}, {6, 1}};
   {
@@ -79,7 +106,9 @@ TEST_CASE("retrieval batches: pair and triple layouts, query-only and dense targ
     }
   }
   {
-    const RetrievalTask task(options({{"layout", "triple_tokens"}, {"target", "dense"}}));
+    CHECK_THROWS_WITH(RetrievalTask(options({{"target", "dense"}})),
+                      doctest::Contains("set task.order to interleaved"));
+    const RetrievalTask task(options({{"layout", "triple_tokens"}, {"target", "dense"}, {"order", "interleaved"}}));
     const Batch b = task.sample(keys, 8, RandomStream::data, 0);
     REQUIRE(b.inputs.shape() == Shape{2, 8, 50});
     const std::vector<int32_t> tokens = b.inputs.to_vector<int32_t>(), targets = b.targets.to_vector<int32_t>();

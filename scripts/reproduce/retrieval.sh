@@ -3,7 +3,7 @@
 # and triple-token layouts, one run per setting with its seeds trained together as replicas.
 #
 #   scripts/reproduce/retrieval.sh [--small|--paper] [--device cpu|cuda] [--jobs N] [--only REGEX]
-#                                  [--runs-only|--figures-only]
+#                                  [--time-limit SECONDS] [--runs-only|--figures-only]
 #
 # --small (default): d_model 64, short runs of the pair-token settings (one layer; two layers with and without
 #   the curriculum), on the CPU in about 10 minutes on 2 cores. --paper: d_model 128, batch 512, 16k steps and 8
@@ -12,10 +12,12 @@
 #   whose names match it (awk). MECHLAB_BINARY names a mechlab to use instead of building one. Runs go to
 #   results/retrieval/<scale>/<setting>, the emergence table and figures to results/retrieval/<scale>/figures.
 #   Every run starts with --resume: rerunning continues interrupted runs and leaves finished ones alone.
+#   --time-limit SECONDS stops the command after that long: running settings get SIGTERM (they checkpoint and
+#   exit), none starts later, the command exits 3, and the same command run again continues where it stopped.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/scripts/reproduce/study_runs.sh"
-device="" scale=small jobs=1 only="" runs=1 figures=1
+device="" scale=small jobs=1 only="" runs=1 figures=1 time_limit=
 while [ $# -gt 0 ]; do
   case "$1" in
     --small) scale=small ;;
@@ -29,10 +31,13 @@ while [ $# -gt 0 ]; do
     --only)
       [ $# -ge 2 ] || { echo "retrieval.sh: --only needs a regular expression over setting names" >&2; exit 2; }
       only="$2"; shift ;;
+    --time-limit)
+      [[ $# -ge 2 && "$2" =~ ^[1-9][0-9]*$ ]] || { echo "retrieval.sh: --time-limit needs a number of seconds" >&2; exit 2; }
+      time_limit="$2"; shift ;;
     --runs-only) figures=0 ;;
     --figures-only) runs=0 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "retrieval.sh: unknown argument '$1'; use --small, --paper, --device cpu|cuda, --jobs N, --only REGEX, --runs-only or --figures-only" >&2; exit 2 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "retrieval.sh: unknown argument '$1'; use --small, --paper, --device cpu|cuda, --jobs N, --only REGEX, --time-limit SECONDS, --runs-only or --figures-only" >&2; exit 2 ;;
   esac
   shift
 done
@@ -73,23 +78,37 @@ if [ "$runs" = 1 ]; then
     mechlab="${MECHLAB_BUILD_DIR:-$root/build}/mechlab"
   fi
   mkdir -p "$study"
-  train_setting() {  # NAME CONFIG OVERRIDE...
-    local name="$1" config="$2" start=$SECONDS
-    shift 2
-    "$mechlab" run "$root/configs/retrieval/$config.json" "$@" --resume --out "$study/$name" \
-      ${device:+--device "$device"} > "$study/$name.log" 2>&1 \
-      && echo "== $name done in $((SECONDS - start)) s" >&2 || { echo "== $name FAILED (see $study/$name.log)" >&2; return 1; }
-  }
   started=$SECONDS
-  failed=0
+  left() { echo $((time_limit - (SECONDS - started))); }  # seconds left under --time-limit
+  train_setting() {  # NAME CONFIG OVERRIDE...
+    local name="$1" config="$2" start=$SECONDS status=0
+    shift 2
+    # Under --time-limit the run gets SIGTERM when the time is up: it finishes its step, checkpoints and exits
+    # (timeout then exits 124); --resume continues it next time.
+    ${time_limit:+timeout --signal=TERM --kill-after=120 "$(left)"} \
+      "$mechlab" run "$root/configs/retrieval/$config.json" "$@" --resume --out "$study/$name" \
+      ${device:+--device "$device"} > "$study/$name.log" 2>&1 || status=$?
+    case $status in
+      0) echo "== $name done in $((SECONDS - start)) s" >&2 ;;
+      124) echo "== $name stopped at the time limit after $((SECONDS - start)) s; run again to continue" >&2; return 3 ;;
+      *) echo "== $name FAILED (see $study/$name.log)" >&2; return 1 ;;
+    esac
+  }
+  failed=0 stopped=0
+  collect() { wait -n && return; case $? in 3) stopped=1 ;; *) failed=1 ;; esac; }
   while read -r name config overrides; do
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || failed=1; done
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do collect; done
+    if [ -n "$time_limit" ] && [ "$(left)" -le 30 ]; then stopped=1; break; fi  # too late to start another
     echo "== $name: $config $overrides" >&2
     # shellcheck disable=SC2086  # the overrides are words
     train_setting "$name" "$config" $overrides &
   done < <("${scale}_settings" | awk -v re="${only:-.}" '$1 ~ re')
-  while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || failed=1; done
+  while [ "$(jobs -rp | wc -l)" -gt 0 ]; do collect; done
   [ "$failed" = 0 ] || { echo "retrieval.sh: some settings failed" >&2; exit 1; }
+  if [ "$stopped" = 1 ]; then
+    echo "== time limit reached after $((SECONDS - started)) s; run the same command again to continue" >&2
+    exit 3
+  fi
   echo "== all settings trained in $((SECONDS - started)) s" >&2
 fi
 if [ "$figures" = 1 ]; then draw_figures retrieval.py "$study"; fi

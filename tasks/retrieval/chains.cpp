@@ -28,6 +28,13 @@ RetrievalExample sample_example(const Philox& rng, uint64_t index, const ChainSh
     }
   for (int i = n - 1; i > 0; --i)
     std::swap(e.assignments[i], e.assignments[rng.below(draw++, static_cast<uint32_t>(i + 1))]);
+  if (s.interleaved) {  // keep the shuffle's order of chains, and give each chain its steps in order
+    std::vector<int> next_step(s.chains, 1);
+    for (Assignment& a : e.assignments) {
+      const int c = a.chain, k = next_step[c]++;
+      a = {pool[c * s.steps + k - 1], k == 1 ? s.variables + e.values[c] : pool[c * s.steps + k - 2], c, k};
+    }
+  }
   e.query_chain = static_cast<int>(rng.below(draw++, static_cast<uint32_t>(s.chains)));
   e.query_depth = depth > 0 ? depth : 1 + static_cast<int>(rng.below(draw++, static_cast<uint32_t>(s.steps)));
   e.query_variable = pool[e.query_chain * s.steps + e.query_depth - 1];

@@ -1,6 +1,7 @@
 // Multi-step variable retrieval (Musat 2025, studies.md section 3), our formulation: n_chains chains
 // value -> v_1 -> ... -> v_D over distinct variables, each step one assignment "v_j = v_(j-1)" (v_1 = value),
-// all of them shuffled, then a query "? = v_k" whose answer is its chain's value, k hops away.
+// all of them shuffled (or the chains interleaved, each in step order), then a query "? = v_k" whose answer is its
+// chain's value, k hops away.
 // Pure and stateless: example i is a function of (Philox key, i), so batches are reproducible in any order.
 #pragma once
 #include <cstdint>
@@ -18,7 +19,7 @@ struct Assignment {
 };
 
 struct RetrievalExample {
-  std::vector<Assignment> assignments;  // shuffled, n_chains * D of them
+  std::vector<Assignment> assignments;  // shuffled or interleaved, n_chains * D of them
   std::vector<int> values;              // each chain's value, 0 .. values - 1
   int query_chain = 0;
   int query_depth = 1;     // k: the query asks for v_k
@@ -31,6 +32,9 @@ struct ChainShape {
   int chains = 4;
   int variables = 64;  // at least chains * steps
   int values = 16;
+  // Each chain's assignments in step order (v_1 = value first), the chains randomly interleaved, as in Lutz's
+  // renaming chains: every assignment's answer is then in its prefix, which a dense target needs.
+  bool interleaved = false;
 };
 
 // Example `index` of the context `rng`: variables drawn without replacement, values with replacement, the

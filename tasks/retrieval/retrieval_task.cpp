@@ -18,6 +18,9 @@ const nlohmann::json& checked(const nlohmann::json& o) {
                                                     "raise task.variables or lower task.chains",
                                                     o["chains"].get<int64_t>(), o["steps"].get<int64_t>(), needed,
                                                     o["variables"].get<int64_t>()));
+  if (o["target"] == "dense" && o["order"] != "interleaved")
+    throw ConfigError("task.target", "a dense target scores every assignment, whose chain's value must come before "
+                                     "it; set task.order to interleaved (or task.target to query_only)");
   if (o["data"] == "finite" && o["examples"].get<int64_t>() < 1)
     throw ConfigError("task.examples", "a finite training set needs at least one example");
   return o;
@@ -26,7 +29,7 @@ const nlohmann::json& checked(const nlohmann::json& o) {
 
 RetrievalTask::RetrievalTask(const nlohmann::json& options)
     : shape_{checked(options)["steps"].get<int>(), options["chains"].get<int>(), options["variables"].get<int>(),
-             options["values"].get<int>()},
+             options["values"].get<int>(), options["order"] == "interleaved"},
       pair_layout_(options["layout"] == "pair_token"),
       uniform_depth_(options["query_depth"] == "uniform"),
       dense_(options["target"] == "dense"),
@@ -42,11 +45,14 @@ Schema RetrievalTask::options() {
   s.integer("variables", 64, "Variable names (at least chains * steps; each example uses chains * steps of them).", 1,
             4096);
   s.integer("values", 16, "Values a chain can start from (chance accuracy is 1 / values).", 2, 4096);
+  s.choice("order", "shuffled", {"shuffled", "interleaved"},
+           "shuffled: the assignments in random order; interleaved: each chain in step order (v_1 = value first), "
+           "the chains randomly interleaved (Lutz's renaming chains; needed by target dense).");
   s.choice("query_depth", "uniform", {"uniform", "fixed"},
            "uniform: each training query k hops deep, k uniform over 1 .. D (the implicit curriculum); fixed: always D.");
   s.choice("target", "query_only", {"query_only", "dense"},
            "query_only: the answer at the query; dense: also, at every assignment (its rhs token in the triple layout), "
-           "the value of its chain.");
+           "the value of its chain (needs order interleaved).");
   s.choice("data", "fresh", {"fresh", "finite"},
            "fresh: new examples every step; finite: task.examples fixed examples, batches drawn from them with "
            "replacement. Evaluation examples are always fresh.");
