@@ -240,6 +240,47 @@ TEST_CASE("retrieval hop scores: the mass a head puts on each hop's assignment, 
   }
 }
 
+TEST_CASE("retrieval dense target: accuracy at the assignments of each depth, from their logits") {
+  // Logits that name the right value at the assignments of depths 1 and 2 and a wrong one deeper: the accuracy is
+  // 1 at depths 1 and 2 and 0 at 3 and 4, in both layouts (the scored position is the rhs token of a triple).
+  const std::vector<ReplicaKey> keys = {{5, 0}, {6, 1}};
+  ChainShape shape{4, 4, 64, 16};
+  shape.interleaved = true;
+  for (const char* layout : {"pair_token", "triple_tokens"}) {
+    INFO(layout);
+    const RetrievalTask task(options({{"layout", layout}, {"target", "dense"}, {"order", "interleaved"}}));
+    const bool pairs = std::string(layout) == "pair_token";
+    const int64_t B = 32, n = 16, K = pairs ? 16 : 82, T = task.sequence_length();
+    const Batch batch = task.sample(keys, B, RandomStream::eval_data, 0);
+    const std::vector<int32_t> targets = batch.targets.to_vector<int32_t>();
+    std::vector<float> logits(2 * B * n * K, 0.0f);
+    for (int64_t r = 0; r < 2; ++r) {
+      const Philox rng(keys[r], RandomStream::eval_data, 0);
+      for (int64_t b = 0; b < B; ++b) {
+        const RetrievalExample e = sample_example(rng, static_cast<uint64_t>(b), shape, 0);
+        for (int64_t i = 0; i < n; ++i) {
+          const int target = targets[(r * B + b) * T + (pairs ? i : 3 * i + 2)];
+          CHECK(target == (pairs ? 0 : 64) + e.values[e.assignments[i].chain]);
+          const int named = e.assignments[i].step <= 2 ? target : (target + 1) % K;
+          logits[((r * B + b) * n + i) * K + named] = 1.0f;
+        }
+      }
+    }
+    ChainPointers pointers = task.chain_pointers(batch.inputs);
+    const int64_t per = pairs ? 1 : 3;
+    const Tensor uniform = Tensor::full({2, B, 1, T, T}, 1.0f / T, DType::f32);
+    Task::EvaluationTensors tensors = hop_tensors({uniform}, pointers, per, 4);
+    tensors["query_logits"] = Tensor::zeros({2, B, 1, K}, DType::f32);
+    tensors["assignment_logits"] = Tensor::from_vector<float>({2, B, n, K}, logits);
+    for (const Metrics& m : task.summarize(tensors, batch)) {
+      CHECK(m.at("assignment_accuracy.depth1") == 1.0);
+      CHECK(m.at("assignment_accuracy.depth2") == 1.0);
+      CHECK(m.at("assignment_accuracy.depth3") == 0.0);
+      CHECK(m.at("assignment_accuracy.depth4") == 0.0);
+    }
+  }
+}
+
 TEST_CASE("one layer at D = 2 beats guessing on depth 2 through the softmax normalisation (scripts/figures/retrieval_shortcut.py)") {
   if (std::system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0) {
     skip_test("the shortcut script needs python3-numpy (scripts/setup --figures installs it)");

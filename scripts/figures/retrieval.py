@@ -13,7 +13,8 @@ STUDY_DIR/figures):
     staircase     accuracy per depth over training with every head's score, one panel per seed
     order         the emergence order of heads against the depths' rises, every seed
     success_map   layers x depth: the fraction of seeds that solve every depth, with the bound t >= log_3(2D)
-    depth_law     triple-token dense runs: the depth solved (every depth up to it >= 90%) against layers
+    depth_law     triple-token dense runs: the assignment depth solved (the dense target's accuracy at every
+                  depth up to it >= 90%, metrics assignment_accuracy.depth<k>) against layers
     attention     the stacked heads of a pair-token run following one chain (last dump, probe example with the
                   deepest query)
 
@@ -51,6 +52,9 @@ class Seed:
         self.path = path
         self.steps = np.array([r["step"] for r in evals])
         self.accuracy = {k: np.array([r.get(f"accuracy.depth{k}", np.nan) for r in evals]) for k in range(1, depth + 1)}
+        # With the dense target: the accuracy at the assignments of each depth (v_k, k hops from its value).
+        self.assignment = {k: np.array([r.get(f"assignment_accuracy.depth{k}", np.nan) for r in evals])
+                           for k in range(1, depth + 1)} if "assignment_accuracy.depth1" in evals[-1] else None
         heads = {}
         for key in evals[-1]:
             m = SCORE.match(key)
@@ -90,10 +94,12 @@ class Setting:
     def solves_all(self, seed):
         return all(seed.final(k) >= SOLVED for k in range(1, self.depth + 1))
 
-    def depth_solved(self, seed):
-        """The largest k with every depth 1..k at or above SOLVED at the last evaluation."""
+    def depth_solved(self, seed, assignments=False):
+        """The largest k with every query depth (or, with assignments, every assignment depth of the dense target)
+        1..k at or above SOLVED at the last evaluation."""
+        final = (lambda k: float(seed.assignment[k][-1])) if assignments else seed.final
         k = 0
-        while k < self.depth and seed.final(k + 1) >= SOLVED:
+        while k < self.depth and final(k + 1) >= SOLVED:
             k += 1
         return k
 
@@ -156,6 +162,10 @@ def summary_of(s):
              "seeds_solving_every_depth": sum(s.solves_all(seed) for seed in s.seeds), "final_accuracy": finals,
              "seeds_below_twice_chance": {k: sum(f < 2 * s.chance() for f in finals[k]) for k in finals},
              "depth_solved": [s.depth_solved(seed) for seed in s.seeds], "per_seed": rows}
+    if all(seed.assignment is not None for seed in s.seeds):
+        entry["final_assignment_accuracy"] = {k: [float(seed.assignment[k][-1]) for seed in s.seeds]
+                                              for k in range(1, s.depth + 1)}
+        entry["assignment_depth_solved"] = [s.depth_solved(seed, assignments=True) for seed in s.seeds]
     ablation = last_head_ablation(s, rows)
     if ablation:
         entry["last_head_ablation"] = ablation
@@ -176,6 +186,12 @@ def markdown_of(name, s, entry):
         median = fmt_step(int(np.median(steps))) + f" ({len(steps)}/{len(rows)})" if steps else "—"
         lines.append(f"| {k} | {np.mean(finals[k]):.3f} ({min(finals[k]):.3f} - {max(finals[k]):.3f}) | "
                      f"{entry['seeds_below_twice_chance'][k]}/{len(rows)} | {median} |")
+    if "final_assignment_accuracy" in entry:
+        dense = entry["final_assignment_accuracy"]
+        lines += ["", "Dense target, accuracy at the assignments of each depth (v_k, k hops from its value), mean "
+                  "(min - max): " + "; ".join(f"{k}: {np.mean(dense[k]):.3f} ({min(dense[k]):.2f} - {max(dense[k]):.2f})"
+                                              for k in range(1, s.depth + 1)) + ". Assignment depth solved per seed: "
+                  + ", ".join(str(d) for d in entry["assignment_depth_solved"]) + "."]
     if any(r["heads"] for r in rows):
         lines += ["", f"Heads emerging: a head's first evaluation with a score >= {EMERGED}. Scores rising with a depth: "
                   f"those that gained >= {RISE} from the evaluation at which the previous depth passed 90% (step 0 for "
@@ -349,7 +365,7 @@ def depth_law(settings, out):
     """triple-token runs with the dense target at several layer counts (the longest chains of each)"""
     deepest = {}  # per layer count, the dense triple-token run with the longest chains
     for s in settings.values():
-        if s.layout == "triple_tokens" and s.config["task"]["target"] == "dense":
+        if s.layout == "triple_tokens" and all(seed.assignment is not None for seed in s.seeds):
             if s.layers not in deepest or s.depth > deepest[s.layers].depth:
                 deepest[s.layers] = s
     runs = [deepest[layers] for layers in sorted(deepest)]
@@ -358,7 +374,7 @@ def depth_law(settings, out):
     fig, ax = plt.subplots(figsize=(6.5, 4))
     medians = []
     for s in runs:
-        solved = [s.depth_solved(seed) for seed in s.seeds]
+        solved = [s.depth_solved(seed, assignments=True) for seed in s.seeds]
         ax.scatter([s.layers] * len(solved), solved, color="k", alpha=0.5, label="a seed" if s is runs[0] else None)
         medians.append(float(np.median(solved)))
         ax.plot([s.layers], [medians[-1]], "r_", ms=20, mew=2, label="median" if s is runs[0] else None)
@@ -371,7 +387,7 @@ def depth_law(settings, out):
     ax.set_yticks(ticks, [str(t) for t in ticks])
     ax.set_xticks(layers)
     ax.set_xlabel("layers")
-    ax.set_ylabel(f"depth solved (all depths up to it >= {SOLVED:.0%})")
+    ax.set_ylabel(f"assignment depth solved (all up to it >= {SOLVED:.0%})")
     ax.set_title("triple tokens, dense target, rotary positions", fontsize=10)
     ax.legend(fontsize=7)
     return [save(fig, out / "depth_law.png")]

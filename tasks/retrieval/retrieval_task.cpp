@@ -173,8 +173,14 @@ Task::EvaluationTensors RetrievalTask::evaluation_tensors(const Transformer& mod
   const DType dtype = logits.dtype();
   pointers = {pointers.lhs.to(dtype), pointers.rhs.to(dtype), pointers.query.to(dtype)};
   EvaluationTensors out = hop_tensors(patterns, pointers, pairs() ? 1 : 3, shape_.steps);
-  const int64_t T = logits.dim(2);
+  const int64_t T = logits.dim(2), R = logits.dim(0), B = logits.dim(1), K = logits.dim(3);
   out["query_logits"] = slice(logits, 2, T - 1, T);  // (R, B, 1, output width)
+  if (dense_) {  // the logits at every assignment's scored position (its rhs token in the triple layout)
+    const int64_t n = static_cast<int64_t>(shape_.chains) * shape_.steps;
+    out["assignment_logits"] = pairs() ? slice(logits, 2, 0, n)
+                                       : reshape(slice(reshape(slice(logits, 2, 0, 3 * n), {R, B, n, 3, K}), 3, 2, 3),
+                                                 {R, B, n, K});
+  }
   return out;
 }
 
@@ -219,6 +225,7 @@ std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const 
       correct[depth] += hit;
       count[depth] += 1.0;
     }
+    if (dense_) add_assignment_accuracy(t.at("assignment_logits"), batch, examples, r, metrics[r]);
     metrics[r]["eval_loss"] = loss / static_cast<double>(B);
     metrics[r]["accuracy"] = right / static_cast<double>(B);
     for (int k = 1; k <= shape_.steps; ++k)
@@ -226,6 +233,30 @@ std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const 
   }
   add_hop_scores(t, examples, shape_.variables, shape_.steps, metrics);
   return metrics;
+}
+
+void RetrievalTask::add_assignment_accuracy(const Tensor& assignment_logits, const Batch& batch,
+                                            const std::vector<ReadExample>& examples, int64_t replica,
+                                            Metrics& metrics) const {
+  const int64_t B = assignment_logits.dim(1), n = assignment_logits.dim(2), K = assignment_logits.dim(3);
+  const int64_t T = batch.targets.dim(2);
+  const std::vector<float> logits = slice(assignment_logits, 0, replica, replica + 1).to_vector<float>();
+  const std::vector<int32_t> targets = batch.targets.to_vector<int32_t>();
+  std::vector<double> correct(shape_.steps + 1, 0.0), count(shape_.steps + 1, 0.0);
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t row = replica * B + b;
+    const std::vector<Assignment>& assignments = examples[row].assignments;
+    for (int64_t i = 0; i < n; ++i) {
+      const int depth = hops_to_value(assignments, assignments[i].lhs, shape_.variables);  // 0: a broken chain
+      if (depth == 0) continue;
+      const float* z = &logits[(b * n + i) * K];
+      const int64_t position = pairs() ? i : 3 * i + 2;
+      correct[depth] += std::max_element(z, z + K) - z == targets[row * T + position];
+      count[depth] += 1.0;
+    }
+  }
+  for (int k = 1; k <= shape_.steps; ++k)
+    if (count[k] > 0) metrics[fmt::format("assignment_accuracy.depth{}", k)] = correct[k] / count[k];
 }
 
 std::vector<AnalysisMetric> RetrievalTask::analysis_metrics() const {

@@ -28,7 +28,10 @@ class RetrievalTask final : public Task {
   Batch sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
                uint32_t step) const override;
   Tensor loss_mask_for(const Tensor& inputs) const override;
-  // eval_loss and accuracy at the query, and accuracy.depth<k> for k = 1 .. D (chance: 1 / values).
+  // eval_loss and accuracy at the query, and accuracy.depth<k> for k = 1 .. D (chance: 1 / values). With the
+  // dense target also assignment_accuracy.depth<k>: at the assignments of v_k, k hops from their value (Lutz's
+  // depth of a variable; it takes k - 1 lookups, one fewer than the query of depth k).
+  // Both through training, with the hop scores of hop_scores.h.
   EvaluationTensors evaluation_tensors(const Transformer& model, const Batch& batch) const override;
   std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const override;
   // Position "query"; token "answer" (the value); masks depth<k> (the queries k hops deep); metrics answer_loss,
@@ -44,6 +47,9 @@ class RetrievalTask final : public Task {
   // Token ids of the triple layout: variables, then values, then '=' and '?'.
   int value_token(int value) const { return pairs() ? value : shape_.variables + value; }
   int output_width() const { return pairs() ? shape_.values : shape_.variables + shape_.values + 2; }
+  // assignment_accuracy.depth<k> of one replica from its logits at the assignments (R, B, n, output width).
+  void add_assignment_accuracy(const Tensor& assignment_logits, const Batch& batch,
+                               const std::vector<ReadExample>& examples, int64_t replica, Metrics& metrics) const;
   // Every example of a batch, read back from its inputs (R, B, T[, 2]), replica-major.
   std::vector<ReadExample> read_examples(const Tensor& inputs) const;
   int pair_width() const { return (shape_.variables + 1) + (shape_.variables + shape_.values); }
