@@ -186,6 +186,26 @@ TEST_CASE("configs/retrieval/quick_1layer.json: one layer solves depth 1 and no 
   CHECK(solved_at > 0);
   CHECK(table["per_seed"][0]["depth_pass"]["1"].get<int>() == solved_at);
   CHECK(read_text(dir / "figures" / "staircase.png").substr(1, 3) == "PNG");
+
+  // scripts/figures/retrieval_order.py draws its own examples and runs the checkpoint through `mechlab forward`:
+  // on them too the run solves depth 1 and not depth 2, in either order of the chain's two assignments.
+  for (int depth : {1, 2}) {
+    const fs::path table_path = dir / ("order" + std::to_string(depth) + ".json");
+    const std::string order = "/usr/bin/python3 " + source_dir() + "/scripts/figures/retrieval_order.py " + run.string() +
+                              " --depth " + std::to_string(depth) + " --examples 1000 --mechlab " + mechlab_binary() +
+                              " --json " + table_path.string() + " > " + (dir / "order.log").string() + " 2>&1";
+    const int order_status = std::system(order.c_str());
+    INFO(read_text(dir / "order.log"));
+    REQUIRE(order_status == 0);
+    const nlohmann::json by_order = nlohmann::json::parse(read_text(table_path));
+    CHECK(by_order["examples"] == 1000);
+    if (depth == 1) CHECK(by_order["accuracy"].get<double>() >= 0.95);
+    if (depth == 2) {
+      REQUIRE(by_order["pairs"].size() == 1);
+      CHECK(by_order["pairs"][0]["before"].get<double>() < 2 * chance_among_chains);
+      CHECK(by_order["pairs"][0]["after"].get<double>() < 2 * chance_among_chains);
+    }
+  }
 }
 
 TEST_CASE("retrieval hop scores: the mass a head puts on each hop's assignment, and on the assignment it points to") {
