@@ -6,8 +6,8 @@
 #                                  [--time-limit SECONDS] [--runs-only|--figures-only]
 #
 # --small (default): d_model 64, short runs of the pair-token settings (one layer; two layers with and without
-#   the curriculum), on the CPU in about 10 minutes on 2 cores. --paper: d_model 128, batch 512, 16k steps and 8
-#   seeds per setting, the layers x depth grid and the triple-token settings, for one GPU. --jobs N trains N
+#   the curriculum), on the CPU in about 10 minutes on 2 cores. --paper: d_model 128, batch 1024, 8 seeds per
+#   setting, the layers x depth grid and the triple-token depth law, for one GPU (TF32 products). --jobs N trains N
 #   settings at once (default 1; on a GPU several runs share the device well); --only REGEX trains the settings
 #   whose names match it (awk). MECHLAB_BINARY names a mechlab to use instead of building one. Runs go to
 #   results/retrieval/<scale>/<setting>, the emergence table and figures to results/retrieval/<scale>/figures.
@@ -52,20 +52,19 @@ small_settings() {
   echo "pair_L2_D3 pair_2layer task.steps=3 train.steps=6000 seeds=[0,1] $s train.batch_size=512"
 }
 paper_settings() {
-  echo "pair_L1_D4 pair_2layer model.n_layers=1 train.steps=8000"
-  echo "pair_L2_D4 pair_2layer"
-  echo "pair_L2_D4_fixed pair_2layer task.query_depth=fixed"
-  local layers depth
-  for cell in 1:2 1:3 2:2 2:3 2:5 3:2 3:3 3:4 3:5 3:8 3:13; do
-    layers=${cell%:*} depth=${cell#*:}
-    echo "grid_L${layers}_D${depth} pair_2layer model.n_layers=$layers task.steps=$depth"
+  # Batch 1024 (pair_2layer.json) with TF32 products: the settings of docs/studies/retrieval.md.
+  local p="train.matmul_precision=tf32"
+  echo "pair_L1_D4 pair_2layer model.n_layers=1 train.steps=8000 $p"
+  echo "pair_L2_D4 pair_2layer $p"
+  echo "pair_L2_D4_fixed pair_2layer task.query_depth=fixed $p"
+  local layers depth steps
+  for cell in 1:2 1:3 2:2 2:3 2:5 3:5; do
+    layers=${cell%:*} depth=${cell#*:} steps=$([ "${cell%:*}" = 1 ] && echo 8000 || echo 16000)
+    echo "grid_L${layers}_D${depth} pair_2layer model.n_layers=$layers task.steps=$depth train.steps=$steps $p"
   done
-  # Triple tokens with the dense target (with the query-only one even depth 1 stays at chance at d_model 64 within
-  # 6k steps), 4 seeds: a two-layer step at D = 16 is about 0.3 TFLOP for 4 seeds.
+  # Triple tokens, dense target over interleaved chains, rotary positions: the depth law against layers.
   for layers in 2 3 4; do
-    for depth in 2 4 16; do
-      echo "triple_L${layers}_D${depth} triple_dense_rotary model.n_layers=$layers task.steps=$depth seeds=[0,1,2,3]"
-    done
+    echo "triple_L${layers}_D8 triple_dense_rotary model.n_layers=$layers task.steps=8 $p"
   done
 }
 
