@@ -29,7 +29,7 @@ Batch in_model_precision(Batch batch, const Transformer& model) {
 AnalysisPlan plan_analyses(const nlohmann::json& spec, const std::string& where, const RunConfig& run, const Task& task) {
   auto path = [&](const std::string& key) { return where.empty() ? key : where + "." + key; };
   SpecReader top(spec, where.empty() ? "(spec)" : where);
-  top.only({"analyses", "batch", "batch_size", "chunk"});
+  top.only({"analyses", "batch", "batch_size", "chunk", "contrast"});
   AnalysisPlan plan;
   // "contrast": the task's clean/corrupted pairs; "eval": the run's own evaluation batch (no corrupted side),
   // on which ablations give exactly the metrics the run logged.
@@ -41,11 +41,19 @@ AnalysisPlan plan_analyses(const nlohmann::json& spec, const std::string& where,
   if (!spec.contains("analyses") || !spec["analyses"].is_array() || spec["analyses"].empty())
     throw ConfigError(path("analyses"), "give a non-empty list of analyses, e.g. [{\"name\": \"heads\", \"kind\": \"ablation\"}]");
 
+  // "contrast": which of the task's corruptions (its first when not given).
+  const std::vector<std::string> kinds = task.contrast_kinds();
+  std::string kind;
+  if (top.has("contrast")) {
+    if (eval_batch) throw ConfigError(path("contrast"), "the eval batch has no corrupted side; remove contrast");
+    if (kinds.empty()) throw ConfigError(path("contrast"), "this task has one contrast batch; remove contrast");
+    kind = top.choice("contrast", kinds, kinds.front());
+  }
   const std::vector<ReplicaKey> keys = run.replica_keys();
   SpecTarget target{run.model, task.analysis_metrics(), task.sequence_length(), false, {}};
   try {
     if (eval_batch) throw std::invalid_argument("the eval batch has no corrupted side");
-    plan.contrast = task.contrast_batch(keys, plan.batch_size);
+    plan.contrast = task.contrast_batch(keys, plan.batch_size, kind);
     target.has_contrast = true;
   } catch (const std::invalid_argument&) {
     plan.contrast.clean =

@@ -54,6 +54,7 @@ void write_analysis_batch(const fs::path& folder, const ContrastBatch& batch, in
   for (const auto& [role, positions] : notes.positions) saved.arrays["position." + role] = positions;
   for (const auto& [role, tokens] : notes.tokens) saved.arrays["token." + role] = tokens;
   for (const auto& [role, mask] : notes.masks) saved.arrays["mask." + role] = mask;
+  for (const auto& [name, label] : notes.labels) saved.arrays["label." + name] = label;
   saved.table["description"] = batch.description;
   write_analysis_result(folder, saved, replicas, nlohmann::json::object());
 }

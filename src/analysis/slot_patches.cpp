@@ -237,6 +237,7 @@ Batch tiled(const Batch& batch, int64_t copies) {
   for (const auto& [role, positions] : batch.annotations.positions) out.annotations.positions[role] = tile(positions);
   for (const auto& [role, tokens] : batch.annotations.tokens) out.annotations.tokens[role] = tile(tokens);
   for (const auto& [role, mask] : batch.annotations.masks) out.annotations.masks[role] = tile(mask);
+  for (const auto& [name, label] : batch.annotations.labels) out.annotations.labels[name] = tile(label);
   return out;
 }
 

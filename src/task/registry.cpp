@@ -3,6 +3,7 @@
 #include "config/config_error.h"
 #include "tasks/bigram_backcopy/bigram_backcopy_task.h"
 #include "tasks/icl_linreg/icl_linreg_task.h"
+#include "tasks/ioi/ioi_task.h"
 #include "tasks/retrieval/retrieval_task.h"
 
 namespace mechlab {
@@ -22,6 +23,10 @@ const std::vector<TaskEntry>& task_registry() {
                      "Multi-step variable retrieval (Musat 2025): stacked attention heads, one hop per layer",
                      RetrievalTask::options(),
                      [](const nlohmann::json& o) -> std::unique_ptr<Task> { return std::make_unique<RetrievalTask>(o); }});
+    tasks.push_back({"ioi",
+                     "Indirect object identification (Wang et al. 2022) trained from scratch: its heads and circuit",
+                     IoiTask::options(),
+                     [](const nlohmann::json& o) -> std::unique_ptr<Task> { return std::make_unique<IoiTask>(o); }});
     return tasks;
   }();
   return registry;

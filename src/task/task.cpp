@@ -17,7 +17,8 @@ double Task::evaluation_bytes(const TransformerConfig& model, double sequences) 
   return activation_bytes(model, sequences, static_cast<double>(sequence_length()), false);
 }
 
-ContrastBatch Task::contrast_batch(const std::vector<ReplicaKey>& /*replicas*/, int64_t /*batch_size*/) const {
+ContrastBatch Task::contrast_batch(const std::vector<ReplicaKey>& /*replicas*/, int64_t /*batch_size*/,
+                                   const std::string& /*kind*/) const {
   throw std::invalid_argument("this task has no contrast batches (clean/corrupted pairs) to patch between");
 }
 

@@ -88,10 +88,13 @@ class Task {
   }
 
   // For analysis (mechlab analyze): clean/corrupted pairs of `batch_size` examples per replica, drawn from
-  // RandomStream::analysis; the reference batch mean and resample ablations draw from (default: the task's
-  // own distribution, step 1 of that stream); the metrics an analysis may name. A task without contrast
-  // batches throws std::invalid_argument saying so.
-  virtual ContrastBatch contrast_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size) const;
+  // RandomStream::analysis, of one of the task's contrast kinds (a spec's "contrast"; "" is the first, and a
+  // task with an empty list has one unnamed kind); the reference batch mean and resample ablations draw from
+  // (default: the task's own distribution, step 1 of that stream); the metrics an analysis may name. A task
+  // without contrast batches throws std::invalid_argument saying so.
+  virtual std::vector<std::string> contrast_kinds() const { return {}; }
+  virtual ContrastBatch contrast_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size,
+                                       const std::string& kind) const;
   virtual Batch reference_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size) const {
     return sample(replicas, batch_size, RandomStream::analysis, 1);
   }

@@ -37,7 +37,8 @@ class BigramBackcopyTask final : public Task {
   std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const override;
   // Clean sequences with a copy to make and the same sequences with the copied token changed
   // (tasks/bigram_backcopy/contrast.cpp); metrics logit_diff, answer_loss, accuracy at the trigger, and loss.
-  ContrastBatch contrast_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size) const override;
+  ContrastBatch contrast_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size,
+                               const std::string& kind) const override;
   std::vector<AnalysisMetric> analysis_metrics() const override;
   void annotate(Batch& batch) const override;
   // The 65 characters in id order, then "<s>".

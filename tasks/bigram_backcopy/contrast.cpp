@@ -18,7 +18,8 @@ int64_t last_copy(const BigramBackcopyProcess& process, const int32_t* x, int64_
 }
 }  // namespace
 
-ContrastBatch BigramBackcopyTask::contrast_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size) const {
+ContrastBatch BigramBackcopyTask::contrast_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size,
+                                                const std::string& /*kind: one*/) const {
   const int64_t R = static_cast<int64_t>(replicas.size()), T = seq_len_, B = batch_size;
   const int64_t skip = bos_ ? 0 : 1;
   std::vector<int> characters;  // the replacements: non-trigger characters

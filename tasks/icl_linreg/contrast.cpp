@@ -13,7 +13,8 @@ void IclLinregTask::annotate(Batch& batch) const {
       Tensor::from_vector<int32_t>({R, B}, std::vector<int32_t>(R * B, static_cast<int32_t>(T - 1)));
 }
 
-ContrastBatch IclLinregTask::contrast_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size) const {
+ContrastBatch IclLinregTask::contrast_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size,
+                                           const std::string& /*kind: one*/) const {
   Batch clean = sample(replicas, batch_size, RandomStream::analysis, 0);
   annotate(clean);
   const int64_t R = clean.inputs.dim(0), B = clean.inputs.dim(1), T = clean.inputs.dim(2), W = clean.inputs.dim(3);

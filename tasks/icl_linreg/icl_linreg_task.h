@@ -34,7 +34,8 @@ class IclLinregTask final : public Task {
   std::vector<Metrics> summarize(const EvaluationTensors& host_tensors, const Batch& batch) const override;
   // Clean prompts and the same prompts with every y negated (the prompt of -beta and -noise, as likely as
   // the clean one; tasks/icl_linreg/contrast.cpp); metrics prediction (output 0 at the query) and loss.
-  ContrastBatch contrast_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size) const override;
+  ContrastBatch contrast_batch(const std::vector<ReplicaKey>& replicas, int64_t batch_size,
+                               const std::string& kind) const override;
   std::vector<AnalysisMetric> analysis_metrics() const override;
   void annotate(Batch& batch) const override;
   // mse_by_length.csv (task.eval_lengths), kq.npy and ov.npy beside each dump (length_sweep.h).

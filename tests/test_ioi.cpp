@@ -1,0 +1,213 @@
+// Indirect object identification: the prompts of both presets (where the names stand, the held-out name pairs,
+// the 60 symbolic sequences), the contrast batches, the attention role scores on uniform attention, and a short
+// run in which one layer with two heads goes from chance to 100% on the symbolic preset in every seed.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "config/run_schema.h"
+#include "report.h"
+#include "subprocess.h"
+#include "tasks/ioi/ioi_task.h"
+
+using namespace mechlab;
+using namespace mechlab::testing;
+namespace fs = std::filesystem;
+
+namespace {
+nlohmann::json options(nlohmann::json changes = nlohmann::json::object()) {
+  nlohmann::json o = run_schema().resolve({{"name", "t"}, {"task", {{"name", "ioi"}}}})["task"];
+  o.update(changes);
+  return o;
+}
+
+std::vector<int32_t> ints(const Tensor& t) { return t.to_vector<int32_t>(); }
+}  // namespace
+
+TEST_CASE("ioi templates: IO once, S twice, in ABBA and BABA order; evaluation pairs held out from training") {
+  const IoiTask task(options());
+  const IoiPrompts prompts(IoiPreset::templates, 0, 8, 8, 8, 0.2);
+  const int64_t B = 400, T = task.sequence_length();
+  CHECK(T == 15);
+  std::set<std::pair<int, int>> train_pairs, eval_pairs;
+  for (RandomStream stream : {RandomStream::data, RandomStream::eval_data}) {
+    const Batch b = task.sample({{3, 0}}, B, stream, 7);
+    const std::vector<int32_t> x = ints(b.inputs), y = ints(b.targets);
+    const Annotations& a = b.annotations;
+    const std::vector<int32_t> io = ints(a.token("io")), s = ints(a.token("s")), io_at = ints(a.position("io")),
+                               s1_at = ints(a.position("s1")), s2_at = ints(a.position("s2")),
+                               end_at = ints(a.position("end")), abba = ints(a.labels.at("abba"));
+    int abba_count = 0;
+    for (int64_t e = 0; e < B; ++e) {
+      const int32_t* p = &x[e * T];
+      CHECK(p[0] == 0);  // <s>
+      CHECK(p[io_at[e]] == io[e]);
+      CHECK(p[s1_at[e]] == s[e]);
+      CHECK(p[s2_at[e]] == s[e]);
+      CHECK(io[e] != s[e]);
+      CHECK(end_at[e] == T - 1);
+      CHECK(y[e * T + T - 1] == io[e]);
+      CHECK((io_at[e] < s1_at[e]) == (abba[e] == 1));
+      CHECK(s2_at[e] > std::max(io_at[e], s1_at[e]));
+      int io_count = 0, s_count = 0;
+      for (int64_t t = 0; t < T; ++t) io_count += p[t] == io[e], s_count += p[t] == s[e];
+      CHECK(io_count == 1);
+      CHECK(s_count == 2);
+      abba_count += abba[e];
+      const int i = prompts.name_index(io[e]), j = prompts.name_index(s[e]);
+      CHECK(prompts.held_out(i, j) == prompts.held_out(j, i));
+      CHECK(prompts.held_out(i, j) == (stream == RandomStream::eval_data));
+      (stream == RandomStream::data ? train_pairs : eval_pairs).insert({std::min(i, j), std::max(i, j)});
+    }
+    CHECK(std::abs(abba_count / double(B) - 0.5) < 0.08);
+    const std::vector<float> mask = b.loss_mask.to_vector<float>();
+    for (int64_t t = 0; t < T; ++t) CHECK(mask[t] == (t == T - 1 ? 1.0f : 0.0f));  // the answer only
+  }
+  for (const auto& pair : eval_pairs) CHECK(train_pairs.count(pair) == 0);
+  int held = 0;
+  for (int i = 0; i < 32; ++i)
+    for (int j = i + 1; j < 32; ++j) held += prompts.held_out(i, j);
+  CHECK(std::abs(held / 496.0 - 0.2) < 0.06);
+}
+
+TEST_CASE("ioi symbolic: the 60 sequences '<s> A B B <mid>' and '<s> B A B <mid>', each epoch in its own order") {
+  const IoiTask task(options({{"preset", "symbolic"}}));
+  CHECK(task.sequence_length() == 5);
+  CHECK(task.vocabulary().size() == 8);
+  const std::vector<int32_t> x = ints(task.sample({{1, 0}}, 60, RandomStream::eval_data, 0).inputs);
+  std::set<std::vector<int32_t>> all;
+  for (int e = 0; e < 60; ++e) {
+    const std::vector<int32_t> p(x.begin() + e * 5, x.begin() + (e + 1) * 5);
+    CHECK(p[0] == 0);
+    CHECK(p[4] == 1);  // <mid>
+    CHECK(p[3] == (p[1] == p[3] ? p[1] : p[2]));
+    CHECK(p[1] != p[2]);
+    all.insert(p);
+  }
+  CHECK(all.size() == 60);
+  // Training: every sequence once in each epoch of 60 examples (batches of 20 here), in different orders.
+  std::vector<std::vector<int32_t>> epochs(2);
+  for (uint32_t step = 0; step < 6; ++step) {
+    const std::vector<int32_t> t = ints(task.sample({{1, 0}}, 20, RandomStream::data, step).inputs);
+    for (int e = 0; e < 20; ++e) epochs[step / 3].insert(epochs[step / 3].end(), t.begin() + e * 5, t.begin() + (e + 1) * 5);
+  }
+  for (const auto& epoch : epochs) {
+    std::set<std::vector<int32_t>> seen;
+    for (int e = 0; e < 60; ++e) seen.insert(std::vector<int32_t>(epoch.begin() + e * 5, epoch.begin() + (e + 1) * 5));
+    CHECK(seen.size() == 60);
+  }
+  CHECK(epochs[0] != epochs[1]);
+}
+
+TEST_CASE("ioi contrast batches: ABC, S2-flip and IO-swap rewrite only the names") {
+  const IoiTask task(options());
+  const int64_t B = 64, T = task.sequence_length();
+  CHECK(task.contrast_kinds() == std::vector<std::string>{"abc", "s2_flip", "io_swap"});
+  for (const std::string kind : {"abc", "s2_flip", "io_swap"}) {
+    INFO(kind);
+    const ContrastBatch c = task.contrast_batch({{2, 0}}, B, kind);
+    const std::vector<int32_t> clean = ints(c.clean.inputs), corrupted = ints(c.corrupted.inputs);
+    const Annotations& a = c.clean.annotations;
+    const std::vector<int32_t> io = ints(a.token("io")), s = ints(a.token("s")), io_at = ints(a.position("io")),
+                               s1_at = ints(a.position("s1")), s2_at = ints(a.position("s2"));
+    CHECK(ints(c.corrupted.annotations.token("io")) == io);  // the clean roles hold for both
+    for (int64_t e = 0; e < B; ++e) {
+      const int32_t *p = &clean[e * T], *q = &corrupted[e * T];
+      for (int64_t t = 0; t < T; ++t)
+        if (t != io_at[e] && t != s1_at[e] && t != s2_at[e]) CHECK(p[t] == q[t]);
+      if (kind == "abc") {
+        const std::set<int32_t> names{q[io_at[e]], q[s1_at[e]], q[s2_at[e]]};
+        CHECK(names.size() == 3);
+        CHECK(names.count(io[e]) == 0);
+        CHECK(names.count(s[e]) == 0);
+      } else if (kind == "s2_flip") {
+        CHECK(q[io_at[e]] == io[e]);
+        CHECK(q[s1_at[e]] == s[e]);
+        CHECK(q[s2_at[e]] == io[e]);
+      } else {
+        CHECK(q[io_at[e]] == s[e]);
+        CHECK(q[s1_at[e]] == io[e]);
+        CHECK(q[s2_at[e]] == io[e]);
+      }
+    }
+  }
+  // The mean-ablation reference: ABC prompts, three distinct names each.
+  const Batch reference = task.reference_batch({{2, 0}}, B);
+  const std::vector<int32_t> r = ints(reference.inputs);
+  const std::vector<int32_t> io_at = ints(reference.annotations.position("io")),
+                             s1_at = ints(reference.annotations.position("s1")),
+                             s2_at = ints(reference.annotations.position("s2"));
+  for (int64_t e = 0; e < B; ++e)
+    CHECK(std::set<int32_t>{r[e * T + io_at[e]], r[e * T + s1_at[e]], r[e * T + s2_at[e]]}.size() == 3);
+}
+
+TEST_CASE("ioi role scores: under uniform causal attention each is 1 / (the reading position + 1)") {
+  // Zero weights make every query attend uniformly to the positions up to it: the score from position q to a
+  // position before it is 1 / (q + 1), and END -> S counts S1 and S2.
+  const IoiTask task(options({{"preset", "symbolic"}}));
+  TransformerConfig c;
+  c.n_layers = 1;
+  c.n_heads = 2;
+  c.d_model = 8;
+  c.d_mlp = 0;
+  c.n_ctx = 5;
+  c.d_vocab = static_cast<int>(task.vocabulary().size());
+  c.init = {InitScheme::zeros, 1.0};
+  const Transformer zero(c, {{1, 0}});
+  const Batch batch = task.sample({{1, 0}}, 60, RandomStream::eval_data, 0);
+  const Metrics m = task.summarize([&] {
+    Task::EvaluationTensors host;
+    for (const auto& [name, tensor] : task.evaluation_tensors(zero, batch)) host[name] = tensor.to(Device::cpu);
+    return host;
+  }(), batch)[0];
+  for (const char* head : {"L0H0", "L0H1"}) {
+    CHECK(m.at(std::string("attn_end_io.") + head) == doctest::Approx(1.0 / 5));
+    CHECK(m.at(std::string("attn_end_s.") + head) == doctest::Approx(2.0 / 5));
+    CHECK(m.at(std::string("attn_s2_s1.") + head) == doctest::Approx(1.0 / 4));
+    // S1 + 1 is position 3 in ABBA and 2 in BABA, half the sequences each.
+    CHECK(m.at(std::string("attn_s1p1_s1.") + head) == doctest::Approx((1.0 / 4 + 1.0 / 3) / 2));
+  }
+  CHECK(m.at("accuracy") == 0.0);  // equal logits: IO is not above S
+  CHECK(m.at("logit_diff") == 0.0);
+}
+
+TEST_CASE("configs/ioi/symbolic_1layer_2heads.json: one layer with two heads goes from chance to 100% in every seed") {
+  TempDir dir;
+  const fs::path run = dir / "run";
+  const ProcessResult r = run_mechlab({"run", source_dir() + "/configs/ioi/symbolic_1layer_2heads.json", "seeds=[0,1,2,3,4,5,6,7]",
+                                       "train.steps=3000", "outputs.dumps=none", "--out", run.string()});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  for (int seed = 0; seed < 8; ++seed) {
+    INFO("seed " << seed);
+    std::ifstream in(run / ("replica_" + std::to_string(seed)) / "metrics.jsonl");
+    std::vector<nlohmann::json> evals;
+    for (std::string line; std::getline(in, line);) {
+      nlohmann::json record = nlohmann::json::parse(line);
+      if (record.contains("accuracy")) evals.push_back(record);
+    }
+    REQUIRE(evals.size() >= 2);
+    CHECK(std::abs(evals.front()["accuracy"].get<double>() - 0.5) < 0.15);
+    CHECK(evals.back()["accuracy"].get<double>() == 1.0);
+    CHECK(evals.back()["logit_diff"].get<double>() > 3.0);
+  }
+
+  // Analyses choose the corruption: with S2 flipped the name said twice is IO, so the trained model's logit
+  // difference (IO minus S, scored against the clean roles) turns negative; an unknown corruption is refused.
+  write_text(dir / "spec.json", R"({"contrast": "s2_flip", "batch_size": 60,
+    "analyses": [{"name": "resid", "kind": "activation_patching", "family": "resid_pre", "metric": "logit_diff"}]})");
+  const ProcessResult analyzed = run_mechlab({"analyze", run.string(), (dir / "spec.json").string()});
+  REQUIRE_MESSAGE(analyzed.exit_code == 0, analyzed.err);
+  const nlohmann::json table = nlohmann::json::parse(read_text(run / "analysis" / "resid" / "table.json"));
+  INFO(table.dump());
+  for (int seed = 0; seed < 8; ++seed) {
+    CHECK(table["baseline"]["clean"][seed].get<double>() > 3.0);
+    CHECK(table["baseline"]["corrupted"][seed].get<double>() < 0.0);
+  }
+  const ProcessResult refused = run_mechlab({"analyze", run.string(), (dir / "spec.json").string(), "contrast=abd"});
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.err.find("contrast") != std::string::npos);
+  CHECK(refused.err.find("s2_flip") != std::string::npos);
+}
