@@ -225,7 +225,7 @@ std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const 
       correct[depth] += hit;
       count[depth] += 1.0;
     }
-    if (dense_) add_assignment_accuracy(t.at("assignment_logits"), batch, examples, r, metrics[r]);
+    if (dense_) add_assignment_accuracy(t.at("assignment_logits"), targets, examples, r, metrics[r]);
     metrics[r]["eval_loss"] = loss / static_cast<double>(B);
     metrics[r]["accuracy"] = right / static_cast<double>(B);
     for (int k = 1; k <= shape_.steps; ++k)
@@ -235,13 +235,12 @@ std::vector<Metrics> RetrievalTask::summarize(const EvaluationTensors& t, const 
   return metrics;
 }
 
-void RetrievalTask::add_assignment_accuracy(const Tensor& assignment_logits, const Batch& batch,
+void RetrievalTask::add_assignment_accuracy(const Tensor& assignment_logits, const std::vector<int32_t>& targets,
                                             const std::vector<ReadExample>& examples, int64_t replica,
                                             Metrics& metrics) const {
   const int64_t B = assignment_logits.dim(1), n = assignment_logits.dim(2), K = assignment_logits.dim(3);
-  const int64_t T = batch.targets.dim(2);
+  const int64_t T = static_cast<int64_t>(targets.size()) / (assignment_logits.dim(0) * B);
   const std::vector<float> logits = slice(assignment_logits, 0, replica, replica + 1).to_vector<float>();
-  const std::vector<int32_t> targets = batch.targets.to_vector<int32_t>();
   std::vector<double> correct(shape_.steps + 1, 0.0), count(shape_.steps + 1, 0.0);
   for (int64_t b = 0; b < B; ++b) {
     const int64_t row = replica * B + b;

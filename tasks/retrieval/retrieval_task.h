@@ -47,8 +47,9 @@ class RetrievalTask final : public Task {
   // Token ids of the triple layout: variables, then values, then '=' and '?'.
   int value_token(int value) const { return pairs() ? value : shape_.variables + value; }
   int output_width() const { return pairs() ? shape_.values : shape_.variables + shape_.values + 2; }
-  // assignment_accuracy.depth<k> of one replica from its logits at the assignments (R, B, n, output width).
-  void add_assignment_accuracy(const Tensor& assignment_logits, const Batch& batch,
+  // assignment_accuracy.depth<k> of one replica from its logits at the assignments (R, B, n, output width) and
+  // the batch's targets (R, B, T).
+  void add_assignment_accuracy(const Tensor& assignment_logits, const std::vector<int32_t>& targets,
                                const std::vector<ReadExample>& examples, int64_t replica, Metrics& metrics) const;
   // Every example of a batch, read back from its inputs (R, B, T[, 2]), replica-major.
   std::vector<ReadExample> read_examples(const Tensor& inputs) const;
