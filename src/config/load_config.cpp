@@ -1,5 +1,7 @@
 #include "config/load_config.h"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 
 #include "analysis/analysis_plan.h"
@@ -31,9 +33,11 @@ LoadedConfig load_config(const std::filesystem::path& file, const std::vector<st
   // Learned positions have n_ctx rows: a task's longer sequences would fail at the first step instead.
   const int64_t length = loaded.task->sequence_length();
   if (loaded.run.model.positions == Positions::learned && loaded.run.model.n_ctx < length)
-    throw ConfigError("model.n_ctx", "is " + std::to_string(loaded.run.model.n_ctx) + ", but the task's sequences have " +
-                                         std::to_string(length) + " positions (learned positions need a row each); "
-                                         "set it to 0 (the task's length) or at least " + std::to_string(length));
+    throw ConfigError("model.n_ctx", fmt::format("is {}, but the task's sequences have {} positions ({}); learned "
+                                                 "positions need a row each: set it to 0 (the task's length) or at "
+                                                 "least {}",
+                                                 loaded.run.model.n_ctx, length, loaded.task->sequence_length_key(),
+                                                 length));
   // Checked here, not at the first analysis step: a bad entry must not surface hours into training.
   if (loaded.run.analysis.enabled()) plan_analyses(loaded.run.analysis.spec(), "analysis", loaded.run, *loaded.task);
   return loaded;

@@ -50,9 +50,6 @@ Schema BigramBackcopyTask::options() {
 void BigramBackcopyTask::adapt_model(nlohmann::json& model) const {
   require_model_value(model, "d_vocab", process_.vocab_size(), "bigram_backcopy has 65 characters plus BOS");
   if (model["n_ctx"].get<int64_t>() == 0) model["n_ctx"] = seq_len_;
-  if (model["n_ctx"].get<int64_t>() < seq_len_ && model["positions"] == "learned")
-    throw ConfigError("model.n_ctx", fmt::format("is {} but task.seq_len is {}; raise n_ctx or leave it at 0",
-                                                 model["n_ctx"].get<int64_t>(), seq_len_));
   if (model["input"] != "tokens") throw ConfigError("model.input", "bigram_backcopy feeds tokens; set it to tokens");
   if (model["output"] != "logits") throw ConfigError("model.output", "bigram_backcopy predicts tokens; set it to logits");
 }
