@@ -8,6 +8,7 @@
 #include "autograd/grad_mode.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
+#include "nn/attention_patterns.h"
 #include "ops/ops.h"
 #include "tensor/replica_slice.h"
 
@@ -57,16 +58,13 @@ Tensor last_position_sink_attention(const Transformer& model, const Tensor& prob
   const TransformerConfig& c = model.config();
   const int64_t R = model.replicas(), N = probe.dim(0), T = probe.dim(1), V = N / prefixes, H = c.n_heads;
   const Tensor inputs = broadcast_to(reshape(probe.to(model.device()), {1, N, T}), {R, N, T});  // every replica
-  ActivationHooks hooks;
-  for (int l = 0; l < c.n_layers; ++l)
-    if (c.layer(l).attention) hooks.capture(fmt::format("blocks.{}.attn.hook_pattern", l));
-  model.forward(inputs, &hooks);
+  const std::vector<Tensor> patterns = forward_with_patterns(model, inputs).patterns;
 
   std::vector<float> table(R * c.n_layers * H * V, std::numeric_limits<float>::quiet_NaN());
   for (int l = 0; l < c.n_layers; ++l) {
     if (!c.layer(l).attention) continue;
     // (R, N, H, T, T) -> the last query's attention on key 0.
-    const Tensor last = slice(slice(hooks.get(fmt::format("blocks.{}.attn.hook_pattern", l)), 3, T - 1, T), 4, 0, 1);
+    const Tensor last = slice(slice(patterns[l], 3, T - 1, T), 4, 0, 1);
     const std::vector<float> sink = last.to(Device::cpu).to_vector<float>();  // (R, N, H)
     for (int64_t r = 0; r < R; ++r)
       for (int64_t h = 0; h < H; ++h)

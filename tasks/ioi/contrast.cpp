@@ -32,7 +32,7 @@ ContrastBatch IoiTask::contrast_batch(const std::vector<ReplicaKey>& replicas, i
   for (int64_t r = 0; r < R; ++r) {
     const Philox names(replicas[r], RandomStream::analysis, 2);  // step 1 is the reference batch's
     for (int64_t b = 0; b < B; ++b) {
-      clean.push_back(prompt_at(replicas[r], RandomStream::analysis, 0, b, B));
+      clean.push_back(prompt_at(replicas[r], RandomStream::analysis, 0, b));
       corrupted.push_back(prompts_.rewrite(clean.back(), corrupted_names(prompts_, clean.back(), chosen, names,
                                                                          static_cast<uint64_t>(b) * 4)));
     }
@@ -51,7 +51,7 @@ Batch IoiTask::reference_batch(const std::vector<ReplicaKey>& replicas, int64_t 
   for (int64_t r = 0; r < R; ++r) {
     const Philox names(replicas[r], RandomStream::analysis, 3);
     for (int64_t b = 0; b < B; ++b) {
-      const IoiPrompt p = prompt_at(replicas[r], RandomStream::analysis, 1, b, B);
+      const IoiPrompt p = prompt_at(replicas[r], RandomStream::analysis, 1, b);
       abc.push_back(prompts_.rewrite(p, corrupted_names(prompts_, p, "abc", names, static_cast<uint64_t>(b) * 4)));
     }
   }

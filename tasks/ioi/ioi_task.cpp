@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "config/config_error.h"
+#include "nn/attention_patterns.h"
 #include "ops/ops.h"
 
 namespace mechlab {
@@ -27,9 +28,9 @@ const std::vector<RolePair>& role_pairs() {
 }
 
 const nlohmann::json& checked(const nlohmann::json& o) {
-  const bool symbolic = o["preset"] == "symbolic";
-  const int names = o["names"].get<int>() > 0 ? o["names"].get<int>() : (symbolic ? 6 : 32);
-  if (symbolic && o["names"].get<int>() != 0 && o["names"].get<int>() != 6)
+  const bool symbolic = preset_of(o) == IoiPreset::symbolic;
+  const int names = o["names"].get<int>() > 0 ? o["names"].get<int>() : IoiPrompts::preset_names(preset_of(o));
+  if (symbolic && o["names"].get<int>() != 0 && o["names"].get<int>() != IoiPrompts::preset_names(IoiPreset::symbolic))
     throw ConfigError("task.names", "the symbolic preset has Adhikari's 6 names; leave task.names at 0");
   if (names < 5)
     throw ConfigError("task.names", "the ABC corruption needs three names besides IO and S: at least 5 names");
@@ -70,29 +71,40 @@ void IoiTask::adapt_model(nlohmann::json& model) const {
   if (model["n_ctx"].get<int64_t>() == 0) model["n_ctx"] = sequence_length();
 }
 
-IoiPrompt IoiTask::prompt_at(const ReplicaKey& replica, RandomStream stream, uint32_t step, int64_t b, int64_t B) const {
-  if (prompts_.preset() == IoiPreset::symbolic) {
-    const uint64_t n = static_cast<uint64_t>(prompts_.symbolic_count());
-    if (stream != RandomStream::data) return prompts_.sample(Philox(replica, stream, step), static_cast<uint64_t>(b), true);
-    // Training: epoch after epoch through the 60 sequences, each epoch in its own order.
-    const uint64_t global = static_cast<uint64_t>(step) * static_cast<uint64_t>(B) + static_cast<uint64_t>(b);
-    const uint64_t epoch = global / n;
-    const Philox order(replica, RandomStream::dataset, static_cast<uint32_t>(epoch));
-    std::vector<uint64_t> permutation(n);
-    for (uint64_t i = 0; i < n; ++i) permutation[i] = i;
-    for (uint64_t i = n - 1; i > 0; --i) std::swap(permutation[i], permutation[order.below(i, static_cast<uint32_t>(i + 1))]);
-    return prompts_.sample(order, permutation[global % n], false);
-  }
+IoiPrompt IoiTask::prompt_at(const ReplicaKey& replica, RandomStream stream, uint32_t step, int64_t b) const {
   return prompts_.sample(Philox(replica, stream, step), static_cast<uint64_t>(b), stream != RandomStream::data);
+}
+
+std::vector<uint64_t> IoiTask::epoch_order(const ReplicaKey& replica, uint64_t epoch) const {
+  const uint64_t n = static_cast<uint64_t>(prompts_.symbolic_count());
+  const Philox rng(replica, RandomStream::dataset, static_cast<uint32_t>(epoch));
+  std::vector<uint64_t> order(n);
+  for (uint64_t i = 0; i < n; ++i) order[i] = i;
+  for (uint64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.below(i, static_cast<uint32_t>(i + 1))]);
+  return order;
 }
 
 Batch IoiTask::sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
                       uint32_t step) const {
   const int64_t R = static_cast<int64_t>(replicas.size());
+  const bool by_epoch = prompts_.preset() == IoiPreset::symbolic && stream == RandomStream::data;
+  const uint64_t n = static_cast<uint64_t>(prompts_.symbolic_count());
   std::vector<IoiPrompt> prompts;
   prompts.reserve(R * batch_size);
-  for (int64_t r = 0; r < R; ++r)
-    for (int64_t b = 0; b < batch_size; ++b) prompts.push_back(prompt_at(replicas[r], stream, step, b, batch_size));
+  for (int64_t r = 0; r < R; ++r) {
+    std::vector<uint64_t> order;  // symbolic training: the order of the epoch `ordered`
+    uint64_t ordered = ~uint64_t{0};
+    for (int64_t b = 0; b < batch_size; ++b) {
+      if (!by_epoch) {
+        prompts.push_back(prompt_at(replicas[r], stream, step, b));
+        continue;
+      }
+      // Epoch after epoch through the 60 sequences, each epoch in its own order.
+      const uint64_t global = static_cast<uint64_t>(step) * static_cast<uint64_t>(batch_size) + static_cast<uint64_t>(b);
+      if (global / n != ordered) order = epoch_order(replicas[r], ordered = global / n);
+      prompts.push_back(prompts_.sample(Philox(replicas[r], stream, step), order[global % n], false));
+    }
+  }
   return batch_of(prompts, R, batch_size);
 }
 
@@ -133,34 +145,34 @@ Tensor IoiTask::loss_mask_for(const Tensor& inputs) const {
   return Tensor::from_vector<float>({R, B, T}, mask);
 }
 
-Task::EvaluationTensors IoiTask::evaluation_tensors(const Transformer& model, const Batch& batch) const {
-  ActivationHooks hooks;
-  const TransformerConfig& c = model.config();
-  for (int l = 0; l < c.n_layers; ++l)
-    if (c.layer(l).attention) hooks.capture(fmt::format("blocks.{}.attn.hook_pattern", l));
-  const Tensor logits = model.forward(batch.inputs, &hooks);
-  const int64_t R = logits.dim(0), B = logits.dim(1), T = logits.dim(2);
-  if (role_masks_.empty() || masks_for_ != batch.annotations.position("end").raw() ||
-      role_masks_.begin()->second.device() != logits.device()) {
-    role_masks_.clear();
-    for (const RolePair& pair : role_pairs()) {
-      std::vector<float> mask(R * B * T * T, 0.0f);
-      const std::vector<int32_t> from = batch.annotations.position(pair.from).to_vector<int32_t>();
-      for (const char* to_role : pair.to) {
-        const std::vector<int32_t> to = batch.annotations.position(to_role).to_vector<int32_t>();
-        for (int64_t e = 0; e < R * B; ++e) mask[(e * T + from[e]) * T + to[e]] = 1.0f;
-      }
-      role_masks_[pair.name] = Tensor::from_vector<float>({R, B, 1, T, T}, mask).to(logits.dtype()).to(logits.device());
+const std::map<std::string, Tensor>& IoiTask::role_masks_for(const Batch& batch, const Tensor& like) const {
+  const void* key = batch.annotations.position("end").raw();
+  if (!role_masks_.empty() && masks_for_ == key && role_masks_.begin()->second.device() == like.device())
+    return role_masks_;
+  const int64_t R = like.dim(0), B = like.dim(1), T = like.dim(2);
+  role_masks_.clear();
+  for (const RolePair& pair : role_pairs()) {
+    std::vector<float> mask(R * B * T * T, 0.0f);
+    const std::vector<int32_t> from = batch.annotations.position(pair.from).to_vector<int32_t>();
+    for (const char* to_role : pair.to) {
+      const std::vector<int32_t> to = batch.annotations.position(to_role).to_vector<int32_t>();
+      for (int64_t e = 0; e < R * B; ++e) mask[(e * T + from[e]) * T + to[e]] = 1.0f;
     }
-    masks_for_ = batch.annotations.position("end").raw();
+    role_masks_[pair.name] = Tensor::from_vector<float>({R, B, 1, T, T}, mask).to(like.dtype()).to(like.device());
   }
+  masks_for_ = key;
+  return role_masks_;
+}
+
+Task::EvaluationTensors IoiTask::evaluation_tensors(const Transformer& model, const Batch& batch) const {
+  const auto [logits, patterns] = forward_with_patterns(model, batch.inputs);
+  const std::map<std::string, Tensor>& masks = role_masks_for(batch, logits);
   EvaluationTensors out;
-  out["end_logits"] = slice(logits, 2, T - 1, T);  // (R, B, 1, V)
-  for (int l = 0; l < c.n_layers; ++l) {
-    if (!c.layer(l).attention) continue;
-    const Tensor pattern = hooks.get(fmt::format("blocks.{}.attn.hook_pattern", l));  // (R, B, H, T, T)
-    for (const auto& [name, mask] : role_masks_)
-      out[fmt::format("{}.L{}", name, l)] = mean(sum(mul(pattern, mask), {3, 4}), {1});  // (R, H)
+  out["end_logits"] = slice(logits, 2, logits.dim(2) - 1, logits.dim(2));  // (R, B, 1, V)
+  for (size_t l = 0; l < patterns.size(); ++l) {
+    if (!patterns[l].defined()) continue;
+    for (const auto& [name, mask] : masks)
+      out[fmt::format("{}.L{}", name, l)] = mean(sum(mul(patterns[l], mask), {3, 4}), {1});  // (R, H)
   }
   return out;
 }

@@ -45,13 +45,18 @@ class IoiTask final : public Task {
  private:
   // A batch of the given prompts (R * B of them, replica-major), with their targets, mask and annotations.
   Batch batch_of(const std::vector<IoiPrompt>& prompts, int64_t R, int64_t B) const;
-  // Prompt b of a batch of the stream's examples for one replica.
-  IoiPrompt prompt_at(const ReplicaKey& replica, RandomStream stream, uint32_t step, int64_t b, int64_t B) const;
+  // Prompt b of the stream's batch at `step` for one replica (all but the symbolic preset's training batches,
+  // which go through epoch_order).
+  IoiPrompt prompt_at(const ReplicaKey& replica, RandomStream stream, uint32_t step, int64_t b) const;
+  // The symbolic preset's training order in one epoch: a permutation of its sequences.
+  std::vector<uint64_t> epoch_order(const ReplicaKey& replica, uint64_t epoch) const;
 
   IoiPrompts prompts_;
   bool full_loss_ = false;  // the next token at every position, not only IO at END
-  // The role-pair masks (R, B, 1, T, T) of the last batch evaluated, on its device, built once for the run's
-  // fixed evaluation batch so that a recorded CUDA evaluation copies nothing from the host.
+  // The role-pair masks (R, B, 1, T, T) of `batch`, with one 1 per example, in the dtype and on the device of
+  // `like` (R, B, T, ...); built once for the run's fixed evaluation batch and kept, so that a recorded CUDA
+  // evaluation copies nothing from the host.
+  const std::map<std::string, Tensor>& role_masks_for(const Batch& batch, const Tensor& like) const;
   mutable const void* masks_for_ = nullptr;
   mutable std::map<std::string, Tensor> role_masks_;
 };

@@ -48,7 +48,7 @@ uint64_t pair_hash(int a, int b) {
 
 IoiPrompts::IoiPrompts(IoiPreset preset, int names, int places, int objects, int templates, double held_out)
     : preset_(preset),
-      names_(names > 0 ? names : (preset == IoiPreset::symbolic ? 6 : 32)),
+      names_(names > 0 ? names : preset_names(preset)),
       places_(places),
       objects_(objects),
       templates_(preset == IoiPreset::symbolic ? 1 : templates),

@@ -35,6 +35,8 @@ class IoiPrompts {
   // templates: how many of the 8 sentence templates are used; held_out: the share of unordered name pairs kept
   // for evaluation (templates preset; the symbolic one trains and evaluates on all 60 sequences).
   IoiPrompts(IoiPreset preset, int names, int places, int objects, int templates, double held_out);
+  // The names a preset has when `names` is 0: Adhikari's 6, or 32.
+  static int preset_names(IoiPreset preset) { return preset == IoiPreset::symbolic ? 6 : 32; }
 
   IoiPreset preset() const { return preset_; }
   int vocab_size() const { return static_cast<int>(vocabulary_.size()); }

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "config/config_error.h"
+#include "nn/attention_patterns.h"
 #include "ops/ops.h"
 
 namespace mechlab {
@@ -161,14 +162,7 @@ ChainPointers RetrievalTask::chain_pointers(const Tensor& inputs) const {
 }
 
 Task::EvaluationTensors RetrievalTask::evaluation_tensors(const Transformer& model, const Batch& batch) const {
-  ActivationHooks hooks;
-  const TransformerConfig& c = model.config();
-  for (int l = 0; l < c.n_layers; ++l)
-    if (c.layer(l).attention) hooks.capture(fmt::format("blocks.{}.attn.hook_pattern", l));
-  const Tensor logits = model.forward(batch.inputs, &hooks);
-  std::vector<Tensor> patterns(c.n_layers);
-  for (int l = 0; l < c.n_layers; ++l)
-    if (c.layer(l).attention) patterns[l] = hooks.get(fmt::format("blocks.{}.attn.hook_pattern", l));
+  const auto [logits, patterns] = forward_with_patterns(model, batch.inputs);
   ChainPointers pointers = chain_pointers(batch.inputs);
   const DType dtype = logits.dtype();
   pointers = {pointers.lhs.to(dtype), pointers.rhs.to(dtype), pointers.query.to(dtype)};
