@@ -52,21 +52,26 @@ small_settings() {
   echo "pair_L2_D3 pair_2layer task.steps=3 train.steps=6000 seeds=[0,1] $s train.batch_size=512"
 }
 paper_settings() {
-  # Batch 1024 (pair_2layer.json) with TF32 products: the settings of docs/studies/retrieval.md.
+  # Batch 1024 (pair_2layer.json) with TF32 products: the settings of docs/studies/retrieval.md. The two-layer
+  # D = 4 pair (16k steps, the slowest seed solves depth 2 near 10k) and its fixed-depth control share a budget;
+  # the grid's cells are shorter, enough for the depths they can solve (one layer: depth 1 by 250 steps).
   local p="train.matmul_precision=tf32"
-  echo "pair_L1_D4 pair_2layer model.n_layers=1 train.steps=8000 $p"
+  echo "pair_L1_D4 pair_2layer model.n_layers=1 train.steps=4000 $p"
   echo "pair_L2_D4 pair_2layer $p"
   echo "pair_L2_D4_fixed pair_2layer task.query_depth=fixed $p"
   local layers depth steps
   for cell in 1:2 1:3 2:2 2:3 2:5 3:5; do
-    layers=${cell%:*} depth=${cell#*:} steps=$([ "${cell%:*}" = 1 ] && echo 8000 || echo 16000)
+    layers=${cell%:*} depth=${cell#*:} steps=$([ "$layers" = 1 ] && echo 4000 || echo 8000)
     echo "grid_L${layers}_D${depth} pair_2layer model.n_layers=$layers task.steps=$depth train.steps=$steps $p"
   done
-  # Triple tokens, dense target over interleaved chains, rotary positions: the depth law against layers.
+  # Triple tokens, dense target over interleaved chains, rotary positions: the depth law against layers, with
+  # 4 seeds each (these are 30x the pair settings' products per step).
   for layers in 2 3 4; do
-    echo "triple_L${layers}_D8 triple_dense_rotary model.n_layers=$layers task.steps=8 $p"
+    echo "triple_L${layers}_D8 triple_dense_rotary model.n_layers=$layers task.steps=8 seeds=[0,1,2,3] $p"
   done
 }
+# The settings whose heads are mean-ablated per depth after training (configs/retrieval/ablate_heads.json).
+ablated_settings="pair_L2_D4"
 
 study="$root/results/retrieval/$scale"
 if [ "$runs" = 1 ]; then
@@ -86,13 +91,14 @@ if [ "$runs" = 1 ]; then
     # (timeout then exits 124); --resume continues it next time.
     ${time_limit:+timeout --signal=TERM --kill-after=120 "$(left)"} \
       "$mechlab" run "$root/configs/retrieval/$config.json" "$@" --resume --out "$study/$name" \
-      ${device:+--device "$device"} > "$study/$name.log" 2>&1 || status=$?
+      --threads "$threads" ${device:+--device "$device"} > "$study/$name.log" 2>&1 || status=$?
     case $status in
       0) echo "== $name done in $((SECONDS - start)) s" >&2 ;;
       124) echo "== $name stopped at the time limit after $((SECONDS - start)) s; run again to continue" >&2; return 3 ;;
       *) echo "== $name FAILED (see $study/$name.log)" >&2; return 1 ;;
     esac
   }
+  threads=$(( $(nproc) / jobs > 0 ? $(nproc) / jobs : 1 ))  # the settings running at once share the cores
   failed=0 stopped=0
   collect() { wait -n && return; case $? in 3) stopped=1 ;; *) failed=1 ;; esac; }
   while read -r name config overrides; do
@@ -109,5 +115,12 @@ if [ "$runs" = 1 ]; then
     exit 3
   fi
   echo "== all settings trained in $((SECONDS - started)) s" >&2
+  for name in $ablated_settings; do
+    if [ -f "$study/$name/replica_0/summary.json" ] && [ ! -f "$study/$name/analysis/heads_depth1/table.json" ]; then
+      echo "== $name: mean-ablating each head per depth" >&2
+      "$mechlab" analyze "$study/$name" "$root/configs/retrieval/ablate_heads.json" ${device:+--device "$device"} \
+        > "$study/$name.analysis.log" 2>&1 || { echo "== $name analysis FAILED (see $study/$name.analysis.log)" >&2; exit 1; }
+    fi
+  done
 fi
 if [ "$figures" = 1 ]; then draw_figures retrieval.py "$study"; fi
