@@ -244,7 +244,8 @@ def last_head_ablation(setting, rows):
     for r, row in enumerate(rows):
         if not row["heads"]:
             continue
-        head = max(row["heads"], key=lambda n: row["heads"][n]["step"])
+        # The last to emerge; of heads emerging at the same evaluation, the one in the later layer, which reads the others.
+        head = max(row["heads"], key=lambda n: (row["heads"][n]["step"], int(n[1:].split("H")[0])))
         l, h = (int(x) for x in head[1:].split("H"))
         ablated = [float((m[r] if m.ndim == 3 else m)[l, h]) for m in metric]
         result.append({"seed": r, "head": head, "clean": [float(c[r] if c.size > 1 else c[0]) for c in clean],
