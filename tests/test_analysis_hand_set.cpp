@@ -89,7 +89,10 @@ Batch batch_of(const std::vector<int32_t>& tokens, const std::vector<int32_t>& a
 
 struct Fixture {
   Transformer model = induction_model();
-  std::vector<AnalysisMetric> metrics{{"logit_diff", MetricKind::logit_diff, "end", "answer", "wrong", 0, "", ""}};
+  std::vector<AnalysisMetric> metrics{{"logit_diff", MetricKind::logit_diff, "end", "answer", "wrong", 0, "", ""},
+                                      {"answer_logit", MetricKind::logit, "end", "answer", "", 0, "", ""},
+                                      {"wrong_logit", MetricKind::logit, "end", "wrong", "", 0, "", ""},
+                                      {"beats_wrong", MetricKind::accuracy, "end", "answer", "wrong", 0, "", ""}};
   SpecTarget target{model.config(), metrics, T, true, {"end"}};
   AnalysisContext context{model,
                           {batch_of({3, 0, 1, 0, 2, 1, 3, 1}, {1, 3}, {2, 0}), batch_of({3, 0, 2, 0, 2, 1, 0, 1}, {1, 3}, {2, 0}), "copied token"},
@@ -165,6 +168,26 @@ TEST_CASE("hand-set induction circuit: path patching, subspace patching and dire
   check_all(values(sub, "metric"), {0.0, 1.0, 0.0, -1.0});
   // Direct attribution [L, H]: the copy head writes the whole logit difference.
   check_all(values(f.run({{"kind", "direct_attribution"}}), "per_head"), {0.0, 0.0, 1.0, 0.0});
+}
+
+TEST_CASE("hand-set induction circuit: a logit metric is one side of the logit difference") {
+  Fixture f;
+  // The copy head writes the answer (logit 1) and nothing of the wrong token (0), all of it directly.
+  check_all(values(f.run({{"kind", "direct_attribution"}, {"metric", "answer_logit"}}), "per_head"), {0.0, 0.0, 1.0, 0.0});
+  check_all(values(f.run({{"kind", "direct_attribution"}, {"metric", "wrong_logit"}}), "per_head"), {0.0, 0.0, 0.0, 0.0});
+  // Mean-ablating the copy head writes (e_2 + e_0) / 2, the reference batch's copies, which are the wrong
+  // tokens: the answer's logit falls to 0, the wrong token's rises to 1/2 (their difference -1/2, as above).
+  const nlohmann::json copy_head = nlohmann::json::array({"L1H0"});
+  const AnalysisResult answer = f.run({{"kind", "ablation"}, {"components", copy_head}, {"value", "mean"}, {"metric", "answer_logit"}});
+  CHECK(std::abs(answer.table["baseline"]["clean"][0].get<double>() - 1.0) < 1e-10);
+  check_all(values(answer, "metric"), {0.0});
+  check_all(values(f.run({{"kind", "ablation"}, {"components", copy_head}, {"value", "mean"}, {"metric", "wrong_logit"}}), "metric"), {0.5});
+  // Accuracy against the wrong token: both clean examples right; with the copy head mean-ablated the wrong
+  // token leads in both; zeroed, no name has a logit and neither leads (a tie is not right).
+  const AnalysisResult beats = f.run({{"kind", "ablation"}, {"components", copy_head}, {"value", "mean"}, {"metric", "beats_wrong"}});
+  CHECK(std::abs(beats.table["baseline"]["clean"][0].get<double>() - 1.0) < 1e-10);
+  check_all(values(beats, "metric"), {0.0});
+  check_all(values(f.run({{"kind", "ablation"}, {"components", copy_head}, {"metric", "beats_wrong"}}), "metric"), {0.0});
 }
 
 TEST_CASE("patching controls are exact: same-input patches, a full corrupted resid_pre, no receivers") {

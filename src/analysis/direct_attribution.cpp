@@ -1,7 +1,7 @@
 // Direct logit attribution: what each head writes straight into the metric at the metric's position,
 // o_h = z_h W_O[h] read through the final LayerNorm as TransformerLens' apply_ln_to_stack does (centred and
 // divided by the clean run's scale there, times the LayerNorm weight) and then along the metric's direction
-// (W_U[:, answer] - W_U[:, wrong] for logit_diff, the output channel for a readout). Per head [L, H] and
+// (W_U[:, answer] - W_U[:, wrong] for logit_diff, W_U[:, answer] for a logit, the output channel for a readout). Per head [L, H] and
 // split by the source position the head reads [L, H, T] (o_h = sum_s pattern[q, s] v_s W_O[h]), averaged over
 // the clean batch, and per example [B, L, H]; biases and the other components are the remainder the table
 // reports.
@@ -21,8 +21,8 @@ class DirectAttribution final : public Analysis {
   DirectAttribution(const SpecReader& entry, const SpecTarget& target) : metric_(entry_metric(entry, target)) {
     entry.only({"name", "kind", "metric"});
     const bool readout_heads = target.model.output == OutputKind::heads;
-    if (metric_.kind != MetricKind::logit_diff && metric_.kind != MetricKind::output)
-      throw ConfigError(entry.at("metric"), "direct attribution reads a linear metric: logit_diff or an output");
+    if (metric_.kind != MetricKind::logit_diff && metric_.kind != MetricKind::logit && metric_.kind != MetricKind::output)
+      throw ConfigError(entry.at("metric"), "direct attribution reads a linear metric: a logit, a logit difference or an output");
     if (readout_heads && metric_.kind != MetricKind::output)
       throw ConfigError(entry.at("metric"), "this model's heads write its outputs; attribute an output metric");
   }
@@ -60,8 +60,8 @@ class DirectAttribution final : public Analysis {
         for (int64_t b = 0; b < B; ++b)
           for (int64_t d = 0; d < W; ++d) {
             const int64_t e = r * B + b;
-            double u = metric_.kind == MetricKind::logit_diff ? W_U[(r * W + d) * V + answer[e]] - W_U[(r * W + d) * V + wrong[e]]
-                                                              : W_U[(r * W + d) * V + metric_.channel];
+            double u = W_U[(r * W + d) * V + answer[e]];  // a logit; a logit difference subtracts the wrong token's
+            if (metric_.kind == MetricKind::logit_diff) u -= W_U[(r * W + d) * V + wrong[e]];
             direction[e * W + d] = u * ln_w[r * W + d];
           }
     }

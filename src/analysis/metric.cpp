@@ -54,6 +54,7 @@ ExampleMetric example_metric_at(const AnalysisMetric& m, const Tensor& picked, c
                               one_hot(batch.annotations.token(m.wrong), W, picked));
       return {sum(mul(picked, sign), {2}), ones};
     }
+    case MetricKind::logit: return {sum(mul(picked, one_hot(batch.annotations.token(m.answer), W, picked)), {2}), ones};
     case MetricKind::answer_loss: {
       const Tensor answer = batch.annotations.token(m.answer).to(picked.device());
       return {reshape(token_cross_entropy(reshape(picked, {R, B, 1, W}), reshape(answer, {R, B, 1})), {R, B}), ones};
@@ -62,6 +63,11 @@ ExampleMetric example_metric_at(const AnalysisMetric& m, const Tensor& picked, c
       const std::vector<double> logits = picked.to_vector<double>();
       const std::vector<int32_t> answer = batch.annotations.token(m.answer).to_vector<int32_t>();
       std::vector<double> correct(R * B, 0.0);
+      if (!m.wrong.empty()) {  // against one token: the answer's logit above the wrong token's
+        const std::vector<int32_t> wrong = batch.annotations.token(m.wrong).to_vector<int32_t>();
+        for (int64_t e = 0; e < R * B; ++e) correct[e] = logits[e * W + answer[e]] > logits[e * W + wrong[e]] ? 1.0 : 0.0;
+        return {Tensor::from_vector<double>({R, B}, correct).to(picked.dtype()).to(picked.device()), ones};
+      }
       for (int64_t e = 0; e < R * B; ++e) {
         int64_t best = 0;
         for (int64_t v = 1; v < W; ++v)

@@ -229,7 +229,10 @@ std::vector<Metrics> IoiTask::summarize(const EvaluationTensors& t, const Batch&
 
 std::vector<AnalysisMetric> IoiTask::analysis_metrics() const {
   return {{"logit_diff", MetricKind::logit_diff, "end", "io", "s", 0, "logit of IO minus logit of S at END", ""},
+          {"logit_io", MetricKind::logit, "end", "io", "", 0, "logit of IO at END", ""},
+          {"logit_s", MetricKind::logit, "end", "s", "", 0, "logit of S at END", ""},
           {"answer_loss", MetricKind::answer_loss, "end", "io", "", 0, "cross-entropy of IO at END", ""},
+          {"accuracy", MetricKind::accuracy, "end", "io", "s", 0, "IO's logit above S's at END", ""},
           {"top1", MetricKind::accuracy, "end", "io", "", 0, "IO is the top prediction at END (whole vocabulary)", ""},
           {"loss", MetricKind::loss, "", "", "", 0, "the training loss", ""}};
 }
