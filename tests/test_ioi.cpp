@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/run_schema.h"
+#include "io/npy.h"
 #include "report.h"
 #include "subprocess.h"
 #include "tasks/ioi/ioi_task.h"
@@ -25,6 +26,7 @@ nlohmann::json options(nlohmann::json changes = nlohmann::json::object()) {
 }
 
 std::vector<int32_t> ints(const Tensor& t) { return t.to_vector<int32_t>(); }
+std::vector<double> npy_values(const fs::path& file) { return load_npy(file).to(DType::f64).to_vector<double>(); }
 }  // namespace
 
 TEST_CASE("ioi templates: IO once, S twice, in ABBA and BABA order; evaluation pairs held out from training") {
@@ -176,7 +178,7 @@ TEST_CASE("ioi role scores: under uniform causal attention each is 1 / (the read
 
 TEST_CASE("configs/ioi/symbolic_1layer_2heads.json: one layer with two heads goes from chance to 100% in every seed") {
   TempDir dir;
-  const fs::path run = dir / "run";
+  const fs::path run = dir / "study" / "symbolic_1layer_2heads";  // the layout scripts/figures/ioi.py reads
   const ProcessResult r = run_mechlab({"run", source_dir() + "/configs/ioi/symbolic_1layer_2heads.json", "seeds=[0,1,2,3,4,5,6,7]",
                                        "train.steps=3000", "outputs.dumps=none", "--out", run.string()});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -210,4 +212,42 @@ TEST_CASE("configs/ioi/symbolic_1layer_2heads.json: one layer with two heads goe
   CHECK(refused.exit_code == 2);
   CHECK(refused.err.find("contrast") != std::string::npos);
   CHECK(refused.err.find("s2_flip") != std::string::npos);
+
+  // The roles spec of the study: what each head writes onto u_IO minus what it writes onto u_S is its share of
+  // the logit difference, and mean-ablating both heads leaves the model at chance (0.5) in every seed.
+  const ProcessResult roles = run_mechlab({"analyze", run.string(), source_dir() + "/configs/ioi/roles_1layer_2heads.json"});
+  REQUIRE_MESSAGE(roles.exit_code == 0, roles.err);
+  auto per_head = [&](const std::string& name) {
+    return nlohmann::json::parse(read_text(run / "analysis" / name / "table.json"));
+  };
+  const std::vector<double> to_io = npy_values(run / "analysis" / "dla_io" / "per_head.npy");
+  const std::vector<double> to_s = npy_values(run / "analysis" / "dla_s" / "per_head.npy");
+  const std::vector<double> diff = npy_values(run / "analysis" / "dla" / "per_head.npy");
+  REQUIRE(diff.size() == 16);
+  for (size_t i = 0; i < diff.size(); ++i) CHECK(std::abs(to_io[i] - to_s[i] - diff[i]) < 1e-3 * (1.0 + std::abs(diff[i])));
+  for (double accuracy : npy_values(run / "analysis" / "both_heads_mean" / "metric.npy")) CHECK(accuracy <= 0.55);
+  CHECK(per_head("both_heads_mean")["baseline"]["clean"][0].get<double>() == 1.0);
+
+  // The figure scripts read the study back: the roles table counts 8 seeds, and the NumPy model of
+  // ioi_one_layer.py reproduces the runs' logit differences (it refuses otherwise) and loses the answer when
+  // the heads' attention is spread evenly over the names.
+  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
+    skip_test("the figures need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
+    return;
+  }
+  const std::string figures = "cd " + source_dir() + "/scripts/figures && /usr/bin/python3 ioi.py " + (dir / "study").string() +
+                              " > " + (dir / "figures.log").string() + " 2>&1 && /usr/bin/python3 ioi_one_layer.py " +
+                              run.string() + " --json " + (dir / "edits.json").string() + " >> " + (dir / "figures.log").string() + " 2>&1";
+  const int status = std::system(figures.c_str());
+  INFO(read_text(dir / "figures.log"));
+  REQUIRE(status == 0);
+  CHECK(read_text(dir / "study" / "figures" / "symbolic.md").find("8 seeds. Each head's direct attribution") != std::string::npos);
+  const nlohmann::json edits = nlohmann::json::parse(read_text(dir / "edits.json"));
+  REQUIRE(edits.size() == 8);
+  double even = 0;
+  for (const nlohmann::json& seed : edits) {
+    CHECK(seed["clean"][0].get<double>() == 1.0);
+    even += seed["even attention"][0].get<double>() / 8;
+  }
+  CHECK(even < 0.8);
 }

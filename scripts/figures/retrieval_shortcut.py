@@ -25,21 +25,7 @@ import tempfile
 
 import numpy as np
 
-
-def load_checkpoint(path):
-    """{name: array} from a safetensors file (f32 / f64 tensors)."""
-    raw = pathlib.Path(path).read_bytes()
-    size = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + size])
-    data = raw[8 + size:]
-    out = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = entry["data_offsets"]
-        dtype = {"F32": np.float32, "F64": np.float64}[entry["dtype"]]
-        out[name] = np.frombuffer(data[begin:end], dtype=dtype).reshape(entry["shape"]).astype(np.float64)
-    return out
+from checkpoints import load_checkpoint
 
 
 def examples(n, V, C, chains, seed=5):
