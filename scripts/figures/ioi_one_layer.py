@@ -119,7 +119,7 @@ def main():
     if worst > 1e-3:
         sys.exit(f"ioi_one_layer.py: the NumPy forward pass differs from the run's logit difference by {worst:.2g} "
                  "(relative); this script reads attention-only one-layer models without LayerNorm or biases")
-    print(f"{args.run_dir}: {len(seeds)} seeds; NumPy logit difference within {worst:.1e} (relative) of the runs'")
+    print(f"{args.run_dir.name}: {len(seeds)} seeds; NumPy logit difference within {worst:.1e} (relative) of the runs'")
     groups = {"solved": [r for r in seeds if r["clean"][0] == 1.0], "not solved": [r for r in seeds if r["clean"][0] < 1.0]}
     print("accuracy after each edit, mean (min - max) over the seeds of each group:")
     for name, group in groups.items():
