@@ -1,4 +1,5 @@
-// Ablation: replace components' outputs by zero, their mean over the task's reference batch, or their value
+// Ablation: replace components' outputs by zero, their mean over the task's reference batch (or, with mean_by,
+// over the reference examples with the same label, such as Wang et al.'s mean per template), or their value
 // on another example of it (resample), and report the metric of the clean batch. "heads" ablates each head on
 // its own (the leave-one-out table, [L, H]); "mlps" and "layers" each MLP or layer ([L]); a list ablates each
 // listed component, or all of them at once with "together": true.
@@ -32,12 +33,44 @@ std::vector<std::pair<std::string, std::vector<int>>> component_hooks(const Comp
   return {};
 }
 
+// x (R, B_ref, ...) over the reference batch -> (R, B, ...): for each base example, the mean over the reference
+// examples that carry the same label as it.
+Tensor mean_by_label(const Tensor& x, const Tensor& reference_labels, const Tensor& base_labels, const std::string& label) {
+  const int64_t R = x.dim(0), B_ref = x.dim(1), B = base_labels.dim(1), inner = x.numel() / (R * B_ref);
+  const std::vector<double> values = x.to_vector<double>();
+  const std::vector<int32_t> reference = reference_labels.to_vector<int32_t>(), base = base_labels.to_vector<int32_t>();
+  std::vector<double> out(R * B * inner, 0.0);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t b = 0; b < B; ++b) {
+      double* into = &out[(r * B + b) * inner];
+      int64_t count = 0;
+      for (int64_t j = 0; j < B_ref; ++j) {
+        if (reference[r * B_ref + j] != base[r * B + b]) continue;
+        const double* from = &values[(r * B_ref + j) * inner];
+        for (int64_t i = 0; i < inner; ++i) into[i] += from[i];
+        ++count;
+      }
+      if (count == 0)
+        throw ConfigError("mean_by", fmt::format("no reference example has the {} {} of a base example; use a larger "
+                                                 "batch_size", label, base[r * B + b]));
+      for (int64_t i = 0; i < inner; ++i) into[i] /= static_cast<double>(count);
+    }
+  Shape shape = x.shape();
+  shape[1] = B;
+  return Tensor::from_vector<double>(shape, out).to(x.dtype()).to(x.device());
+}
+
 class Ablation final : public Analysis {
  public:
   Ablation(const SpecReader& entry, const SpecTarget& target)
       : metric_(entry_metric(entry, target)), positions_(parse_positions(entry, target)) {
-    entry.only({"name", "kind", "metric", "components", "value", "together", "positions"});
+    entry.only({"name", "kind", "metric", "components", "value", "together", "positions", "mean_by"});
     value_ = entry.choice("value", {"zero", "mean", "resample"}, "zero");
+    if (entry.has("mean_by")) {
+      if (value_ != "mean") throw ConfigError(entry.at("mean_by"), "groups a mean ablation; set value to mean or remove mean_by");
+      if (target.labels.empty()) throw ConfigError(entry.at("mean_by"), "this task's examples carry no labels; remove mean_by");
+      mean_by_ = entry.choice("mean_by", target.labels, "");
+    }
     together_ = entry.boolean("together", false);
     const nlohmann::json components = entry.has("components") ? entry.raw("components") : nlohmann::json("heads");
     if (components.is_string()) {
@@ -80,7 +113,11 @@ class Ablation final : public Analysis {
       const auto on_reference = ctx.cache(ctx.reference, hooks);
       for (const std::string& hook : hooks) {
         const Tensor& x = on_reference.at(hook);
-        replacement[hook] = value_ == "mean" ? broadcast_to(mean(x, {1}, true), on_base.at(hook).shape()) : x;
+        if (!mean_by_.empty())
+          replacement[hook] = mean_by_label(x, ctx.reference.annotations.labels.at(mean_by_),
+                                            base.annotations.labels.at(mean_by_), mean_by_);
+        else
+          replacement[hook] = value_ == "mean" ? broadcast_to(mean(x, {1}, true), on_base.at(hook).shape()) : x;
       }
     } else {
       for (const std::string& hook : hooks) replacement[hook] = scale(on_base.at(hook), 0.0);
@@ -122,7 +159,8 @@ class Ablation final : public Analysis {
       }
     result.arrays["metric"] = host_array(dims, padded);
     result.arrays["change"] = host_array(dims, change);
-    result.table["method"] = {{"kind", "ablation"}, {"value", value_}, {"positions", positions_.describe()},
+    result.table["method"] = {{"kind", "ablation"}, {"value", value_}, {"mean_by", mean_by_.empty() ? nlohmann::json(nullptr) : nlohmann::json(mean_by_)},
+                              {"positions", positions_.describe()},
                               {"together", together_}, {"metric", metric_.name},
                               {"components", together_ ? nlohmann::json(labels()) : nlohmann::json(table_shape_.size() == 2 ? "heads" : "listed")}};
     result.table["baseline"] = {{"clean", clean}};
@@ -145,6 +183,7 @@ class Ablation final : public Analysis {
   AnalysisMetric metric_;
   PositionChoice positions_;
   std::string value_;
+  std::string mean_by_;  // a label of the examples: the mean is taken per value of it
   bool together_ = false;
   std::vector<Component> components_;
   std::vector<int64_t> table_shape_;

@@ -24,6 +24,7 @@ struct SpecTarget {
   int64_t positions = 0;                // T of the task's sequences
   bool has_contrast = false;
   std::vector<std::string> position_roles;  // the roles of the contrast batch's annotations
+  std::vector<std::string> labels;          // the labels its examples carry (Annotations::labels: template, ...)
 };
 
 // What a kind's run sees. Batches are on the model's device, in its dtype.

@@ -63,6 +63,7 @@ AnalysisPlan plan_analyses(const nlohmann::json& spec, const std::string& where,
     plan.contrast.description = eval_batch ? "the run's evaluation batch" : "none: the task has no contrast batches";
   }
   for (const auto& [role, positions] : plan.contrast.clean.annotations.positions) target.position_roles.push_back(role);
+  for (const auto& [label, values] : plan.contrast.clean.annotations.labels) target.labels.push_back(label);
   std::set<std::string> seen;
   for (size_t i = 0; i < spec["analyses"].size(); ++i) {
     SpecReader entry(spec["analyses"][i], path(fmt::format("analyses[{}]", i)));
