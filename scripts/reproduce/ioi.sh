@@ -5,12 +5,14 @@
 #
 #   scripts/reproduce/ioi.sh [--templates] [--device cpu|cuda] [--runs-only|--figures-only]
 #
-#   --templates  also the templates preset's 1 layer x 2 heads, 8 seeds, 10k steps (about 30 minutes on 2
-#                cores; a GPU does it in 2)
+#   --templates  also the templates preset: 1 layer x 2 heads attention-only, 2 and 3 layers with MLPs, 8 seeds
+#                each, 10k steps (for a GPU: --device cuda; hours on 2 cores), with each seed's roles and
+#                circuit (scripts/figures/ioi_circuits.py, ioi_roles.py)
 #
 # Runs go to results/ioi/<run>, their analyses to results/ioi/<run>/analysis, tables and figures to
-# results/ioi/figures. Every run is started with --resume: rerunning continues interrupted runs and leaves
-# finished ones alone; the analyses are recomputed (seconds).
+# results/ioi/figures. MECHLAB_BINARY names a mechlab to use instead of building one. Every run is started
+# with --resume: rerunning continues interrupted runs and leaves finished ones alone; the analyses are
+# recomputed (seconds).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/scripts/reproduce/study_runs.sh"
@@ -23,7 +25,7 @@ while [ $# -gt 0 ]; do
       device="$2"; shift ;;
     --runs-only) figures=0 ;;
     --figures-only) runs=0 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "ioi.sh: unknown argument '$1'; use --templates, --device cpu|cuda, --runs-only or --figures-only" >&2; exit 2 ;;
   esac
   shift
@@ -34,13 +36,16 @@ study="$root/results/ioi"
 # Each symbolic shape with the analysis spec that reads its heads.
 declare -A spec=([symbolic_1layer_2heads]=roles_1layer_2heads [symbolic_2layers_1head]=composition_2layers_1head
                  [symbolic_1layer_1head]=roles_1layer_1head)
+template_runs=(templates_1layer_2heads templates_2layers_mlp templates_3layers_mlp)
+if [ "$templates" = 1 ]; then for run in "${template_runs[@]}"; do spec[$run]=roles_templates; done; fi
+mechlab="$(mechlab_binary)"
 if [ "$runs" = 1 ]; then
   shapes=(symbolic_1layer_2heads symbolic_2layers_1head symbolic_1layer_1head)
-  [ "$templates" = 0 ] || shapes+=(templates_1layer_2heads)
+  [ "$templates" = 0 ] || shapes+=("${template_runs[@]}")
   train_runs "$study" "$device" ioi/ "${shapes[@]}"
   for run in "${!spec[@]}"; do
     echo "== analyse $run (configs/ioi/${spec[$run]}.json)" >&2
-    "${MECHLAB_BUILD_DIR:-$root/build}/mechlab" analyze "$study/$run" "$root/configs/ioi/${spec[$run]}.json" \
+    "$mechlab" analyze "$study/$run" "$root/configs/ioi/${spec[$run]}.json" \
       ${device:+--device "$device"} > "$study/$run.analysis.log" 2>&1 \
       || { echo "ioi.sh: the analysis of $run failed (see $study/$run.analysis.log)" >&2; exit 1; }
   done
@@ -51,4 +56,10 @@ if [ "$figures" = 1 ]; then
   /usr/bin/python3 "$root/scripts/figures/ioi_one_layer.py" "$study/symbolic_1layer_2heads" > "$study/figures/two_heads_edits.txt"
   echo "$study/figures/single_head.txt"
   echo "$study/figures/two_heads_edits.txt"
+  if [ "$templates" = 1 ]; then
+    for run in templates_2layers_mlp templates_3layers_mlp; do
+      /usr/bin/python3 "$root/scripts/figures/ioi_circuits.py" "$study/$run" --mechlab "$mechlab"
+    done
+    /usr/bin/python3 "$root/scripts/figures/ioi_roles.py" "${template_runs[@]/#/$study/}"
+  fi
 fi

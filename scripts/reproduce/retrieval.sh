@@ -75,12 +75,7 @@ ablated_settings="pair_L2_D4"
 
 study="$root/results/retrieval/$scale"
 if [ "$runs" = 1 ]; then
-  mechlab="${MECHLAB_BINARY:-}"  # a binary built elsewhere (a GPU machine without the build tools), else ours
-  if [ -z "$mechlab" ]; then
-    "$root/scripts/setup"
-    "$root/scripts/build" --target mechlab
-    mechlab="${MECHLAB_BUILD_DIR:-$root/build}/mechlab"
-  fi
+  mechlab="$(mechlab_binary)"
   mkdir -p "$study"
   started=$SECONDS
   left() { echo $((time_limit - (SECONDS - started))); }  # seconds left under --time-limit

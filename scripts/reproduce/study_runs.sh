@@ -6,14 +6,22 @@ check_device() {
   case "$2" in ""|cpu|cuda) ;; *) echo "$1: --device must be cpu or cuda, got '$2'" >&2; exit 2 ;; esac
 }
 
+# mechlab_binary: prints the mechlab to use: $MECHLAB_BINARY when set (one built elsewhere, e.g. for a GPU machine
+# without the build tools), else ours, installed and built first.
+mechlab_binary() {
+  if [ -n "${MECHLAB_BINARY:-}" ]; then echo "$MECHLAB_BINARY"; return; fi
+  "$root/scripts/setup" >&2
+  "$root/scripts/build" --target mechlab >&2
+  echo "${MECHLAB_BUILD_DIR:-$root/build}/mechlab"
+}
+
 # train_runs STUDY_DIR DEVICE CONFIG_PREFIX RUN...: trains configs/<CONFIG_PREFIX><RUN>.json into
 # STUDY_DIR/<RUN> for each RUN, with --resume (an interrupted reproduction continues, finished runs stay).
 train_runs() {
   local study="$1" device="$2" prefix="$3"
   shift 3
-  "$root/scripts/setup"
-  "$root/scripts/build" --target mechlab
-  local mechlab="${MECHLAB_BUILD_DIR:-$root/build}/mechlab" run
+  local mechlab run
+  mechlab="$(mechlab_binary)"
   for run in "$@"; do
     echo "== $prefix$run" >&2
     "$mechlab" run "$root/configs/$prefix$run.json" --resume --out "$study/$run" ${device:+--device "$device"}

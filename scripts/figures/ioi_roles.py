@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+"""The seed study of the IOI templates runs (docs/studies/ioi.md): training curves, role scores per head, how
+often each role appears over the seeds and where, and each seed's circuit from ioi_circuits.py.
+
+    scripts/figures/ioi_roles.py RUN_DIR [RUN_DIR ...] [--out DIR]
+
+Each RUN_DIR is a templates-preset run whose seeds are replicas (its metrics.jsonl hold the attn_<role> scores of
+every head at every evaluation). Writes to DIR (default the first run's parent/figures):
+
+    training_<run>.png      accuracy and logit difference over training, every seed
+    role_scores_<run>.png   each role score per layer and head at the end, mean over the seeds and seed 0
+    role_frequency.png      per run and role, the share of seeds with a head in that role, by layer
+    roles.md                the same as a table, with the step at which each role first appears (median)
+    circuit_<run>.png       where ioi_circuits.py has written circuits_<run>.json: each seed's circuit as a
+                            diagram, heads by layer, roles coloured, S2-flip path-patching effects as edges
+"""
+import argparse
+import json
+import pathlib
+
+import numpy as np
+
+from study_figures import fail, plt, save_figure
+
+ATTENDS = 0.5
+SCORES = {"attn_s2_s1": "duplicate-token (S2 -> S1)", "attn_s2_s1p1": "induction (S2 -> S1+1)",
+          "attn_s1p1_s1": "previous-token (S1+1 -> S1)", "attn_end_s2": "S-inhibition (END -> S2)",
+          "attn_end_io": "name mover (END -> IO)", "attn_end_s": "END -> S"}
+ROLE_COLOURS = {"name mover": "tab:green", "negative name mover": "tab:olive", "duplicate-token": "tab:blue",
+                "induction": "tab:purple", "previous-token": "tab:cyan", "S-inhibition": "tab:red"}
+
+
+class Run:
+    def __init__(self, path):
+        self.path, self.name = path, path.name
+        config = json.loads((path / "config.json").read_text())
+        self.layers, self.heads = config["model"]["n_layers"], config["model"]["n_heads"]
+        replicas = sorted(path.glob("replica_*"), key=lambda p: int(p.name.split("_")[1]))
+        if not replicas:
+            fail(f"{path} has no replica_<r> folders; the seed study needs a run of several seeds")
+        self.seeds = []
+        for replica in replicas:
+            records = [json.loads(line) for line in (replica / "metrics.jsonl").read_text().splitlines() if line.strip()]
+            evals = [r for r in records if "attn_end_io.L0H0" in r]
+            if not evals:
+                fail(f"{replica}/metrics.jsonl has no evaluation yet")
+            self.seeds.append(evals)
+
+    def score(self, seed, key, index=-1):
+        """(L, H) of one role score at one evaluation."""
+        e = self.seeds[seed][index]
+        return np.array([[e[f"{key}.L{l}H{h}"] for h in range(self.heads)] for l in range(self.layers)])
+
+    def first_step(self, seed, key):
+        """The first evaluated step at which some head's score passes ATTENDS, and that head's layer."""
+        for e in self.seeds[seed]:
+            for l in range(self.layers):
+                for h in range(self.heads):
+                    if e[f"{key}.L{l}H{h}"] > ATTENDS:
+                        return e["step"], l
+        return None, None
+
+
+def training_figure(run, out):
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for evals in run.seeds:
+        steps = [e["step"] for e in evals]
+        axes[0].plot(steps, [e["accuracy"] for e in evals], lw=0.8)
+        axes[1].plot(steps, [e["logit_diff"] for e in evals], lw=0.8)
+    axes[0].set_ylabel("held-out accuracy (IO above S)")
+    axes[1].set_ylabel("logit difference IO - S")
+    axes[0].axhline(0.5, color="k", lw=0.5, ls=":")
+    for ax in axes:
+        ax.set_xlabel("step")
+    fig.suptitle(f"{run.name}: {len(run.seeds)} seeds", fontsize=10)
+    return save_figure(fig, out / f"training_{run.name}.png")
+
+
+def role_scores_figure(run, out):
+    fig, axes = plt.subplots(2, len(SCORES), figsize=(2.3 * len(SCORES), 1.0 * run.layers * 2 + 1.5), squeeze=False)
+    for row, (label, pick) in enumerate([("mean over seeds", None), ("seed 0", 0)]):
+        for col, (key, title) in enumerate(SCORES.items()):
+            grid = (np.mean([run.score(s, key) for s in range(len(run.seeds))], axis=0) if pick is None
+                    else run.score(pick, key))
+            ax = axes[row, col]
+            ax.imshow(grid, vmin=0, vmax=1, cmap="viridis")
+            for l in range(run.layers):
+                for h in range(run.heads):
+                    ax.text(h, l, f"{grid[l, h]:.2f}", ha="center", va="center", fontsize=7,
+                            color="w" if grid[l, h] < 0.6 else "k")
+            ax.set_xticks(range(run.heads), [f"H{h}" for h in range(run.heads)], fontsize=7)
+            ax.set_yticks(range(run.layers), [f"L{l}" for l in range(run.layers)], fontsize=7)
+            ax.set_title(f"{title}\n{label}", fontsize=7)
+    return save_figure(fig, out / f"role_scores_{run.name}.png")
+
+
+def role_table(runs):
+    lines = ["# IOI templates runs: roles over seeds", "",
+             f"A role appears in a seed when some head's score passes {ATTENDS} at the last evaluation (name movers: "
+             "END -> IO; their sign needs the direct attribution, see circuits_<run>.md).", "",
+             "| run | role | seeds | by layer (seeds with the role there) | first step, median (range) |", "|---|---|---:|---|---|"]
+    frequency = {}
+    for run in runs:
+        for key, title in SCORES.items():
+            per_layer = np.zeros(run.layers, int)
+            having, steps = 0, []
+            for s in range(len(run.seeds)):
+                grid = run.score(s, key)
+                per_layer += (grid > ATTENDS).any(axis=1)
+                if (grid > ATTENDS).any():
+                    having += 1
+                    steps.append(run.first_step(s, key)[0])
+            frequency[(run.name, title)] = (having / len(run.seeds), per_layer / len(run.seeds))
+            when = f"{np.median(steps) / 1000:.2f}k ({min(steps) / 1000:.2f}k - {max(steps) / 1000:.2f}k)" if steps else "—"
+            layers = ", ".join(f"L{l} {n}" for l, n in enumerate(per_layer))
+            lines.append(f"| {run.name} | {title} | {having}/{len(run.seeds)} | {layers} | {when} |")
+    return lines, frequency
+
+
+def frequency_figure(runs, frequency, out):
+    fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.5), squeeze=False)
+    for ax, run in zip(axes[0], runs):
+        bottom = np.zeros(len(SCORES))
+        for l in range(run.layers):
+            shares = [frequency[(run.name, title)][1][l] for title in SCORES.values()]
+            ax.bar(range(len(SCORES)), shares, bottom=bottom, label=f"layer {l}")
+            bottom += shares
+        ax.set_xticks(range(len(SCORES)), [t.split(" (")[0] for t in SCORES.values()], rotation=35, ha="right", fontsize=7)
+        ax.set_ylabel("share of seeds (stacked by layer)")
+        ax.set_title(f"{run.name}: {len(run.seeds)} seeds", fontsize=9)
+        ax.legend(fontsize=7)
+    return save_figure(fig, out / "role_frequency.png")
+
+
+def circuit_figure(run, out):
+    path = out / f"circuits_{run.name}.json"
+    if not path.exists():
+        return None
+    rows = json.loads(path.read_text())
+    columns = min(4, len(rows))
+    fig, axes = plt.subplots((len(rows) + columns - 1) // columns, columns, figsize=(3.2 * columns, 2.6 * ((len(rows) + columns - 1) // columns)), squeeze=False)
+    for ax, row in zip(axes.ravel(), rows):
+        where = {f"L{l}H{h}": (h, l) for l in range(run.layers) for h in range(run.heads)}
+        for mover, effects in row["name_mover_queries"].items():
+            for sender, change in effects.items():
+                if abs(change) > 0.1 * abs(row["F_M"]):
+                    (x0, y0), (x1, y1) = where[sender], where[mover]
+                    ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": "tab:red" if change < 0 else "grey",
+                                                                    "lw": 0.5 + 3 * min(1.0, abs(change) / abs(row["F_M"]))})
+        for name, (x, y) in where.items():
+            roles = row["roles"].get(name, [])
+            colour = ROLE_COLOURS.get(roles[0], "k") if roles else "lightgrey"
+            ax.scatter([x], [y], s=120, color=colour, zorder=3)
+            if roles:
+                ax.text(x, y + 0.25, "/".join(r.split(" ")[0] for r in roles), ha="center", fontsize=5)
+        ax.set_xlim(-0.5, run.heads - 0.5)
+        ax.set_ylim(-0.5, run.layers - 0.2)
+        ax.set_xticks(range(run.heads), [f"H{h}" for h in range(run.heads)], fontsize=6)
+        ax.set_yticks(range(run.layers), [f"L{l}" for l in range(run.layers)], fontsize=6)
+        ax.set_title(f"seed {row['seed']}: acc {row['accuracy']:.2f}, faithfulness {row['faithfulness']:.2f}", fontsize=7)
+    for ax in axes.ravel()[len(rows):]:
+        ax.axis("off")
+    fig.suptitle(f"{run.name}: circuits (colour: role; arrows: S2-flip into a name mover's queries, red lowers LD)", fontsize=8)
+    return save_figure(fig, out / f"circuit_{run.name}.png")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=pathlib.Path, nargs="+")
+    parser.add_argument("--out", type=pathlib.Path)
+    args = parser.parse_args()
+    runs = [Run(p) for p in args.runs]
+    out = args.out or args.runs[0].parent / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for run in runs:
+        written += [training_figure(run, out), role_scores_figure(run, out), circuit_figure(run, out)]
+    lines, frequency = role_table(runs)
+    (out / "roles.md").write_text("\n".join(lines) + "\n")
+    written += [out / "roles.md", frequency_figure(runs, frequency, out)]
+    for path in written:
+        if path:
+            print(path)
+
+
+if __name__ == "__main__":
+    main()
