@@ -12,9 +12,10 @@ that step (its attn_<role> scores) and that attribution, a head is a
     duplicate-token head S2 -> S1 > 0.5         induction head  S2 -> S1+1 > 0.5
     previous-token head  S1+1 -> S1 > 0.5       S-inhibition candidate  END -> S2 > 0.5
 
-For each name mover, the script path-patches every other head from S2-flipped prompts into the name mover's
-queries (`mechlab analyze ... --checkpoint` on that seed alone) and reports the change in logit difference. The
-circuit C is the set of heads with a role; MLPs are never ablated. With F(X) the mean logit difference on the run's
+For each name mover, the script path-patches every head of an earlier layer from S2-flipped prompts into the
+name mover's queries (`mechlab analyze ... --checkpoint` on that seed alone) and reports the change in logit
+difference. The circuit C is the set of heads with a role and of heads whose mean ablation alone (the spec's
+`each_head_mean_ld`) costs more than --needed (0.1) of the logit difference; MLPs are never ablated. With F(X) the mean logit difference on the run's
 evaluation batch when every head outside X is mean-ablated over ABC prompts, the means per template:
 faithfulness F(C) / F(M); completeness max over K of |F(C \\ K) - F(M \\ K)| / F(M); minimality, per v in C,
 max over K of |F(C \\ (K + v)) - F(C \\ K)| / F(M), K over the subsets of C (all of them up to --max-subsets,
@@ -156,6 +157,7 @@ def main():
     parser.add_argument("--mechlab", default=str(pathlib.Path(__file__).resolve().parents[2] / "build" / "mechlab"))
     parser.add_argument("--out", type=pathlib.Path)
     parser.add_argument("--max-subsets", type=int, default=64)
+    parser.add_argument("--needed", type=float, default=0.1)
     args = parser.parse_args()
     run = args.run_dir
     config = json.loads((run / "config.json").read_text())
@@ -164,6 +166,7 @@ def main():
     if not dla_path.exists():
         fail(f"{dla_path} is missing; run `mechlab analyze {run} configs/ioi/roles_templates.json` first")
     dla = np.load(dla_path)
+    cost = -np.load(run / "analysis" / "each_head_mean_ld" / "change.npy")  # (R, L, H): what ablating it alone costs
     replicas = sorted(run.glob("replica_*"), key=lambda p: int(p.name.split("_")[1]))
     all_heads = head_names(layers, heads)
     rows = []
@@ -173,25 +176,30 @@ def main():
         roles = roles_of(summary, dla[r], layers, heads)
         movers = [h for h, found in roles.items() if "name mover" in found]
         queries = {m: name_mover_queries(seed, m, layers, heads) for m in movers}
-        scores = circuit_scores(seed, all_heads, frozenset(roles), args.max_subsets)
+        needed = {f"L{l}H{h}" for l in range(layers) for h in range(heads) if cost[r, l, h] > args.needed * summary["logit_diff"]}
+        scores = circuit_scores(seed, all_heads, frozenset(roles) | needed, args.max_subsets)
         rows.append({"seed": r, "accuracy": summary["accuracy"], "logit_diff": summary["logit_diff"], "roles": roles,
+                     "circuit": sorted(frozenset(roles) | needed),
                      "name_mover_queries": queries, **{k: (sorted(v.items()) if isinstance(v, dict) else v)
                                                        for k, v in scores.items()}})
-        print(f"seed {r}: {len(roles)} heads with a role, faithfulness {scores['faithfulness']:.2f}", file=sys.stderr)
+        print(f"seed {r}: {len(roles)} heads with a role, circuit of {len(rows[-1]['circuit'])}, faithfulness "
+              f"{scores['faithfulness']:.2f}", file=sys.stderr)
     out = args.out or run.parent / "figures"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"circuits_{run.name}.json").write_text(json.dumps(rows, indent=1) + "\n")
     lines = [f"# {run.name}: each seed's circuit", "",
-             "Roles from the last evaluation's attention scores (> 0.5) and each head's direct attribution; the circuit "
-             "is every head with a role; F = mean logit difference with the heads outside mean-ablated over ABC "
-             "prompts, per template (MLPs kept).", "",
-             "| seed | accuracy | roles | S2-flip into the name movers' queries (largest change in LD) | F(M) | F(C) | "
-             "faithfulness | incompleteness | least minimality |", "|---:|---:|---|---|---:|---:|---:|---:|---:|"]
+             "Roles from the evaluation at the last checkpoint (attention scores > 0.5) and each head's direct "
+             "attribution; the circuit: every head with a role or whose mean ablation alone costs more than "
+             f"{args.needed} of the logit difference; F = mean logit difference with the heads outside mean-ablated "
+             "over ABC prompts, per template (MLPs kept).", "",
+             "| seed | accuracy | roles | circuit | S2-flip into the name movers' queries (largest change in LD) | F(M) | "
+             "F(C) | faithfulness | incompleteness | least minimality |", "|---:|---:|---|---|---|---:|---:|---:|---:|---:|"]
     for row in rows:
         roles = "; ".join(f"{h} {'/'.join(v)}" for h, v in sorted(row["roles"].items())) or "—"
         q = "; ".join(f"{m} <- {min(c, key=c.get)} {c[min(c, key=c.get)]:+.2f}" for m, c in row["name_mover_queries"].items() if c) or "—"
         least = min((v for _, v in row["minimality"]), default=float("nan"))
-        lines.append(f"| {row['seed']} | {row['accuracy']:.3f} | {roles} | {q} | {row['F_M']:.2f} | {row['F_C']:.2f} | "
+        lines.append(f"| {row['seed']} | {row['accuracy']:.3f} | {roles} | {', '.join(row['circuit']) or '—'} | {q} | "
+                     f"{row['F_M']:.2f} | {row['F_C']:.2f} | "
                      f"{row['faithfulness']:.2f} | {row['incompleteness']:.2f} | {least:.2f} |")
     (out / f"circuits_{run.name}.md").write_text("\n".join(lines) + "\n")
     print(out / f"circuits_{run.name}.md")
