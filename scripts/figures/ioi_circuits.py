@@ -2,7 +2,8 @@
 """Each seed's IOI circuit (docs/studies/ioi.md): the heads' roles, path patching into the name movers' queries,
 and the faithfulness, completeness and minimality of the circuit of the heads with a role (Wang et al. 2022).
 
-    scripts/figures/ioi_circuits.py RUN_DIR [--mechlab build/mechlab] [--out DIR] [--max-subsets 64]
+    scripts/figures/ioi_circuits.py RUN_DIR [--mechlab build/mechlab] [--device cpu|cuda] [--out DIR]
+                                    [--max-subsets 64] [--needed 0.1]
 
 RUN_DIR is a templates-preset run whose seeds are replicas, analysed first with configs/ioi/roles_templates.json
 (its `dla`: each head's direct logit attribution, at the last checkpoint). Per seed, from the run's evaluation at
@@ -83,8 +84,8 @@ class Seed:
         path = self.run / "analysis" / f"seed{self.index}_{tag}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(spec))
-        done = subprocess.run([self.args.mechlab, "analyze", str(self.run), str(path), "--checkpoint", str(self.checkpoint)],
-                              capture_output=True, text=True)
+        done = subprocess.run([self.args.mechlab, "analyze", str(self.run), str(path), "--checkpoint", str(self.checkpoint),
+                               "--device", self.args.device], capture_output=True, text=True)
         if done.returncode != 0:
             fail(f"mechlab analyze failed on seed {self.index}: {done.stderr.strip()}")
         out = {}
@@ -155,6 +156,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=pathlib.Path)
     parser.add_argument("--mechlab", default=str(pathlib.Path(__file__).resolve().parents[2] / "build" / "mechlab"))
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--out", type=pathlib.Path)
     parser.add_argument("--max-subsets", type=int, default=64)
     parser.add_argument("--needed", type=float, default=0.1)
