@@ -81,9 +81,9 @@ Transformer induction_model() {
 }
 
 Batch batch_of(const std::vector<int32_t>& tokens, const std::vector<int32_t>& answer, const std::vector<int32_t>& wrong,
-               const std::vector<int32_t>& kind = {0, 1}) {
+               const std::vector<int32_t>& group = {0, 1}) {
   Batch b{Tensor::from_vector<int32_t>({1, 2, T}, tokens), Tensor::from_vector<int32_t>({1, 2, T}, tokens), Tensor(), {}};
-  b.annotations.labels["kind"] = Tensor::from_vector<int32_t>({1, 2}, kind);
+  b.annotations.labels["group"] = Tensor::from_vector<int32_t>({1, 2}, group);
   b.annotations.positions["end"] = Tensor::from_vector<int32_t>({1, 2}, {3, 3});
   b.annotations.tokens["answer"] = Tensor::from_vector<int32_t>({1, 2}, answer);
   b.annotations.tokens["wrong"] = Tensor::from_vector<int32_t>({1, 2}, wrong);
@@ -96,7 +96,7 @@ struct Fixture {
                                       {"answer_logit", MetricKind::logit, "end", "answer", "", 0, "", ""},
                                       {"wrong_logit", MetricKind::logit, "end", "wrong", "", 0, "", ""},
                                       {"beats_wrong", MetricKind::accuracy, "end", "answer", "wrong", 0, "", ""}};
-  SpecTarget target{model.config(), metrics, T, true, {"end"}, {"kind"}};
+  SpecTarget target{model.config(), metrics, T, true, {"end"}, {"group"}};
   AnalysisContext context{model,
                           {batch_of({3, 0, 1, 0, 2, 1, 3, 1}, {1, 3}, {2, 0}), batch_of({3, 0, 2, 0, 2, 1, 0, 1}, {1, 3}, {2, 0}), "copied token"},
                           batch_of({3, 0, 2, 0, 2, 1, 0, 1}, {1, 3}, {2, 0}), 3};
@@ -129,22 +129,22 @@ TEST_CASE("hand-set induction circuit: baselines, ablations and head gradients m
   // (e_2 + e_0) / 2, so each example's logit difference is 0 - 1/2 (the mean holds its wrong token).
   const AnalysisResult mean = f.run({{"kind", "ablation"}, {"components", nlohmann::json::array({"L1H0"})}, {"value", "mean"}});
   check_all(values(mean, "metric"), {-0.5});
-  // Mean per label: each example of the clean batch takes the mean over the reference examples of its own kind.
-  // With kinds 0 and 1 that is the reference example of the same index (logit difference -1, as resampling);
-  // with one kind for all, the mean over the batch again (-0.5).
-  const nlohmann::json per_kind = {{"kind", "ablation"}, {"components", nlohmann::json::array({"L1H0"})}, {"value", "mean"}, {"mean_by", "kind"}};
-  check_all(values(f.run(per_kind), "metric"), {-1.0});
-  f.context.contrast.clean.annotations.labels["kind"] = Tensor::from_vector<int32_t>({1, 2}, {1, 1});
-  f.context.reference.annotations.labels["kind"] = Tensor::from_vector<int32_t>({1, 2}, {1, 1});
-  check_all(values(f.run(per_kind), "metric"), {-0.5});
+  // Mean per label: each example of the clean batch takes the mean over the reference examples of its own group.
+  // With groups 0 and 1 that is the reference example of the same index (logit difference -1, as resampling);
+  // with one group for all, the mean over the batch again (-0.5).
+  const nlohmann::json per_group = {{"kind", "ablation"}, {"components", nlohmann::json::array({"L1H0"})}, {"value", "mean"}, {"mean_by", "group"}};
+  check_all(values(f.run(per_group), "metric"), {-1.0});
+  f.context.contrast.clean.annotations.labels["group"] = Tensor::from_vector<int32_t>({1, 2}, {1, 1});
+  f.context.reference.annotations.labels["group"] = Tensor::from_vector<int32_t>({1, 2}, {1, 1});
+  check_all(values(f.run(per_group), "metric"), {-0.5});
   // A label no reference example carries is an error that names the key, and so is a label the task lacks.
-  f.context.reference.annotations.labels["kind"] = Tensor::from_vector<int32_t>({1, 2}, {0, 0});
-  CHECK_THROWS_WITH_AS(f.run(per_kind), doctest::Contains("mean_by"), ConfigError);
-  nlohmann::json unknown = per_kind;
+  f.context.reference.annotations.labels["group"] = Tensor::from_vector<int32_t>({1, 2}, {0, 0});
+  CHECK_THROWS_WITH_AS(f.run(per_group), doctest::Contains("mean_by"), ConfigError);
+  nlohmann::json unknown = per_group;
   unknown["mean_by"] = "template";
-  CHECK_THROWS_WITH_AS(f.run(unknown), doctest::Contains("kind"), ConfigError);
-  f.context.reference.annotations.labels["kind"] = Tensor::from_vector<int32_t>({1, 2}, {0, 1});
-  f.context.contrast.clean.annotations.labels["kind"] = Tensor::from_vector<int32_t>({1, 2}, {0, 1});
+  CHECK_THROWS_WITH_AS(f.run(unknown), doctest::Contains("group"), ConfigError);
+  f.context.reference.annotations.labels["group"] = Tensor::from_vector<int32_t>({1, 2}, {0, 1});
+  f.context.contrast.clean.annotations.labels["group"] = Tensor::from_vector<int32_t>({1, 2}, {0, 1});
   // Resample from the corrupted sequence of the same index: its copy head writes the wrong token.
   const AnalysisResult resample = f.run({{"kind", "ablation"}, {"components", nlohmann::json::array({"L1H0"})}, {"value", "resample"}});
   check_all(values(resample, "metric"), {-1.0});

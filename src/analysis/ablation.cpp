@@ -159,8 +159,8 @@ class Ablation final : public Analysis {
       }
     result.arrays["metric"] = host_array(dims, padded);
     result.arrays["change"] = host_array(dims, change);
-    result.table["method"] = {{"kind", "ablation"}, {"value", value_}, {"mean_by", mean_by_.empty() ? nlohmann::json(nullptr) : nlohmann::json(mean_by_)},
-                              {"positions", positions_.describe()},
+    const nlohmann::json mean_by = mean_by_.empty() ? nlohmann::json(nullptr) : nlohmann::json(mean_by_);
+    result.table["method"] = {{"kind", "ablation"}, {"value", value_}, {"mean_by", mean_by}, {"positions", positions_.describe()},
                               {"together", together_}, {"metric", metric_.name},
                               {"components", together_ ? nlohmann::json(labels()) : nlohmann::json(table_shape_.size() == 2 ? "heads" : "listed")}};
     result.table["baseline"] = {{"clean", clean}};

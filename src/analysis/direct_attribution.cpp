@@ -1,10 +1,10 @@
 // Direct logit attribution: what each head writes straight into the metric at the metric's position,
 // o_h = z_h W_O[h] read through the final LayerNorm as TransformerLens' apply_ln_to_stack does (centred and
 // divided by the clean run's scale there, times the LayerNorm weight) and then along the metric's direction
-// (W_U[:, answer] - W_U[:, wrong] for logit_diff, W_U[:, answer] for a logit, the output channel for a readout). Per head [L, H] and
-// split by the source position the head reads [L, H, T] (o_h = sum_s pattern[q, s] v_s W_O[h]), averaged over
-// the clean batch, and per example [B, L, H]; biases and the other components are the remainder the table
-// reports.
+// (W_U[:, answer] - W_U[:, wrong] for logit_diff, W_U[:, answer] for a logit, the output channel for a
+// readout). Per head [L, H] and split by the source position the head reads [L, H, T] (o_h = sum_s
+// pattern[q, s] v_s W_O[h]), averaged over the clean batch, and per example [B, L, H]; biases and the other
+// components are the remainder the table reports.
 #include <fmt/format.h>
 
 #include <Eigen/Dense>
