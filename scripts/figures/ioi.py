@@ -116,7 +116,27 @@ def composition_2x1(run):
     several = int(np.sum(sum((share[k] > 0.5).astype(int) for k in ("into_q", "into_k", "into_v")) >= 2))
     lines += ["", f"Seeds in which two or three of the inputs each carry more than half: {several}/{len(clean)}. "
               f"Clean logit difference {np.median(clean):.1f} (median), ABC {np.median(corrupted):.2f}.", ""]
-    return lines
+    return lines + subspace_lines(run)
+
+
+def subspace_lines(run):
+    """The subspace-patching case: each analysis of configs/ioi/subspace_2layers_1head.json, its variants'
+    normalised effects (1: the clean logit difference restored into the S2-flipped run)."""
+    lines = []
+    for folder in sorted((run / "analysis").glob("subspace_*")):
+        table = json.loads((folder / "table.json").read_text())
+        method, normalised = table["method"], np.load(folder / "normalised.npy")
+        if not lines:
+            lines = ["## 2 layers x 1 head: a subspace patch beside its full component", "",
+                     f"Denoising S2-flipped prompts along the clean-minus-corrupted mean direction (`mechlab analyze RUN "
+                     f"configs/ioi/subspace_2layers_1head.json`), normalised effect over {normalised.shape[0]} seeds:", "",
+                     "| hook | positions | control | variant | median (10th - 90th percentile) |", "|---|---|---|---|---|"]
+        for i, variant in enumerate(method["variants"]):
+            v = normalised[:, i]
+            lines.append(f"| {method['hook']}{'' if method['head'] is None else ' head ' + str(method['head'])} | "
+                         f"{method['positions']} | {method['control']} | {variant} | {np.median(v):.3f} "
+                         f"({np.percentile(v, 10):.3f} - {np.percentile(v, 90):.3f}) |")
+    return lines + [""] if lines else []
 
 
 def solved_table(study):

@@ -34,20 +34,26 @@ check_device ioi.sh "$device"
 
 study="$root/results/ioi"
 # Each symbolic shape with the analysis spec that reads its heads.
-declare -A spec=([symbolic_1layer_2heads]=roles_1layer_2heads [symbolic_2layers_1head]=composition_2layers_1head
+declare -A spec=([symbolic_1layer_2heads]=roles_1layer_2heads [symbolic_2layers_1head]="composition_2layers_1head subspace_2layers_1head"
                  [symbolic_1layer_1head]=roles_1layer_1head)
 template_runs=(templates_1layer_2heads templates_2layers_mlp templates_3layers_mlp)
-if [ "$templates" = 1 ]; then for run in "${template_runs[@]}"; do spec[$run]=roles_templates; done; fi
+if [ "$templates" = 1 ]; then
+  for run in "${template_runs[@]}"; do spec[$run]=roles_templates; done
+  spec[templates_2layers_mlp]+=" subspace_templates" spec[templates_3layers_mlp]+=" subspace_templates"
+fi
 mechlab="$(mechlab_binary)"
 if [ "$runs" = 1 ]; then
   shapes=(symbolic_1layer_2heads symbolic_2layers_1head symbolic_1layer_1head)
   [ "$templates" = 0 ] || shapes+=("${template_runs[@]}")
   train_runs "$study" "$device" ioi/ "${shapes[@]}"
   for run in "${!spec[@]}"; do
-    echo "== analyse $run (configs/ioi/${spec[$run]}.json)" >&2
-    "$mechlab" analyze "$study/$run" "$root/configs/ioi/${spec[$run]}.json" \
-      ${device:+--device "$device"} > "$study/$run.analysis.log" 2>&1 \
-      || { echo "ioi.sh: the analysis of $run failed (see $study/$run.analysis.log)" >&2; exit 1; }
+    : > "$study/$run.analysis.log"
+    for name in ${spec[$run]}; do
+      echo "== analyse $run (configs/ioi/$name.json)" >&2
+      "$mechlab" analyze "$study/$run" "$root/configs/ioi/$name.json" \
+        ${device:+--device "$device"} >> "$study/$run.analysis.log" 2>&1 \
+        || { echo "ioi.sh: the analysis of $run failed (see $study/$run.analysis.log)" >&2; exit 1; }
+    done
   done
 fi
 if [ "$figures" = 1 ]; then
