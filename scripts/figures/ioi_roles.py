@@ -1,16 +1,16 @@
 #!/usr/bin/python3
-"""The seed study of the IOI templates runs (docs/studies/ioi.md): training curves, role scores per head, how
-often each role appears over the seeds and where, and each seed's circuit from ioi_circuits.py.
+"""The seed study of IOI runs (docs/studies/ioi.md): training curves, role scores per head, how often each role
+appears over the seeds and where, and each seed's circuit from ioi_circuits.py.
 
-    scripts/figures/ioi_roles.py RUN_DIR [RUN_DIR ...] [--out DIR]
+    scripts/figures/ioi_roles.py RUN_DIR [RUN_DIR ...] [--name NAME] [--out DIR]
 
-Each RUN_DIR is a templates-preset run whose seeds are replicas (its metrics.jsonl hold the attn_<role> scores of
-every head at every evaluation). Writes to DIR (default the first run's parent/figures):
+Each RUN_DIR is an ioi run whose seeds are replicas (its metrics.jsonl hold the attn_<role> scores of every head
+at every evaluation). Writes to DIR (default the first run's parent/figures):
 
     training_<run>.png      accuracy and logit difference over training, every seed
     role_scores_<run>.png   each role score per layer and head at the end, mean over the seeds and seed 0
-    role_frequency.png      per run and role, the share of seeds with a head in that role, by layer
-    roles.md                the same as a table, with the step at which each role first appears (median)
+    role_frequency_NAME.png per run and role, the share of seeds with a head in that role, by layer
+    roles_NAME.md           the same as a table, with the step at which each role first appears (median)
     circuit_<run>.png       where ioi_circuits.py has written circuits_<run>.json: each seed's circuit as a
                             diagram, heads by layer, roles coloured, S2-flip path-patching effects as edges
 """
@@ -67,7 +67,7 @@ def training_figure(run, out):
         steps = [e["step"] for e in evals]
         axes[0].plot(steps, [e["accuracy"] for e in evals], lw=0.8)
         axes[1].plot(steps, [e["logit_diff"] for e in evals], lw=0.8)
-    axes[0].set_ylabel("held-out accuracy (IO above S)")
+    axes[0].set_ylabel("evaluation accuracy (IO above S)")
     axes[1].set_ylabel("logit difference IO - S")
     axes[0].axhline(0.5, color="k", lw=0.5, ls=":")
     for ax in axes:
@@ -95,7 +95,7 @@ def role_scores_figure(run, out):
 
 
 def role_table(runs):
-    lines = ["# IOI templates runs: roles over seeds", "",
+    lines = ["# IOI runs: roles over seeds", "",
              f"A role appears in a seed when some head's score passes {ATTENDS} at the last evaluation (name movers: "
              "END -> IO; their sign needs the direct attribution, see circuits_<run>.md).", "",
              "| run | role | seeds | by layer (seeds with the role there) | first step, median (range) |", "|---|---|---:|---|---|"]
@@ -117,7 +117,7 @@ def role_table(runs):
     return lines, frequency
 
 
-def frequency_figure(runs, frequency, out):
+def frequency_figure(runs, frequency, out, name):
     fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.5), squeeze=False)
     for ax, run in zip(axes[0], runs):
         bottom = np.zeros(len(SCORES))
@@ -129,7 +129,7 @@ def frequency_figure(runs, frequency, out):
         ax.set_ylabel("share of seeds (stacked by layer)")
         ax.set_title(f"{run.name}: {len(run.seeds)} seeds", fontsize=9)
         ax.legend(fontsize=7)
-    return save_figure(fig, out / "role_frequency.png")
+    return save_figure(fig, out / f"role_frequency_{name}.png")
 
 
 def circuit_figure(run, out):
@@ -167,6 +167,7 @@ def circuit_figure(run, out):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=pathlib.Path, nargs="+")
+    parser.add_argument("--name", default="all", help="names the table and the frequency figure of these runs")
     parser.add_argument("--out", type=pathlib.Path)
     args = parser.parse_args()
     runs = [Run(p) for p in args.runs]
@@ -176,8 +177,8 @@ def main():
     for run in runs:
         written += [training_figure(run, out), role_scores_figure(run, out), circuit_figure(run, out)]
     lines, frequency = role_table(runs)
-    (out / "roles.md").write_text("\n".join(lines) + "\n")
-    written += [out / "roles.md", frequency_figure(runs, frequency, out)]
+    (out / f"roles_{args.name}.md").write_text("\n".join(lines) + "\n")
+    written += [out / f"roles_{args.name}.md", frequency_figure(runs, frequency, out, args.name)]
     for path in written:
         if path:
             print(path)

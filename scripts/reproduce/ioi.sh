@@ -58,6 +58,7 @@ if [ "$runs" = 1 ]; then
 fi
 if [ "$figures" = 1 ]; then
   draw_figures ioi.py "$study"
+  /usr/bin/python3 "$root/scripts/figures/ioi_roles.py" "$study"/symbolic_{1layer_2heads,2layers_1head,1layer_1head} --name symbolic
   /usr/bin/python3 "$root/scripts/figures/ioi_one_layer.py" "$study/symbolic_1layer_1head" > "$study/figures/single_head.txt"
   /usr/bin/python3 "$root/scripts/figures/ioi_one_layer.py" "$study/symbolic_1layer_2heads" > "$study/figures/two_heads_edits.txt"
   echo "$study/figures/single_head.txt"
@@ -66,6 +67,6 @@ if [ "$figures" = 1 ]; then
     for run in templates_2layers_mlp templates_3layers_mlp; do
       /usr/bin/python3 "$root/scripts/figures/ioi_circuits.py" "$study/$run" --mechlab "$mechlab"
     done
-    /usr/bin/python3 "$root/scripts/figures/ioi_roles.py" "${template_runs[@]/#/$study/}"
+    /usr/bin/python3 "$root/scripts/figures/ioi_roles.py" "${template_runs[@]/#/$study/}" --name templates
   fi
 fi
