@@ -251,3 +251,40 @@ TEST_CASE("configs/ioi/symbolic_1layer_2heads.json: one layer with two heads goe
   }
   CHECK(even < 0.8);
 }
+
+TEST_CASE("scripts/figures/ioi_circuits.py and ioi_roles.py on a short templates run: F(M) is the logged logit difference") {
+  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
+    skip_test("the figures need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
+    return;
+  }
+  TempDir dir;
+  const fs::path run = dir / "templates";
+  const ProcessResult trained = run_mechlab({"run", source_dir() + "/configs/ioi/templates_2layers_mlp.json", "seeds=[0,1]",
+                                             "model.d_model=16", "model.n_heads=2", "model.d_mlp=32", "train.steps=300",
+                                             "train.eval_every=100", "train.checkpoint_every=100", "train.eval_batch_size=256",
+                                             "outputs.dumps=none", "--out", run.string()});
+  REQUIRE_MESSAGE(trained.exit_code == 0, trained.err);
+  const ProcessResult analyzed = run_mechlab({"analyze", run.string(), source_dir() + "/configs/ioi/roles_templates.json"});
+  REQUIRE_MESSAGE(analyzed.exit_code == 0, analyzed.err);
+  const std::string figures = "cd " + source_dir() + "/scripts/figures && /usr/bin/python3 ioi_circuits.py " + run.string() +
+                              " --mechlab " + mechlab_binary() + " --needed 0 --out " + (dir / "fig").string() + " > " +
+                              (dir / "fig.log").string() + " 2>&1 && /usr/bin/python3 ioi_roles.py " + run.string() +
+                              " --name short --out " + (dir / "fig").string() + " >> " + (dir / "fig.log").string() + " 2>&1";
+  const int status = std::system(figures.c_str());
+  INFO(read_text(dir / "fig.log"));
+  REQUIRE(status == 0);
+  const nlohmann::json circuits = nlohmann::json::parse(read_text(dir / "fig" / "circuits_templates.json"));
+  REQUIRE(circuits.size() == 2);
+  for (const nlohmann::json& seed : circuits) {
+    INFO(seed.dump());
+    // F(M), the clean model on the evaluation batch, is the logit difference the run logged at that step; the
+    // faithfulness is F(C) / F(M); incompleteness and minimality are shares, never negative.
+    const double logged = seed["logit_diff"].get<double>();
+    CHECK(std::abs(seed["F_M"].get<double>() - logged) < 1e-4 * (1.0 + std::abs(logged)));
+    CHECK(std::abs(seed["faithfulness"].get<double>() - seed["F_C"].get<double>() / seed["F_M"].get<double>()) < 1e-9);
+    CHECK(seed["incompleteness"].get<double>() >= 0.0);
+    for (const nlohmann::json& v : seed["minimality"]) CHECK(v[1].get<double>() >= 0.0);
+  }
+  CHECK(read_text(dir / "fig" / "roles_short.md").find("| templates | name mover (END -> IO) |") != std::string::npos);
+  CHECK(read_text(dir / "fig" / "circuit_templates.png").substr(1, 3) == "PNG");
+}
