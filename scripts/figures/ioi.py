@@ -98,8 +98,8 @@ def roles_1x2(run, out):
 
 
 def composition_2x1(run):
-    clean = np.array(json.loads((run / "analysis" / "into_q" / "table.json").read_text())["baseline"]["clean"])
-    corrupted = np.array(json.loads((run / "analysis" / "into_q" / "table.json").read_text())["baseline"]["corrupted"])
+    baseline = json.loads((run / "analysis" / "into_q" / "table.json").read_text())["baseline"]
+    clean, corrupted = np.array(baseline["clean"]), np.array(baseline["corrupted"])
     share = {k: (clean - array(run, k, "metric").ravel()) / (clean - corrupted) for k in PATHS}
     main = collections.Counter(max(("into_q", "into_k", "into_v"), key=lambda k: share[k][r]) for r in range(len(clean)))
     lines = ["## 2 layers x 1 head: through which inputs layer 1 reads layer 0", "",

@@ -131,11 +131,10 @@ def circuit_scores(seed, heads, circuit, limit):
     def F(kept):  # every head outside `kept` ablated
         return f[frozenset(heads) - kept]
 
-    full = clean
-    faithfulness = F(circuit) / full
-    completeness = max(abs(F(circuit - k) - f[k]) for k in ks) / abs(full)
-    minimality = {v: max(abs(F(circuit - k - {v}) - F(circuit - k)) for k in ks if v not in k) / abs(full) for v in circuit}
-    return {"F_M": full, "F_C": F(circuit), "F_empty": f[frozenset(heads)], "faithfulness": faithfulness,
+    faithfulness = F(circuit) / clean
+    completeness = max(abs(F(circuit - k) - f[k]) for k in ks) / abs(clean)
+    minimality = {v: max(abs(F(circuit - k - {v}) - F(circuit - k)) for k in ks if v not in k) / abs(clean) for v in circuit}
+    return {"F_M": clean, "F_C": F(circuit), "F_empty": f[frozenset(heads)], "faithfulness": faithfulness,
             "incompleteness": completeness, "minimality": minimality, "subsets": len(ks)}
 
 

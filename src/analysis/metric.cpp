@@ -62,13 +62,15 @@ ExampleMetric example_metric_at(const AnalysisMetric& m, const Tensor& picked, c
     case MetricKind::accuracy: {
       const std::vector<double> logits = picked.to_vector<double>();
       const std::vector<int32_t> answer = batch.annotations.token(m.answer).to_vector<int32_t>();
+      // Against one token: the answer's logit above the wrong token's; else the answer the top logit.
+      const std::vector<int32_t> wrong =
+          m.wrong.empty() ? std::vector<int32_t>{} : batch.annotations.token(m.wrong).to_vector<int32_t>();
       std::vector<double> correct(R * B, 0.0);
-      if (!m.wrong.empty()) {  // against one token: the answer's logit above the wrong token's
-        const std::vector<int32_t> wrong = batch.annotations.token(m.wrong).to_vector<int32_t>();
-        for (int64_t e = 0; e < R * B; ++e) correct[e] = logits[e * W + answer[e]] > logits[e * W + wrong[e]] ? 1.0 : 0.0;
-        return {Tensor::from_vector<double>({R, B}, correct).to(picked.dtype()).to(picked.device()), ones};
-      }
       for (int64_t e = 0; e < R * B; ++e) {
+        if (!wrong.empty()) {
+          correct[e] = logits[e * W + answer[e]] > logits[e * W + wrong[e]] ? 1.0 : 0.0;
+          continue;
+        }
         int64_t best = 0;
         for (int64_t v = 1; v < W; ++v)
           if (logits[e * W + v] > logits[e * W + best]) best = v;
