@@ -39,6 +39,10 @@ const nlohmann::json& checked(const nlohmann::json& o) {
     if (held_out <= 0.0 || held_out >= 1.0)
       throw ConfigError("task.held_out", "must be above 0 and below 1: evaluation uses the held-out name pairs, "
                                          "training the others");
+    if (IoiPrompts::split_is_empty(names, held_out))
+      throw ConfigError("task.held_out", fmt::format("with {} names no pair is held out at {}, or none is left for "
+                                                     "training; change task.held_out or task.names",
+                                                     names, held_out));
   }
   return o;
 }
@@ -55,7 +59,7 @@ Schema IoiTask::options() {
            "symbolic: Adhikari's '<s> A B B <mid>' -> A and '<s> B A B <mid>' -> A over 6 names, all 60 sequences "
            "for training and evaluation; templates: 8 sentence templates ('<s> when A and B went to the P , B gave a "
            "O to' -> A), ABBA and BABA order 50/50, held-out name pairs for evaluation.");
-  s.integer("names", 0, "Name tokens (0: the preset's, 6 or 32).", 0, 32);
+  s.integer("names", 0, "Name tokens (0: the preset's, 6 or 32).", 0, 64);
   s.integer("places", 8, "Place tokens of the templates preset.", 1, 8);
   s.integer("objects", 8, "Object tokens of the templates preset.", 1, 8);
   s.integer("templates", 8, "Sentence templates used by the templates preset (the first n of 8).", 1, 8);

@@ -1,5 +1,7 @@
 #include "tasks/ioi/prompts.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
@@ -10,7 +12,11 @@ namespace {
 const char* const kNames[] = {"Mary",  "John",  "Alice", "Bob",   "Sarah", "James",  "Emma",  "David",
                               "Laura", "Mike",  "Anna",  "Tom",   "Kate",  "Daniel", "Rose",  "Peter",
                               "Julia", "Mark",  "Lucy",  "Paul",  "Clara", "Simon",  "Helen", "George",
-                              "Grace", "Henry", "Ruth",  "Adam",  "Nora",  "Oliver", "Eve",   "Victor"};
+                              "Grace", "Henry", "Ruth",  "Adam",  "Nora",  "Oliver", "Eve",   "Victor",
+                              "Linda", "Sam",   "Irene", "Frank", "Olga",  "Hugo",   "Maria", "Leo",
+                              "Diana", "Carl",  "Jane",  "Ivan",  "Sofia", "Walter", "Nina",  "Oscar",
+                              "Amy",   "Ben",   "Lisa",  "Max",   "Ella",  "Jack",   "Iris",  "Fred",
+                              "Tara",  "Neil",  "Vera",  "Colin", "Zoe",   "Alan",   "Mia",   "Ralph"};
 const char* const kPlaces[] = {"store", "garden", "school", "park", "office", "station", "river", "kitchen"};
 const char* const kObjects[] = {"ring", "book", "drink", "apple", "key", "letter", "bone", "basket"};
 constexpr int kMaxNames = sizeof(kNames) / sizeof(kNames[0]);
@@ -44,6 +50,10 @@ uint64_t pair_hash(int a, int b) {
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
 }
+
+bool pair_held_out(int a, int b, double share) {
+  return share > 0.0 && static_cast<double>(pair_hash(a, b) % 1000000) < share * 1e6;
+}
 }  // namespace
 
 IoiPrompts::IoiPrompts(IoiPreset preset, int names, int places, int objects, int templates, double held_out)
@@ -53,7 +63,7 @@ IoiPrompts::IoiPrompts(IoiPreset preset, int names, int places, int objects, int
       objects_(objects),
       templates_(preset == IoiPreset::symbolic ? 1 : templates),
       held_out_(preset == IoiPreset::symbolic ? 0.0 : held_out) {
-  if (names_ < 3 || names_ > kMaxNames) throw std::invalid_argument("IoiPrompts: names must be 3 .. 32");
+  if (names_ < 3 || names_ > kMaxNames) throw std::invalid_argument("IoiPrompts: names must be 3 .. 64");
   if (places_ < 1 || places_ > kMaxPlaces || objects_ < 1 || objects_ > kMaxObjects)
     throw std::invalid_argument("IoiPrompts: places and objects must be 1 .. 8");
   if (templates_ < 1 || templates_ > kMaxTemplates) throw std::invalid_argument("IoiPrompts: templates must be 1 .. 8");
@@ -77,14 +87,25 @@ IoiPrompts::IoiPrompts(IoiPreset preset, int names, int places, int objects, int
           vocabulary_.push_back(w);
   }
   sequence_length_ = static_cast<int>(template_words_[0].size());
+  if (preset_ == IoiPreset::templates) {
+    for (int a = 0; a < names_; ++a)
+      for (int b = a + 1; b < names_; ++b) (this->held_out(a, b) ? held_out_pairs_ : training_pairs_).emplace_back(a, b);
+    if (training_pairs_.empty() || held_out_pairs_.empty())
+      throw std::invalid_argument("IoiPrompts: a split has no name pair; change held_out or names");
+  }
 }
 
 int IoiPrompts::token(const std::string& word) const {
   return static_cast<int>(std::find(vocabulary_.begin(), vocabulary_.end(), word) - vocabulary_.begin());
 }
 
-bool IoiPrompts::held_out(int a, int b) const {
-  return held_out_ > 0.0 && static_cast<double>(pair_hash(a, b) % 1000000) < held_out_ * 1e6;
+bool IoiPrompts::held_out(int a, int b) const { return pair_held_out(a, b, held_out_); }
+
+bool IoiPrompts::split_is_empty(int names, double held_out) {
+  int held = 0;
+  for (int a = 0; a < names; ++a)
+    for (int b = a + 1; b < names; ++b) held += pair_held_out(a, b, held_out);
+  return held == 0 || held == names * (names - 1) / 2;
 }
 
 IoiPrompt IoiPrompts::write(int template_index, bool abba, PromptNames names, Slots slots) const {
@@ -129,8 +150,19 @@ IoiPrompt IoiPrompts::sample(const Philox& rng, uint64_t index, bool evaluation)
   const int t = static_cast<int>(rng.below(draw++, static_cast<uint32_t>(templates_)));
   const bool abba = rng.below(draw++, 2) == 0;
   int io = 0, s = 0;
+  // Draw ordered pairs until one is in the split (a held-out one takes five tries on average). After 48 misses
+  // (one evaluation prompt in 45,000 at a fifth held out) take one from the split's list; drawing from the
+  // list every time would be as good, but would change every earlier run's prompts. (Past 31 tries an example
+  // reads into the next one's block of draws: rare, and only a reuse of numbers for another purpose.)
   for (int tries = 0;; ++tries) {
-    if (tries == 48) throw std::runtime_error("IoiPrompts: no name pair of the split found in 48 draws");
+    if (tries == 48) {
+      const auto& pairs = evaluation ? held_out_pairs_ : training_pairs_;
+      const auto [a, b] = pairs[rng.below(draw++, static_cast<uint32_t>(pairs.size()))];
+      const bool a_is_io = rng.below(draw++, 2) == 0;
+      io = a_is_io ? a : b;
+      s = a_is_io ? b : a;
+      break;
+    }
     io = static_cast<int>(rng.below(draw++, static_cast<uint32_t>(names_)));
     s = other_name(rng, draw++, {io});
     if (held_out(io, s) == evaluation) break;

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "random/philox.h"
@@ -47,6 +48,8 @@ class IoiPrompts {
   const std::vector<std::string>& vocabulary() const { return vocabulary_; }
   // Whether the unordered pair {a, b} of name indices is held out for evaluation (never for symbolic).
   bool held_out(int a, int b) const;
+  // Whether `names` names at the share `held_out` leave no pair held out, or no pair for training.
+  static bool split_is_empty(int names, double held_out);
   // The symbolic preset's every sequence, in a fixed order: 30 ordered pairs x 2 templates.
   int symbolic_count() const { return names_ * (names_ - 1) * 2; }
 
@@ -74,6 +77,7 @@ class IoiPrompts {
   int sequence_length_ = 0;
   std::vector<std::string> vocabulary_;
   std::vector<std::vector<std::string>> template_words_;  // words, with "A", "B", "S", "P", "O" as slots
+  std::vector<std::pair<int, int>> training_pairs_, held_out_pairs_;  // unordered, a < b (templates preset)
 };
 
 }  // namespace mechlab
