@@ -5,6 +5,9 @@
 // listed component, or all of them at once with "together": true.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
+
 #include "analysis/analysis.h"
 #include "analysis/components.h"
 #include "analysis/kinds.h"
@@ -34,27 +37,33 @@ std::vector<std::pair<std::string, std::vector<int>>> component_hooks(const Comp
 }
 
 // x (R, B_ref, ...) over the reference batch -> (R, B, ...): for each base example, the mean over the reference
-// examples that carry the same label as it.
+// examples that carry the same label as it. Each label's mean is summed once (in reference order), so the cost
+// is (B_ref + B) x the example's size, not their product.
 Tensor mean_by_label(const Tensor& x, const Tensor& reference_labels, const Tensor& base_labels, const std::string& label) {
   const int64_t R = x.dim(0), B_ref = x.dim(1), B = base_labels.dim(1), inner = x.numel() / (R * B_ref);
   const std::vector<double> values = x.to_vector<double>();
   const std::vector<int32_t> reference = reference_labels.to_vector<int32_t>(), base = base_labels.to_vector<int32_t>();
   std::vector<double> out(R * B * inner, 0.0);
-  for (int64_t r = 0; r < R; ++r)
+  for (int64_t r = 0; r < R; ++r) {
+    std::map<int32_t, std::vector<double>> means;  // label -> mean over its reference examples
+    std::map<int32_t, int64_t> counts;
+    for (int64_t j = 0; j < B_ref; ++j) {
+      std::vector<double>& sum = means[reference[r * B_ref + j]];
+      sum.resize(inner, 0.0);
+      const double* from = &values[(r * B_ref + j) * inner];
+      for (int64_t i = 0; i < inner; ++i) sum[i] += from[i];
+      ++counts[reference[r * B_ref + j]];
+    }
+    for (auto& [value, sum] : means)
+      for (double& v : sum) v /= static_cast<double>(counts[value]);
     for (int64_t b = 0; b < B; ++b) {
-      double* into = &out[(r * B + b) * inner];
-      int64_t count = 0;
-      for (int64_t j = 0; j < B_ref; ++j) {
-        if (reference[r * B_ref + j] != base[r * B + b]) continue;
-        const double* from = &values[(r * B_ref + j) * inner];
-        for (int64_t i = 0; i < inner; ++i) into[i] += from[i];
-        ++count;
-      }
-      if (count == 0)
+      const auto found = means.find(base[r * B + b]);
+      if (found == means.end())
         throw ConfigError("mean_by", fmt::format("no reference example has the {} {} of a base example; use a larger "
                                                  "batch_size", label, base[r * B + b]));
-      for (int64_t i = 0; i < inner; ++i) into[i] /= static_cast<double>(count);
+      std::copy(found->second.begin(), found->second.end(), out.begin() + (r * B + b) * inner);
     }
+  }
   Shape shape = x.shape();
   shape[1] = B;
   return Tensor::from_vector<double>(shape, out).to(x.dtype()).to(x.device());
