@@ -75,6 +75,28 @@ TEST_CASE("ioi templates: IO once, S twice, in ABBA and BABA order; evaluation p
   CHECK(std::abs(held / 496.0 - 0.2) < 0.06);
 }
 
+TEST_CASE("ioi templates: a small held-out share still gives every evaluation prompt a held-out pair") {
+  // 64 names, 2% held out: about 40 of 2016 pairs, so 48 rejected draws (37% of prompts) fall back to the list.
+  const IoiTask task(options({{"names", 64}, {"held_out", 0.02}}));
+  const IoiPrompts prompts(IoiPreset::templates, 64, 8, 8, 8, 0.02);
+  const Batch b = task.sample({{1, 0}}, 2000, RandomStream::eval_data, 3);
+  const std::vector<int32_t> io = ints(b.annotations.token("io")), s = ints(b.annotations.token("s"));
+  std::set<std::pair<int, int>> ordered;
+  for (size_t e = 0; e < io.size(); ++e) {
+    const int i = prompts.name_index(io[e]), j = prompts.name_index(s[e]);
+    CHECK(i != j);
+    CHECK(prompts.held_out(i, j));
+    ordered.insert({i, j});
+  }
+  int held = 0;
+  for (int i = 0; i < 64; ++i)
+    for (int j = i + 1; j < 64; ++j) held += prompts.held_out(i, j);
+  CHECK(held > 20);
+  CHECK(ordered.size() > 1.5 * held);  // both orders of most held-out pairs
+  CHECK_THROWS_WITH_AS(IoiPrompts(IoiPreset::templates, 5, 8, 8, 8, 1e-6), doctest::Contains("change held_out"),
+                       std::invalid_argument);
+}
+
 TEST_CASE("ioi symbolic: the 60 sequences '<s> A B B <mid>' and '<s> B A B <mid>', each epoch in its own order") {
   const IoiTask task(options({{"preset", "symbolic"}}));
   CHECK(task.sequence_length() == 5);
@@ -284,7 +306,24 @@ TEST_CASE("scripts/figures/ioi_circuits.py and ioi_roles.py on a short templates
     CHECK(std::abs(seed["faithfulness"].get<double>() - seed["F_C"].get<double>() / seed["F_M"].get<double>()) < 1e-9);
     CHECK(seed["incompleteness"].get<double>() >= 0.0);
     for (const nlohmann::json& v : seed["minimality"]) CHECK(v[1].get<double>() >= 0.0);
+    // The circuit is completed until it is faithful (0.8) or holds every head (2 layers x 2 heads).
+    CHECK((seed["faithfulness"].get<double>() >= 0.8 || seed["circuit"].size() == 4));
   }
-  CHECK(read_text(dir / "fig" / "roles_short.md").find("| templates | name mover (END -> IO) |") != std::string::npos);
+  // Name movers are split by the sign of their direct attribution (the run has its dla analysis).
+  CHECK(read_text(dir / "fig" / "roles_short.md").find("| templates | name mover (END -> IO, DLA > 0) |") != std::string::npos);
   CHECK(read_text(dir / "fig" / "circuit_templates.png").substr(1, 3) == "PNG");
+  // With no head needed and a faithfulness no circuit short of M reaches, the greedy completion adds heads one at
+  // a time until all four are in, so F(C) is F(M).
+  const std::string greedy = "cd " + source_dir() + "/scripts/figures && /usr/bin/python3 ioi_circuits.py " + run.string() +
+                             " --mechlab " + mechlab_binary() + " --needed 1e9 --faithful 1e9 --max-subsets 4 --out " +
+                             (dir / "greedy").string() + " > " + (dir / "greedy.log").string() + " 2>&1";
+  const int greedy_status = std::system(greedy.c_str());
+  INFO(read_text(dir / "greedy.log"));
+  REQUIRE(greedy_status == 0);
+  for (const nlohmann::json& seed : nlohmann::json::parse(read_text(dir / "greedy" / "circuits_templates.json"))) {
+    INFO(seed.dump());
+    CHECK(seed["circuit"].size() == 4);
+    CHECK(seed["added"].size() + seed["roles"].size() >= 4);
+    CHECK(std::abs(seed["F_C"].get<double>() - seed["F_M"].get<double>()) < 1e-9);
+  }
 }

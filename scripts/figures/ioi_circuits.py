@@ -3,7 +3,7 @@
 and the faithfulness, completeness and minimality of the circuit of the heads with a role (Wang et al. 2022).
 
     scripts/figures/ioi_circuits.py RUN_DIR [--mechlab build/mechlab] [--device cpu|cuda] [--out DIR]
-                                    [--max-subsets 64] [--needed 0.1]
+                                    [--max-subsets 64] [--needed 0.1] [--faithful 0.8] [--seeds N]
 
 RUN_DIR is a templates-preset run whose seeds are replicas, analysed first with configs/ioi/roles_templates.json
 (its `dla`: each head's direct logit attribution, at the last checkpoint). Per seed, from the run's evaluation at
@@ -16,11 +16,14 @@ that step (its attn_<role> scores) and that attribution, a head is a
 For each name mover, the script path-patches every head of an earlier layer from S2-flipped prompts into the
 name mover's queries (`mechlab analyze ... --checkpoint` on that seed alone) and reports the change in logit
 difference. The circuit C is the set of heads with a role and of heads whose mean ablation alone (the spec's
-`each_head_mean_ld`) costs more than --needed (0.1) of the logit difference; MLPs are never ablated. With F(X) the mean logit difference on the run's
-evaluation batch when every head outside X is mean-ablated over ABC prompts, the means per template:
+`each_head_mean_ld`) costs more than --needed (0.1) of the logit difference, completed greedily while its
+faithfulness is below --faithful (0.8): each time the head whose addition raises F(C) most joins it (so a set of
+heads that matter only together is found too). MLPs are never ablated. With F(X) the mean logit difference on
+the run's evaluation batch when every head outside X is mean-ablated over ABC prompts, the means per template:
 faithfulness F(C) / F(M); completeness max over K of |F(C \\ K) - F(M \\ K)| / F(M); minimality, per v in C,
 max over K of |F(C \\ (K + v)) - F(C \\ K)| / F(M), K over the subsets of C (all of them up to --max-subsets,
-else a sample). Writes DIR/circuits.md and circuits.json (default RUN_DIR/../figures).
+else a sample). --seeds N analyses the first N seeds only; seeds without checkpoints are skipped, by name. Writes
+DIR/circuits_<run>.md and circuits_<run>.json (default RUN_DIR/../figures).
 """
 import argparse
 import itertools
@@ -138,6 +141,30 @@ def circuit_scores(seed, heads, circuit, limit):
             "incompleteness": completeness, "minimality": minimality, "subsets": len(ks)}
 
 
+def mean_ablated(ablated, name):
+    return {"name": name, "kind": "ablation", "components": sorted(ablated), "together": True, "value": "mean",
+            "mean_by": "template", "metric": "logit_diff"}
+
+
+def completed(seed, heads, circuit, target):
+    """The circuit and the heads added to it, one at a time, each the one whose addition raises F(C) most, until
+    F(C) / F(M) reaches the target (or every head is in)."""
+    added = []
+    while set(heads) - circuit:
+        outside = sorted(set(heads) - circuit)
+        entries = [mean_ablated(set(heads) - circuit, "now")]
+        entries += [mean_ablated(set(heads) - circuit - {h}, h) for h in outside if set(heads) - circuit - {h}]
+        results = seed.analyze({"batch": "eval", "analyses": entries}, "grow")
+        clean = float(np.ravel(results["now"][1]["baseline"]["clean"])[0])
+        f = {name: float(np.ravel(metric)[0]) for name, (metric, _) in results.items()}
+        if f["now"] / clean >= target:
+            break
+        best = max(outside, key=lambda h: f.get(h, clean))  # the last head completes M, whose F is F(M)
+        circuit = circuit | {best}
+        added.append(best)
+    return circuit, added
+
+
 def name_mover_queries(seed, mover, layers, heads):
     """Path patching from S2-flipped prompts: every head of an earlier layer into the name mover's queries."""
     layer = int(mover[1:].split("H")[0])
@@ -159,6 +186,8 @@ def main():
     parser.add_argument("--out", type=pathlib.Path)
     parser.add_argument("--max-subsets", type=int, default=64)
     parser.add_argument("--needed", type=float, default=0.1)
+    parser.add_argument("--faithful", type=float, default=0.8, help="complete the circuit up to this faithfulness")
+    parser.add_argument("--seeds", type=int, help="the first N seeds only")
     args = parser.parse_args()
     run = args.run_dir
     config = json.loads((run / "config.json").read_text())
@@ -168,38 +197,46 @@ def main():
         fail(f"{dla_path} is missing; run `mechlab analyze {run} configs/ioi/roles_templates.json` first")
     dla = np.load(dla_path)
     cost = -np.load(run / "analysis" / "each_head_mean_ld" / "change.npy")  # (R, L, H): what ablating it alone costs
-    replicas = sorted(run.glob("replica_*"), key=lambda p: int(p.name.split("_")[1]))
+    replicas = sorted(run.glob("replica_*"), key=lambda p: int(p.name.split("_")[1]))[:args.seeds]
+    missing = [p.name for p in replicas if not list((p / "checkpoints").glob("step_*.safetensors"))]
+    if missing:  # e.g. a 64-seed run of which only some checkpoints were copied
+        print(f"ioi_circuits.py: no checkpoint, skipped: {', '.join(missing)}", file=sys.stderr)
+        replicas = [p for p in replicas if p.name not in missing]
     all_heads = head_names(layers, heads)
     rows = []
-    for r, replica in enumerate(replicas):
+    for replica in replicas:
+        r = int(replica.name.split("_")[1])
         seed = Seed(args, run, replica, r)
         summary = seed.evaluation()
         roles = roles_of(summary, dla[r], layers, heads)
         movers = [h for h, found in roles.items() if "name mover" in found]
         queries = {m: name_mover_queries(seed, m, layers, heads) for m in movers}
         needed = {f"L{l}H{h}" for l in range(layers) for h in range(heads) if cost[r, l, h] > args.needed * summary["logit_diff"]}
-        scores = circuit_scores(seed, all_heads, frozenset(roles) | needed, args.max_subsets)
+        circuit, added = completed(seed, all_heads, frozenset(roles) | needed, args.faithful)
+        scores = circuit_scores(seed, all_heads, circuit, args.max_subsets)
         rows.append({"seed": r, "accuracy": summary["accuracy"], "logit_diff": summary["logit_diff"], "roles": roles,
-                     "circuit": sorted(frozenset(roles) | needed),
+                     "circuit": sorted(circuit), "added": added,
                      "name_mover_queries": queries, **{k: (sorted(v.items()) if isinstance(v, dict) else v)
                                                        for k, v in scores.items()}})
-        print(f"seed {r}: {len(roles)} heads with a role, circuit of {len(rows[-1]['circuit'])}, faithfulness "
-              f"{scores['faithfulness']:.2f}", file=sys.stderr)
+        print(f"seed {r}: {len(roles)} heads with a role, circuit of {len(circuit)} ({len(added)} added), "
+              f"faithfulness {scores['faithfulness']:.2f}", file=sys.stderr)
     out = args.out or run.parent / "figures"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"circuits_{run.name}.json").write_text(json.dumps(rows, indent=1) + "\n")
     lines = [f"# {run.name}: each seed's circuit", "",
              "Roles from the evaluation at the last checkpoint (attention scores > 0.5) and each head's direct "
              "attribution; the circuit: every head with a role or whose mean ablation alone costs more than "
-             f"{args.needed} of the logit difference; F = mean logit difference with the heads outside mean-ablated "
-             "over ABC prompts, per template (MLPs kept).", "",
+             f"{args.needed} of the logit difference, then (in *italics*) the heads added one at a time, each raising "
+             f"F(C) most, until the faithfulness reaches {args.faithful}; F = mean logit difference with the heads "
+             "outside mean-ablated over ABC prompts, per template (MLPs kept).", "",
              "| seed | accuracy | roles | circuit | S2-flip into the name movers' queries (largest change in LD) | F(M) | "
              "F(C) | faithfulness | incompleteness | least minimality |", "|---:|---:|---|---|---|---:|---:|---:|---:|---:|"]
     for row in rows:
         roles = "; ".join(f"{h} {'/'.join(v)}" for h, v in sorted(row["roles"].items())) or "—"
         q = "; ".join(f"{m} <- {min(c, key=c.get)} {c[min(c, key=c.get)]:+.2f}" for m, c in row["name_mover_queries"].items() if c) or "—"
         least = min((v for _, v in row["minimality"]), default=float("nan"))
-        lines.append(f"| {row['seed']} | {row['accuracy']:.3f} | {roles} | {', '.join(row['circuit']) or '—'} | {q} | "
+        circuit = ", ".join(f"*{h}*" if h in row["added"] else h for h in row["circuit"]) or "—"
+        lines.append(f"| {row['seed']} | {row['accuracy']:.3f} | {roles} | {circuit} | {q} | "
                      f"{row['F_M']:.2f} | {row['F_C']:.2f} | "
                      f"{row['faithfulness']:.2f} | {row['incompleteness']:.2f} | {least:.2f} |")
     (out / f"circuits_{run.name}.md").write_text("\n".join(lines) + "\n")

@@ -26,6 +26,8 @@ ATTENDS = 0.5
 SCORES = {"attn_s2_s1": "duplicate-token (S2 -> S1)", "attn_s2_s1p1": "induction (S2 -> S1+1)",
           "attn_s1p1_s1": "previous-token (S1+1 -> S1)", "attn_end_s2": "S-inhibition (END -> S2)",
           "attn_end_io": "name mover (END -> IO)", "attn_end_s": "END -> S"}
+NAME_MOVER, NEGATIVE_NAME_MOVER = "name mover (END -> IO, DLA > 0)", "negative name mover (END -> IO, DLA < 0)"
+ROLE_KEYS = {title: key for key, title in SCORES.items()} | {NAME_MOVER: "attn_end_io", NEGATIVE_NAME_MOVER: "attn_end_io"}
 ROLE_COLOURS = {"name mover": "tab:green", "negative name mover": "tab:olive", "duplicate-token": "tab:blue",
                 "induction": "tab:purple", "previous-token": "tab:cyan", "S-inhibition": "tab:red"}
 
@@ -45,6 +47,18 @@ class Run:
             if not evals:
                 fail(f"{replica}/metrics.jsonl has no evaluation yet")
             self.seeds.append(evals)
+        dla = path / "analysis" / "dla" / "per_head.npy"  # (R, L, H) onto IO - S, from roles_templates.json
+        self.dla = np.load(dla) if dla.exists() else None
+
+    def roles(self, seed):
+        """{role title: (L, H) booleans} at the last evaluation; name movers split by the sign of their direct
+        attribution where the run has one (at its last step)."""
+        found = {title: self.score(seed, key) > ATTENDS for key, title in SCORES.items()}
+        if self.dla is not None:
+            movers = found.pop(SCORES["attn_end_io"])
+            found[NAME_MOVER] = movers & (self.dla[seed] > 0)
+            found[NEGATIVE_NAME_MOVER] = movers & (self.dla[seed] < 0)
+        return found
 
     def score(self, seed, key, index=-1):
         """(L, H) of one role score at one evaluation."""
@@ -96,39 +110,51 @@ def role_scores_figure(run, out):
 
 def role_table(runs):
     lines = ["# IOI runs: roles over seeds", "",
-             f"A role appears in a seed when some head's score passes {ATTENDS} at the last evaluation (name movers: "
-             "END -> IO; their sign needs the direct attribution, see circuits_<run>.md).", "",
-             "| run | role | seeds | by layer (seeds with the role there) | first step, median (range) |", "|---|---|---:|---|---|"]
+             f"A role appears in a seed when some head's score passes {ATTENDS} at the last evaluation; name movers "
+             "also need a positive direct logit attribution onto IO - S (negative: a negative name mover), where the "
+             "run has its `dla` analysis. Seeds: the share with the role, +- its standard error over seeds. Heads: how "
+             "many heads hold the role in a seed that has it, mean (max). First step: when a head's attention score "
+             "first passes the threshold.", "",
+             "| run | role | seeds | by layer (seeds with the role there) | heads per seed | first step, median (range) |",
+             "|---|---|---:|---|---:|---|"]
     frequency = {}
     for run in runs:
-        for key, title in SCORES.items():
-            per_layer = np.zeros(run.layers, int)
-            having, steps = 0, []
-            for s in range(len(run.seeds)):
-                grid = run.score(s, key)
-                per_layer += (grid > ATTENDS).any(axis=1)
-                if (grid > ATTENDS).any():
-                    having += 1
-                    steps.append(run.first_step(s, key)[0])
-            frequency[(run.name, title)] = (having / len(run.seeds), per_layer / len(run.seeds))
+        per_seed = [run.roles(s) for s in range(len(run.seeds))]
+        n = len(run.seeds)
+        for title in per_seed[0]:
+            grids = [found[title] for found in per_seed]
+            per_layer = np.sum([g.any(axis=1) for g in grids], axis=0)
+            having = [s for s, g in enumerate(grids) if g.any()]
+            steps = [run.first_step(s, ROLE_KEYS[title])[0] for s in having]
+            counts = [int(grids[s].sum()) for s in having]
+            share = len(having) / n
+            frequency[(run.name, title)] = (share, per_layer / n)
             when = f"{np.median(steps) / 1000:.2f}k ({min(steps) / 1000:.2f}k - {max(steps) / 1000:.2f}k)" if steps else "—"
-            layers = ", ".join(f"L{l} {n}" for l, n in enumerate(per_layer))
-            lines.append(f"| {run.name} | {title} | {having}/{len(run.seeds)} | {layers} | {when} |")
+            heads = f"{np.mean(counts):.1f} ({max(counts)})" if counts else "—"
+            layers = ", ".join(f"L{l} {k}" for l, k in enumerate(per_layer))
+            lines.append(f"| {run.name} | {title} | {len(having)}/{n} (+-{np.sqrt(share * (1 - share) / n):.2f}) | "
+                         f"{layers} | {heads} | {when} |")
     return lines, frequency
 
 
 def frequency_figure(runs, frequency, out, name):
     fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.5), squeeze=False)
     for ax, run in zip(axes[0], runs):
-        bottom = np.zeros(len(SCORES))
+        titles = [title for name, title in frequency if name == run.name]
+        bottom = np.zeros(len(titles))
         for l in range(run.layers):
-            shares = [frequency[(run.name, title)][1][l] for title in SCORES.values()]
-            ax.bar(range(len(SCORES)), shares, bottom=bottom, label=f"layer {l}")
+            shares = [frequency[(run.name, title)][1][l] for title in titles]
+            ax.bar(range(len(titles)), shares, bottom=bottom, label=f"layer {l}")
             bottom += shares
-        ax.set_xticks(range(len(SCORES)), [t.split(" (")[0] for t in SCORES.values()], rotation=35, ha="right", fontsize=7)
-        ax.set_ylabel("share of seeds (stacked by layer)")
+        totals = np.array([frequency[(run.name, title)][0] for title in titles])
+        ax.errorbar(range(len(titles)), totals, yerr=np.sqrt(totals * (1 - totals) / len(run.seeds)), fmt="none",
+                    ecolor="k", capsize=2, lw=0.8)
+        ax.set_xticks(range(len(titles)), [t.split(" (")[0] for t in titles], rotation=35, ha="right", fontsize=7)
+        ax.set_ylabel("share of seeds, by layer")
         ax.set_title(f"{run.name}: {len(run.seeds)} seeds", fontsize=9)
         ax.legend(fontsize=7)
+    fig.suptitle("Stacked: the share of seeds with the role in each layer (a seed can count in several). "
+                 "Error bar: the share with it in any layer, +- its standard error.", fontsize=8)
     return save_figure(fig, out / f"role_frequency_{name}.png")
 
 
