@@ -5,9 +5,10 @@
 #
 #   scripts/reproduce/ioi.sh [--templates] [--device cpu|cuda] [--runs-only|--figures-only]
 #
-#   --templates  also the templates preset: 1 layer x 2 heads attention-only, 2 and 3 layers with MLPs, 8 seeds
-#                each, 10k steps (for a GPU: --device cuda; hours on 2 cores), with each seed's roles and
-#                circuit (scripts/figures/ioi_circuits.py, ioi_roles.py)
+#   --templates  also the templates preset: 1 layer x 2 heads attention-only and 2 layers with MLPs, 64 seeds
+#                each, 3 layers with MLPs, 8 seeds, 10k steps (for a GPU: --device cuda; hours on 2 cores), with
+#                the heads' roles, their ablations, and the circuits of 8 seeds per multi-layer model
+#                (scripts/figures/ioi_circuits.py, ioi_roles.py)
 #
 # Runs go to results/ioi/<run>, their analyses to results/ioi/<run>/analysis, tables and figures to
 # results/ioi/figures. MECHLAB_BINARY names a mechlab to use instead of building one. Every run is started
@@ -38,8 +39,8 @@ declare -A spec=([symbolic_1layer_2heads]=roles_1layer_2heads [symbolic_2layers_
                  [symbolic_1layer_1head]=roles_1layer_1head)
 template_runs=(templates_1layer_2heads templates_2layers_mlp templates_3layers_mlp)
 if [ "$templates" = 1 ]; then
-  for run in "${template_runs[@]}"; do spec[$run]=roles_templates; done
-  spec[templates_2layers_mlp]+=" subspace_templates" spec[templates_3layers_mlp]+=" subspace_templates"
+  spec[templates_1layer_2heads]=heads_templates_1layer
+  spec[templates_2layers_mlp]="roles_templates subspace_templates" spec[templates_3layers_mlp]="roles_templates subspace_templates"
 fi
 mechlab="$(mechlab_binary)"
 if [ "$runs" = 1 ]; then
@@ -65,7 +66,8 @@ if [ "$figures" = 1 ]; then
   echo "$study/figures/two_heads_edits.txt"
   if [ "$templates" = 1 ]; then
     for run in templates_2layers_mlp templates_3layers_mlp; do
-      /usr/bin/python3 "$root/scripts/figures/ioi_circuits.py" "$study/$run" --mechlab "$mechlab"
+      /usr/bin/python3 "$root/scripts/figures/ioi_circuits.py" "$study/$run" --mechlab "$mechlab" --seeds 8 \
+        ${device:+--device "$device"}
     done
     /usr/bin/python3 "$root/scripts/figures/ioi_roles.py" "${template_runs[@]/#/$study/}" --name templates
   fi
