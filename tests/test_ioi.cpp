@@ -306,12 +306,14 @@ TEST_CASE("scripts/figures/ioi_circuits.py and ioi_roles.py on a short templates
     CHECK(std::abs(seed["faithfulness"].get<double>() - seed["F_C"].get<double>() / seed["F_M"].get<double>()) < 1e-9);
     CHECK(seed["incompleteness"].get<double>() >= 0.0);
     for (const nlohmann::json& v : seed["minimality"]) CHECK(v[1].get<double>() >= 0.0);
+    CHECK(seed["to_logits"].size() == 4);  // each head's S2-flip path to the logits
     // The circuit is completed until it is faithful (0.8) or holds every head (2 layers x 2 heads).
     CHECK((seed["faithfulness"].get<double>() >= 0.8 || seed["circuit"].size() == 4));
   }
   // Name movers are split by the sign of their direct attribution (the run has its dla analysis).
   CHECK(read_text(dir / "fig" / "roles_short.md").find("| templates | name mover (END -> IO, DLA > 0) |") != std::string::npos);
   CHECK(read_text(dir / "fig" / "circuit_templates.png").substr(1, 3) == "PNG");
+  CHECK(read_text(dir / "fig" / "path_patching_templates.png").substr(1, 3) == "PNG");
   // With no head needed and a faithfulness no circuit short of M reaches, the greedy completion adds heads one at
   // a time until all four are in, so F(C) is F(M).
   const std::string greedy = "cd " + source_dir() + "/scripts/figures && /usr/bin/python3 ioi_circuits.py " + run.string() +

@@ -13,8 +13,8 @@ that step (its attn_<role> scores) and that attribution, a head is a
     duplicate-token head S2 -> S1 > 0.5         induction head  S2 -> S1+1 > 0.5
     previous-token head  S1+1 -> S1 > 0.5       S-inhibition candidate  END -> S2 > 0.5
 
-For each name mover, the script path-patches every head of an earlier layer from S2-flipped prompts into the
-name mover's queries (`mechlab analyze ... --checkpoint` on that seed alone) and reports the change in logit
+Per seed, the script path-patches each head from S2-flipped prompts to the logits (its direct effect), and for
+each name mover every head of an earlier layer into the name mover's queries (`mechlab analyze ... --checkpoint` on that seed alone) and reports the change in logit
 difference. The circuit C is the set of heads with a role and of heads whose mean ablation alone (the spec's
 `each_head_mean_ld`) costs more than --needed (0.1) of the logit difference, completed greedily while its
 faithfulness is below --faithful (0.8): each time the head whose addition raises F(C) most joins it (so a set of
@@ -178,6 +178,17 @@ def name_mover_queries(seed, mover, layers, heads):
     return {s: float(np.ravel(m)[0]) - float(np.ravel(t["baseline"]["clean"])[0]) for s, (m, t) in results.items()}
 
 
+def to_logits(seed, layers, heads):
+    """Path patching from S2-flipped prompts: each head alone to the logits (its direct effect), as the change in
+    logit difference, {head: change}."""
+    entry = {"name": "to_logits", "kind": "path_patching", "senders": "heads", "metric": "logit_diff"}
+    metric, table = seed.analyze({"batch": "contrast", "contrast": "s2_flip", "batch_size": 512, "analyses": [entry]},
+                                 "logits")["to_logits"]
+    clean = float(np.ravel(table["baseline"]["clean"])[0])
+    grid = np.asarray(metric).reshape(layers, heads)
+    return {f"L{l}H{h}": float(grid[l, h]) - clean for l in range(layers) for h in range(heads)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=pathlib.Path)
@@ -211,12 +222,13 @@ def main():
         roles = roles_of(summary, dla[r], layers, heads)
         movers = [h for h, found in roles.items() if "name mover" in found]
         queries = {m: name_mover_queries(seed, m, layers, heads) for m in movers}
+        direct = to_logits(seed, layers, heads)
         needed = {f"L{l}H{h}" for l in range(layers) for h in range(heads) if cost[r, l, h] > args.needed * summary["logit_diff"]}
         circuit, added = completed(seed, all_heads, frozenset(roles) | needed, args.faithful)
         scores = circuit_scores(seed, all_heads, circuit, args.max_subsets)
         rows.append({"seed": r, "accuracy": summary["accuracy"], "logit_diff": summary["logit_diff"], "roles": roles,
                      "circuit": sorted(circuit), "added": added,
-                     "name_mover_queries": queries, **{k: (sorted(v.items()) if isinstance(v, dict) else v)
+                     "name_mover_queries": queries, "to_logits": direct, **{k: (sorted(v.items()) if isinstance(v, dict) else v)
                                                        for k, v in scores.items()}})
         print(f"seed {r}: {len(roles)} heads with a role, circuit of {len(circuit)} ({len(added)} added), "
               f"faithfulness {scores['faithfulness']:.2f}", file=sys.stderr)

@@ -9,10 +9,12 @@ at every evaluation). Writes to DIR (default the first run's parent/figures):
 
     training_<run>.png      accuracy and logit difference over training, every seed
     role_scores_<run>.png   each role score per layer and head at the end, mean over the seeds and seed 0
+    role_scores_<run>.md    every head's role scores and direct attribution in every seed, at the end
     role_frequency_NAME.png per run and role, the share of seeds with a head in that role, by layer
     roles_NAME.md           the same as a table, with the step at which each role first appears (median)
     circuit_<run>.png       where ioi_circuits.py has written circuits_<run>.json: each seed's circuit as a
                             diagram, heads by layer, roles coloured, S2-flip path-patching effects as edges
+    path_patching_<run>.png each seed's S2-flip paths from each head to the logits (from the same file)
 """
 import argparse
 import json
@@ -108,6 +110,26 @@ def role_scores_figure(run, out):
     return save_figure(fig, out / f"role_scores_{run.name}.png")
 
 
+def role_scores_table(run, out):
+    """Every head's role scores (and direct attribution) in every seed, at the last evaluation."""
+    keys = list(SCORES)
+    lines = [f"# {run.name}: every head's role scores at the last evaluation", "",
+             "Attention from one role position to another, mean over the evaluation batch; DLA: the head's direct "
+             "logit attribution onto u_IO - u_S at END (from the run's `dla` analysis).", "",
+             "| seed | head | " + " | ".join(SCORES[k].split(" (")[0] + " " + SCORES[k].split(" (")[1].rstrip(")")
+                                         if " (" in SCORES[k] else SCORES[k] for k in keys) + " | DLA |",
+             "|---:|---|" + "---:|" * (len(keys) + 1)]
+    for seed in range(len(run.seeds)):
+        grids = {k: run.score(seed, k) for k in keys}
+        for l in range(run.layers):
+            for h in range(run.heads):
+                dla = f"{run.dla[seed, l, h]:+.2f}" if run.dla is not None else "—"
+                lines.append(f"| {seed} | L{l}H{h} | " + " | ".join(f"{grids[k][l, h]:.2f}" for k in keys) + f" | {dla} |")
+    path = out / f"role_scores_{run.name}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def role_table(runs):
     lines = ["# IOI runs: roles over seeds", "",
              f"A role appears in a seed when some head's score passes {ATTENDS} at the last evaluation; name movers "
@@ -190,6 +212,33 @@ def circuit_figure(run, out):
     return save_figure(fig, out / f"circuit_{run.name}.png")
 
 
+def path_patching_figure(run, out):
+    """Per seed of circuits_<run>.json: each head's S2-flip path to the logits, as a share of F(M), on the grid of
+    layers and heads."""
+    path = out / f"circuits_{run.name}.json"
+    if not path.exists():
+        return None
+    rows = [row for row in json.loads(path.read_text()) if "to_logits" in row]
+    if not rows:
+        return None
+    columns = min(4, len(rows))
+    lines = (len(rows) + columns - 1) // columns
+    fig, axes = plt.subplots(lines, columns, figsize=(2.6 * columns, 0.5 * run.layers * lines + 1.2 * lines), squeeze=False)
+    for ax, row in zip(axes.ravel(), rows):
+        grid = np.array([[row["to_logits"][f"L{l}H{h}"] / row["F_M"] for h in range(run.heads)] for l in range(run.layers)])
+        ax.imshow(grid, vmin=-1, vmax=1, cmap="RdBu")
+        for l in range(run.layers):
+            for h in range(run.heads):
+                ax.text(h, l, f"{grid[l, h]:+.2f}", ha="center", va="center", fontsize=6)
+        ax.set_xticks(range(run.heads), [f"H{h}" for h in range(run.heads)], fontsize=6)
+        ax.set_yticks(range(run.layers), [f"L{l}" for l in range(run.layers)], fontsize=6)
+        ax.set_title(f"seed {row['seed']}", fontsize=7)
+    for ax in axes.ravel()[len(rows):]:
+        ax.axis("off")
+    fig.suptitle(f"{run.name}: each head's S2-flip path to the logits, change in logit difference / F(M)", fontsize=8)
+    return save_figure(fig, out / f"path_patching_{run.name}.png")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=pathlib.Path, nargs="+")
@@ -201,7 +250,8 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for run in runs:
-        written += [training_figure(run, out), role_scores_figure(run, out), circuit_figure(run, out)]
+        written += [training_figure(run, out), role_scores_figure(run, out), role_scores_table(run, out),
+                    circuit_figure(run, out), path_patching_figure(run, out)]
     lines, frequency = role_table(runs)
     (out / f"roles_{args.name}.md").write_text("\n".join(lines) + "\n")
     written += [out / f"roles_{args.name}.md", frequency_figure(runs, frequency, out, args.name)]
