@@ -191,14 +191,16 @@ def circuit_figure(run, out):
         where = {f"L{l}H{h}": (h, l) for l in range(run.layers) for h in range(run.heads)}
         for mover, effects in row["name_mover_queries"].items():
             for sender, change in effects.items():
-                if abs(change) > 0.1 * abs(row["F_M"]):
+                if abs(change) > 0.05 * abs(row["F_M"]):
                     (x0, y0), (x1, y1) = where[sender], where[mover]
                     ax.annotate("", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": "tab:red" if change < 0 else "grey",
                                                                     "lw": 0.5 + 3 * min(1.0, abs(change) / abs(row["F_M"]))})
         for name, (x, y) in where.items():
             roles = row["roles"].get(name, [])
-            colour = ROLE_COLOURS.get(roles[0], "k") if roles else "lightgrey"
-            ax.scatter([x], [y], s=120, color=colour, zorder=3)
+            member = name in row["circuit"]
+            colour = ROLE_COLOURS.get(roles[0], "k") if roles else ("white" if member else "lightgrey")
+            ax.scatter([x], [y], s=120 if member else 50, color=colour, zorder=3,
+                       edgecolors="k" if member else "none", linewidths=1.2)
             if roles:
                 ax.text(x, y + 0.25, "/".join(r.split(" ")[0] for r in roles), ha="center", fontsize=5)
         ax.set_xlim(-0.5, run.heads - 0.5)
@@ -208,7 +210,8 @@ def circuit_figure(run, out):
         ax.set_title(f"seed {row['seed']}: acc {row['accuracy']:.2f}, faithfulness {row['faithfulness']:.2f}", fontsize=7)
     for ax in axes.ravel()[len(rows):]:
         ax.axis("off")
-    fig.suptitle(f"{run.name}: circuits (colour: role; arrows: S2-flip into a name mover's queries, red lowers LD)", fontsize=8)
+    fig.suptitle(f"{run.name}: circuits (ringed: in the circuit; colour: role; arrows: S2-flip into a name mover's "
+                 "queries moving LD by > 5% of F(M), red lowers it)", fontsize=8)
     return save_figure(fig, out / f"circuit_{run.name}.png")
 
 
