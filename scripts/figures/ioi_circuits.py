@@ -13,9 +13,9 @@ that step (its attn_<role> scores) and that attribution, a head is a
     duplicate-token head S2 -> S1 > 0.5         induction head  S2 -> S1+1 > 0.5
     previous-token head  S1+1 -> S1 > 0.5       S-inhibition candidate  END -> S2 > 0.5
 
-Per seed, the script path-patches each head from S2-flipped prompts to the logits (its direct effect), and for
-each name mover every head of an earlier layer into the name mover's queries (`mechlab analyze ... --checkpoint` on that seed alone) and reports the change in logit
-difference. The circuit C is the set of heads with a role and of heads whose mean ablation alone (the spec's
+Per seed (`mechlab analyze ... --checkpoint` on that seed alone), the script path-patches each head from
+S2-flipped prompts to the logits (its direct effect), and for each name mover every head of an earlier layer
+into the name mover's queries, and reports the change in logit difference. The circuit C is the set of heads with a role and of heads whose mean ablation alone (the spec's
 `each_head_mean_ld`) costs more than --needed (0.1) of the logit difference, completed greedily while its
 faithfulness is below --faithful (0.8): each time the head whose addition raises F(C) most joins it (so a set of
 heads that matter only together is found too). MLPs are never ablated. With F(X) the mean logit difference on

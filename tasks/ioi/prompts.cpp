@@ -1,7 +1,5 @@
 #include "tasks/ioi/prompts.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <sstream>
 #include <stdexcept>
