@@ -17,6 +17,7 @@ Command add_validate(CLI::App& app);
 Command add_tasks(CLI::App& app);
 Command add_forward(CLI::App& app);
 Command add_analyze(CLI::App& app);
+Command add_sweep(CLI::App& app);
 
 // The command line as given (main records it), and how to name the program in a command the user is told
 // to run: $MECHLAB_INVOKED_AS (scripts/mechlab sets it), argv[0] when it holds a path, else "mechlab".

@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", MECHLAB_VERSION);
   std::map<CLI::App*, mechlab::cli::Command> commands;
-  for (auto add : {mechlab::cli::add_run, mechlab::cli::add_validate, mechlab::cli::add_tasks, mechlab::cli::add_forward, mechlab::cli::add_analyze}) {
+  for (auto add : {mechlab::cli::add_run, mechlab::cli::add_validate, mechlab::cli::add_tasks, mechlab::cli::add_forward, mechlab::cli::add_analyze,
+                   mechlab::cli::add_sweep}) {
     const size_t before = app.get_subcommands({}).size();
     mechlab::cli::Command command = add(app);
     commands[app.get_subcommands({})[before]] = std::move(command);
