@@ -31,9 +31,10 @@ LoadedConfig load_point(const SweepSpec& spec, const SweepPoint& point, const st
   try {
     return load_config(spec.base_config, overrides);
   } catch (const ConfigError& e) {
+    const std::string what = e.what(), message = what.substr(std::min(what.size(), e.path().size() + 2));
     for (const SweepAssignment& a : point)
       if (e.path() == a.key || e.path().rfind(a.key + ".", 0) == 0 || e.path() == override_text(a))
-        throw ConfigError(a.from, e.what());
+        throw ConfigError(a.from, e.path() == a.key ? message : what);
     if (e.path() == spec.base_config.string()) throw ConfigError("base.config", e.what());
     throw ConfigError("base.config", fmt::format("{} (the config {} with this point's overrides)", e.what(),
                                                  spec.base_config.string()));
