@@ -45,6 +45,17 @@ def fail(message):
     sys.exit(2)
 
 
+def ranges(numbers):
+    """[2, 3, 4, 7] -> "2-4, 7"."""
+    spans = []
+    for n in sorted(numbers):
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(f"{a}-{b}" if b > a else f"{a}" for a, b in spans)
+
+
 def head_names(layers, heads):
     return [f"L{l}H{h}" for l in range(layers) for h in range(heads)]
 
@@ -209,10 +220,11 @@ def main():
     dla = np.load(dla_path)
     cost = -np.load(run / "analysis" / "each_head_mean_ld" / "change.npy")  # (R, L, H): what ablating it alone costs
     replicas = sorted(run.glob("replica_*"), key=lambda p: int(p.name.split("_")[1]))[:args.seeds]
-    missing = [p.name for p in replicas if not list((p / "checkpoints").glob("step_*.safetensors"))]
+    missing = [p for p in replicas if not list((p / "checkpoints").glob("step_*.safetensors"))]
     if missing:  # e.g. a 64-seed run of which only some checkpoints were copied
-        print(f"ioi_circuits.py: no checkpoint, skipped: {', '.join(missing)}", file=sys.stderr)
-        replicas = [p for p in replicas if p.name not in missing]
+        print(f"ioi_circuits.py: no checkpoint, skipped: replicas {ranges([int(p.name.split('_')[1]) for p in missing])}",
+              file=sys.stderr)
+        replicas = [p for p in replicas if p not in missing]
     all_heads = head_names(layers, heads)
     rows = []
     for replica in replicas:

@@ -116,8 +116,7 @@ def role_scores_table(run, out):
     lines = [f"# {run.name}: every head's role scores at the last evaluation", "",
              "Attention from one role position to another, mean over the evaluation batch; DLA: the head's direct "
              "logit attribution onto u_IO - u_S at END (from the run's `dla` analysis).", "",
-             "| seed | head | " + " | ".join(SCORES[k].split(" (")[0] + " " + SCORES[k].split(" (")[1].rstrip(")")
-                                         if " (" in SCORES[k] else SCORES[k] for k in keys) + " | DLA |",
+             "| seed | head | " + " | ".join(SCORES[k].replace(" (", " ").rstrip(")") for k in keys) + " | DLA |",
              "|---:|---|" + "---:|" * (len(keys) + 1)]
     for seed in range(len(run.seeds)):
         grids = {k: run.score(seed, k) for k in keys}
