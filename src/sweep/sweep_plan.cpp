@@ -65,8 +65,9 @@ SweepPlan plan_sweep(const SweepSpec& spec) {
         seeds.push_back(plan.runs[i].seed);
       }
       pack.flops = per_seed * static_cast<double>(seeds.size());
-      const LoadedConfig packed = load_point(spec, point, seeds);
-      for (const MemoryPart& part : estimate_memory(packed.run, *packed.task)) pack.memory_bytes += part.bytes;
+      RunConfig packed = run;  // the memory estimate depends on the seeds only through their number
+      packed.seeds = seeds;
+      for (const MemoryPart& part : estimate_memory(packed, *loaded.task)) pack.memory_bytes += part.bytes;
       plan.packs.push_back(std::move(pack));
     }
   }

@@ -9,6 +9,7 @@
 #include "config/closest.h"
 #include "config/config_error.h"
 #include "config/json_file.h"
+#include "config/value_check.h"
 
 namespace mechlab {
 
@@ -67,13 +68,9 @@ void check_keys(const json& object, const std::string& prefix, const std::vector
   for (const auto& [key, value] : object.items())
     if (std::find(known.begin(), known.end(), key) == known.end()) {
       const std::string near = closest_match(key, known);
-      std::string list;
-      for (const std::string& k : known) {
-        if (!list.empty()) list += ", ";
-        list += k;
-      }
       throw ConfigError(prefix + key, fmt::format("is not a key of a sweep spec{}; its keys: {}",
-                                                  near.empty() ? "" : "; did you mean " + near + "?", list));
+                                                  near.empty() ? "" : "; did you mean " + near + "?",
+                                                  config_detail::joined(known)));
     }
 }
 

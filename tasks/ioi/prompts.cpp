@@ -52,6 +52,13 @@ uint64_t pair_hash(int a, int b) {
 bool pair_held_out(int a, int b, double share) {
   return share > 0.0 && static_cast<double>(pair_hash(a, b) % 1000000) < share * 1e6;
 }
+
+// The unordered pairs (a < b) of `names` names, split into training and held-out ones at `share`.
+void split_pairs(int names, double share, std::vector<std::pair<int, int>>& training,
+                 std::vector<std::pair<int, int>>& held) {
+  for (int a = 0; a < names; ++a)
+    for (int b = a + 1; b < names; ++b) (pair_held_out(a, b, share) ? held : training).emplace_back(a, b);
+}
 }  // namespace
 
 IoiPrompts::IoiPrompts(IoiPreset preset, int names, int places, int objects, int templates, double held_out)
@@ -86,8 +93,7 @@ IoiPrompts::IoiPrompts(IoiPreset preset, int names, int places, int objects, int
   }
   sequence_length_ = static_cast<int>(template_words_[0].size());
   if (preset_ == IoiPreset::templates) {
-    for (int a = 0; a < names_; ++a)
-      for (int b = a + 1; b < names_; ++b) (this->held_out(a, b) ? held_out_pairs_ : training_pairs_).emplace_back(a, b);
+    split_pairs(names_, held_out_, training_pairs_, held_out_pairs_);
     if (training_pairs_.empty() || held_out_pairs_.empty())
       throw std::invalid_argument("IoiPrompts: a split has no name pair; change held_out or names");
   }
@@ -100,10 +106,9 @@ int IoiPrompts::token(const std::string& word) const {
 bool IoiPrompts::held_out(int a, int b) const { return pair_held_out(a, b, held_out_); }
 
 bool IoiPrompts::split_is_empty(int names, double held_out) {
-  int held = 0;
-  for (int a = 0; a < names; ++a)
-    for (int b = a + 1; b < names; ++b) held += pair_held_out(a, b, held_out);
-  return held == 0 || held == names * (names - 1) / 2;
+  std::vector<std::pair<int, int>> training, held;
+  split_pairs(names, held_out, training, held);
+  return training.empty() || held.empty();
 }
 
 IoiPrompt IoiPrompts::write(int template_index, bool abba, PromptNames names, Slots slots) const {
