@@ -93,4 +93,8 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
 
+bool python_imports(const std::string& modules) {
+  return std::system(("/usr/bin/python3 -c 'import " + modules + "' 2>/dev/null").c_str()) == 0;
+}
+
 }  // namespace mechlab::testing

@@ -21,6 +21,9 @@ std::string source_dir();
 ProcessResult run_mechlab(const std::vector<std::string>& args, const std::filesystem::path& cwd = ".",
                           const std::vector<std::string>& environment = {});
 
+// Whether /usr/bin/python3 can import `modules` ("numpy, matplotlib"): the tests of figure scripts skip without.
+bool python_imports(const std::string& modules);
+
 // Starts mechlab_binary() in the background (output discarded); returns its pid.
 int start_mechlab(const std::vector<std::string>& args, const std::filesystem::path& cwd = ".");
 // Waits for a started process and returns its exit code (128 + signal when killed).

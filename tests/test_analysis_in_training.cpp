@@ -114,7 +114,7 @@ TEST_CASE("analysis section: a bad entry stops the run before it starts, naming 
 }
 
 TEST_CASE("scripts/figures/analysis.py draws every array of every step of an analysis section") {
-  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
+  if (!python_imports("numpy, matplotlib")) {
     skip_test("the heatmaps need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
     return;
   }

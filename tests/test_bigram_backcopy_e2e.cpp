@@ -85,7 +85,7 @@ TEST_CASE("configs/bigram_backcopy/quick.json learns backcopy and forms the atte
   CHECK(dormant_lowercase >= 15);
 
   // scripts/figures/bigram_backcopy.py draws every figure and table from the run directory alone.
-  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
+  if (!python_imports("numpy, matplotlib")) {
     skip_test("the figures need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
     return;
   }

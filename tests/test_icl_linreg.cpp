@@ -135,7 +135,7 @@ TEST_CASE("configs/icl_linreg/quick_h2.json: two softmax heads reach debiased GD
   CHECK(model_mse[10] > model_mse[40]);
 
   // scripts/figures/icl_linreg.py draws its figures and numbers from these two runs.
-  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
+  if (!python_imports("numpy, matplotlib")) {
     skip_test("the figures need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
     return;
   }

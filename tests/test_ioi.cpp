@@ -253,7 +253,7 @@ TEST_CASE("configs/ioi/symbolic_1layer_2heads.json: one layer with two heads goe
   // The figure scripts read the study back: the roles table counts 8 seeds, and the NumPy model of
   // ioi_one_layer.py reproduces the runs' logit differences (it refuses otherwise) and loses the answer when
   // the heads' attention is spread evenly over the names.
-  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
+  if (!python_imports("numpy, matplotlib")) {
     skip_test("the figures need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
     return;
   }
@@ -275,7 +275,7 @@ TEST_CASE("configs/ioi/symbolic_1layer_2heads.json: one layer with two heads goe
 }
 
 TEST_CASE("scripts/figures/ioi_circuits.py and ioi_roles.py on a short templates run: F(M) is the logged logit difference") {
-  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
+  if (!python_imports("numpy, matplotlib")) {
     skip_test("the figures need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
     return;
   }

@@ -167,7 +167,7 @@ TEST_CASE("configs/retrieval/quick_1layer.json: one layer solves depth 1 and no 
   CHECK(best_hop1(last) > 2 * best_hop1(first));
 
   // scripts/figures/retrieval.py reads the run back: its table holds the run's final accuracies.
-  if (std::system("/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null") != 0) {
+  if (!python_imports("numpy, matplotlib")) {
     skip_test("the figures need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
     return;
   }
@@ -302,7 +302,7 @@ TEST_CASE("retrieval dense target: accuracy at the assignments of each depth, fr
 }
 
 TEST_CASE("one layer at D = 2 beats guessing on depth 2 through the softmax normalisation (scripts/figures/retrieval_shortcut.py)") {
-  if (std::system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0) {
+  if (!python_imports("numpy")) {
     skip_test("the shortcut script needs python3-numpy (scripts/setup --figures installs it)");
     return;
   }
