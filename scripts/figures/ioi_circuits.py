@@ -219,16 +219,18 @@ def main():
         fail(f"{dla_path} is missing; run `mechlab analyze {run} configs/ioi/roles_templates.json` first")
     dla = np.load(dla_path)
     cost = -np.load(run / "analysis" / "each_head_mean_ld" / "change.npy")  # (R, L, H): what ablating it alone costs
-    replicas = sorted(run.glob("replica_*"), key=lambda p: int(p.name.split("_")[1]))[:args.seeds]
+    def index(replica):
+        return int(replica.name.split("_")[1])
+
+    replicas = sorted(run.glob("replica_*"), key=index)[:args.seeds]
     missing = [p for p in replicas if not list((p / "checkpoints").glob("step_*.safetensors"))]
     if missing:  # e.g. a 64-seed run of which only some checkpoints were copied
-        print(f"ioi_circuits.py: no checkpoint, skipped: replicas {ranges([int(p.name.split('_')[1]) for p in missing])}",
-              file=sys.stderr)
+        print(f"ioi_circuits.py: no checkpoint, skipped: replicas {ranges([index(p) for p in missing])}", file=sys.stderr)
         replicas = [p for p in replicas if p not in missing]
     all_heads = head_names(layers, heads)
     rows = []
     for replica in replicas:
-        r = int(replica.name.split("_")[1])
+        r = index(replica)
         seed = Seed(args, run, replica, r)
         summary = seed.evaluation()
         roles = roles_of(summary, dla[r], layers, heads)
