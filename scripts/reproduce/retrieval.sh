@@ -2,12 +2,14 @@
 # Reproduces the retrieval study (docs/studies/retrieval.md): multi-step variable retrieval in the pair-token
 # and triple-token layouts, one run per setting with its seeds trained together as replicas.
 #
-#   scripts/reproduce/retrieval.sh [--small|--paper] [--device cpu|cuda] [--jobs N] [--only REGEX]
+#   scripts/reproduce/retrieval.sh [--small|--paper|--depth-law] [--device cpu|cuda] [--jobs N] [--only REGEX]
 #                                  [--time-limit SECONDS] [--runs-only|--figures-only]
 #
 # --small (default): d_model 64, short runs of the pair-token settings (one layer; two layers with and without
 #   the curriculum), on the CPU in about 10 minutes on 2 cores. --paper: d_model 128, batch 1024, 8 seeds per
-#   setting, the layers x depth grid and the triple-token depth law, for one GPU (TF32 products). --jobs N trains N
+#   setting, the layers x depth grid and the triple-token depth law, for one GPU (TF32 products). --depth-law: the
+#   triple-token depth law alone, trained 12k steps (about 25 minutes of one H200 for the three settings at once,
+#   beyond --paper's budget; run it as several --time-limit commands). --jobs N trains N
 #   settings at once (default 1; on a GPU several runs share the device well); --only REGEX trains the settings
 #   whose names match it (awk). MECHLAB_BINARY names a mechlab to use instead of building one. Runs go to
 #   results/retrieval/<scale>/<setting>, the emergence table and figures to results/retrieval/<scale>/figures.
@@ -22,6 +24,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --small) scale=small ;;
     --paper) scale=paper ;;
+    --depth-law) scale=depth_law ;;
     --device)
       [ $# -ge 2 ] || { echo "retrieval.sh: --device needs cpu or cuda" >&2; exit 2; }
       device="$2"; shift ;;
@@ -36,8 +39,8 @@ while [ $# -gt 0 ]; do
       time_limit="$2"; shift ;;
     --runs-only) figures=0 ;;
     --figures-only) runs=0 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "retrieval.sh: unknown argument '$1'; use --small, --paper, --device cpu|cuda, --jobs N, --only REGEX, --time-limit SECONDS, --runs-only or --figures-only" >&2; exit 2 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "retrieval.sh: unknown argument '$1'; use --small, --paper, --depth-law, --device cpu|cuda, --jobs N, --only REGEX, --time-limit SECONDS, --runs-only or --figures-only" >&2; exit 2 ;;
   esac
   shift
 done
@@ -69,6 +72,10 @@ paper_settings() {
   for layers in 2 3 4; do
     echo "triple_L${layers}_D8 triple_dense_rotary model.n_layers=$layers task.steps=8 seeds=[0,1,2,3] $p"
   done
+}
+depth_law_settings() {
+  # --paper's triple-token settings, twice as long: at 6k steps four layers are still leaving their first plateau.
+  paper_settings | awk '$1 ~ /^triple_/ {print $0, "train.steps=12000"}'
 }
 # The settings whose heads are mean-ablated per depth after training (configs/retrieval/ablate_heads.json).
 ablated_settings="pair_L2_D4"
