@@ -106,6 +106,12 @@ TEST_CASE("sweep plan: one run per point and seed, packed by seed; identical run
   CHECK(same.runs[0].hash == plan.runs[8].hash);  // n_heads 2, seed 3
   other["base"]["overrides"]["train.steps"] = 21;
   CHECK(plan_sweep(sweep_spec_from_json(other)).runs[0].hash != plan.runs[8].hash);
+  // Runs that differ only in learning rate pack together too: one learning rate per replica.
+  const SweepPlan rates = plan_sweep(sweep_spec_from_json(spec_with({{"product", {{"optim.lr", {1e-3, 2e-3}}}}}, {0, 1})));
+  REQUIRE(rates.packs.size() == 1);
+  CHECK(rates.packs[0].config["seeds"] == json({0, 1, 0, 1}));
+  CHECK(rates.packs[0].config["optim"]["lr"] == json({1e-3, 1e-3, 2e-3, 2e-3}));
+  CHECK(rates.runs[3].replica == 3);
   // Without seeds in the spec, the base config's own seed.
   CHECK(plan_sweep(sweep_spec_from_json(spec_with(json()))).runs.size() == 1);
 }

@@ -16,6 +16,7 @@
 #include "io/run_directory.h"
 #include "io/run_layout.h"
 #include "io/run_lock.h"
+#include "io/usable_cores.h"
 #include "train/memory_estimate.h"
 #include "train/trainer.h"
 
@@ -122,7 +123,7 @@ int run(const RunOptions& options) {
   if (stop_requested) return stop_exit_code();  // nothing written yet
 
   const Invocation invocation{shell_line(command_argv()), command_argv(),
-                              run.train.threads > 0 ? run.train.threads : static_cast<int>(std::thread::hardware_concurrency()),
+                              run.train.threads > 0 ? run.train.threads : static_cast<int>(usable_cores().size()),
                               name_of(run.train.device)};
   RunLock lock = RunLock::acquire(root, invocation.command_line);
   try {

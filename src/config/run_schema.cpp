@@ -118,7 +118,7 @@ ConfigBinding<RunConfig> build_run_binding() {
   b.bind("train.cuda_graph", FIELD(train.cuda_graph),
          "On CUDA, record the training step and the evaluation once as CUDA graphs and replay them.");
   b.bind("train.threads", FIELD(train.threads),
-         "CPU threads; 0 uses every core (--threads overrides). Results do not depend on it.", {.min = 0, .max = 4096});
+         "CPU threads; 0 uses every core this process may run on (its CPU affinity: a Slurm allocation, taskset, a sweep worker's cores; --threads overrides). Results do not depend on it.", {.min = 0, .max = 4096});
   b.bind("train.eval_every", FIELD(train.evaluations.every),
          "Steps between evaluations (task metrics on a fixed evaluation batch).", {.min = 1, .max = 1e12});
   schedule_keys(b, "eval", "evaluations", FIELD(train.evaluations));

@@ -51,6 +51,22 @@ RunLock RunLock::acquire(const fs::path& root, const std::string& command_line) 
   return RunLock(fd, !existed);
 }
 
+std::optional<std::string> lock_holder(const fs::path& root) {
+  const fs::path path = root / run_layout::kLock;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // releases the shared lock if it was taken
+  if (!held) return std::nullopt;
+  std::string holder;
+  try {
+    holder = read_file(path);
+  } catch (const std::exception&) {
+  }
+  while (!holder.empty() && holder.back() == '\n') holder.pop_back();
+  return holder.empty() ? "another process" : holder;
+}
+
 RunLock::RunLock(RunLock&& other) noexcept : fd_(other.fd_), created_root_(other.created_root_) { other.fd_ = -1; }
 
 RunLock::~RunLock() {

@@ -3,9 +3,14 @@
 // An flock on <root>/.mechlab.lock: the kernel releases it when the holder exits, however it exits.
 #pragma once
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace mechlab {
+
+// Who holds the lock of `root` now (the lock file's line: pid, host, time, command), or nothing when no process
+// does. Reads only.
+std::optional<std::string> lock_holder(const std::filesystem::path& root);
 
 class RunLock {
  public:

@@ -1,10 +1,11 @@
 // Planning a sweep: resolve each point's config once with all its seeds, split it into one config per seed
-// (hashed), and pack the seeds of a point as replicas (see sweep_plan.h).
+// (hashed), and pack the runs that differ only in seed and learning rate as replicas (see sweep_plan.h).
 #include "sweep/sweep_plan.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 
 #include "config/config_error.h"
 #include "config/load_config.h"
@@ -40,6 +41,28 @@ LoadedConfig load_point(const SweepSpec& spec, const SweepPoint& point, const st
                                                  spec.base_config.string()));
   }
 }
+
+// Runs with the same key train together: their configs without seed and learning rate.
+std::string packing_key(const nlohmann::json& single) {
+  nlohmann::json c = single;
+  c["seed"] = 0;
+  c["optim"]["lr"] = 0;
+  return config_hash(c);
+}
+
+// The config that trains `runs` as replicas: the first run's, with every replica's seed and learning rate.
+nlohmann::json pack_config(const SweepPlan& plan, const std::vector<size_t>& runs) {
+  nlohmann::json config = plan.runs[runs.front()].config;
+  nlohmann::json seeds = nlohmann::json::array(), rates = nlohmann::json::array();
+  for (size_t i : runs) {
+    seeds.push_back(plan.runs[i].seed);
+    rates.push_back(plan.runs[i].config["optim"]["lr"]);
+  }
+  config["seeds"] = seeds;
+  const bool one_rate = std::all_of(rates.begin(), rates.end(), [&](const nlohmann::json& r) { return r == rates[0]; });
+  config["optim"]["lr"] = one_rate ? rates[0] : rates;
+  return config;
+}
 }  // namespace
 
 SweepPlan plan_sweep(const SweepSpec& spec) {
@@ -47,27 +70,42 @@ SweepPlan plan_sweep(const SweepSpec& spec) {
     throw ConfigError("base.config", fmt::format("'{}' does not exist (a path from the current directory)",
                                                  spec.base_config.string()));
   SweepPlan plan;
+  std::vector<LoadedConfig> points;       // kept for the tasks the memory estimates need
+  std::vector<double> flops_per_run;
+  std::vector<size_t> point_of_run;
+  std::vector<std::string> keys;          // packing keys in order of first appearance
+  std::map<std::string, std::vector<size_t>> runs_of_key;
   for (const SweepPoint& point : spec.points) {
     LoadedConfig loaded = load_point(spec, point, spec.seeds);
     const RunConfig& run = loaded.run;
-    const size_t first = plan.runs.size();
-    for (int64_t r = 0; r < run.replicas(); ++r) {
-      nlohmann::json single = run.replica_config(r);
-      plan.runs.push_back({point, run.seeds[r], single, config_hash(single)});
-    }
     const double tokens = static_cast<double>(run.train.batch_size) * static_cast<double>(loaded.task->sequence_length());
     const double per_seed = 6.0 * static_cast<double>(parameter_count(run.model)) * tokens * static_cast<double>(run.train.steps);
-    for (size_t begin = first; begin < plan.runs.size(); begin += static_cast<size_t>(spec.pack)) {
+    for (int64_t r = 0; r < run.replicas(); ++r) {
+      nlohmann::json single = run.replica_config(r);
+      const std::string key = packing_key(single);
+      if (!runs_of_key.contains(key)) keys.push_back(key);
+      runs_of_key[key].push_back(plan.runs.size());
+      plan.runs.push_back({point, run.seeds[r], single, config_hash(single)});
+      flops_per_run.push_back(per_seed);
+      point_of_run.push_back(points.size());
+    }
+    points.push_back(std::move(loaded));
+  }
+  for (const std::string& key : keys) {
+    const std::vector<size_t>& runs = runs_of_key[key];
+    for (size_t begin = 0; begin < runs.size(); begin += static_cast<size_t>(spec.pack)) {
       SweepPack pack;
-      std::vector<uint64_t> seeds;
-      for (size_t i = begin; i < std::min(plan.runs.size(), begin + static_cast<size_t>(spec.pack)); ++i) {
-        pack.runs.push_back(i);
-        seeds.push_back(plan.runs[i].seed);
+      pack.runs.assign(runs.begin() + static_cast<std::ptrdiff_t>(begin),
+                       runs.begin() + static_cast<std::ptrdiff_t>(std::min(runs.size(), begin + static_cast<size_t>(spec.pack))));
+      pack.config = pack_config(plan, pack.runs);
+      for (size_t r = 0; r < pack.runs.size(); ++r) {
+        plan.runs[pack.runs[r]].pack = plan.packs.size();
+        plan.runs[pack.runs[r]].replica = static_cast<int64_t>(r);
+        pack.flops += flops_per_run[pack.runs[r]];
       }
-      pack.flops = per_seed * static_cast<double>(seeds.size());
-      RunConfig packed = run;  // the memory estimate depends on the seeds only through their number
-      packed.seeds = seeds;
-      for (const MemoryPart& part : estimate_memory(packed, *loaded.task)) pack.memory_bytes += part.bytes;
+      const RunConfig packed = run_config_from_resolved(pack.config);
+      for (const MemoryPart& part : estimate_memory(packed, *points[point_of_run[pack.runs[0]]].task))
+        pack.memory_bytes += part.bytes;
       plan.packs.push_back(std::move(pack));
     }
   }

@@ -1,5 +1,6 @@
 // From a sweep spec to its runs and packs: every run's resolved config and content hash, and the packs of runs
-// that differ only in their seed (trained as replicas of one process, at most spec.pack seeds each).
+// whose configs differ only in their seed and learning rate (trained as replicas of one process, at most
+// spec.pack runs each; the engine takes one learning rate per replica).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -14,10 +15,13 @@ struct SweepRun {
   uint64_t seed = 0;
   nlohmann::json config;     // the resolved config of this run alone (one seed)
   std::string hash;          // 16 hex digits of the config without outputs.dir and train.threads
+  size_t pack = 0;           // the pack that trains it, as replica `replica`
+  int64_t replica = 0;
 };
 
 struct SweepPack {
-  std::vector<size_t> runs;  // indices into SweepPlan::runs, all of one point
+  std::vector<size_t> runs;  // indices into SweepPlan::runs, in replica order
+  nlohmann::json config;     // the resolved config that trains them together: seeds (and learning rates) per replica
   double flops = 0;          // training estimate: 6 x parameters x tokens per step x steps, all replicas
   double memory_bytes = 0;   // the run's memory estimate with these replicas
 };

@@ -154,8 +154,9 @@ std::string override_text(const SweepAssignment& a) {
 
 SweepSpec sweep_spec_from_json(const json& spec) {
   if (!spec.is_object()) throw ConfigError("(top level)", "a sweep spec is a JSON object");
-  check_keys(spec, "", {"name", "base", "axes", "seeds", "pack", "out"});
+  check_keys(spec, "", {"name", "base", "axes", "seeds", "pack", "out", "launch"});
   SweepSpec out;
+  out.source = spec;
   out.name = required_text(spec, "name", "name");
   if (!spec.contains("base") || !spec["base"].is_object()) throw ConfigError("base", "give {\"config\": FILE, \"overrides\": {...}}");
   check_keys(spec["base"], "base.", {"config", "overrides"});
@@ -184,6 +185,7 @@ SweepSpec sweep_spec_from_json(const json& spec) {
       throw ConfigError("pack", "must be an integer from 1 to 4096 (the most seeds one process trains)");
     out.pack = spec["pack"].get<int64_t>();
   }
+  if (spec.contains("launch")) out.launch = launch_options_from_json(spec["launch"], "launch");
   out.out = spec.contains("out") ? std::filesystem::path(required_text(spec, "out", "out"))
                                  : std::filesystem::path("results") / "sweeps" / out.name;
   return out;

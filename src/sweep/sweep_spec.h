@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sweep/launch_options.h"
+
 namespace mechlab {
 
 // One override of a sweep point: the config key, its value, and the spec path that set it (for errors).
@@ -21,6 +23,7 @@ struct SweepAssignment {
 using SweepPoint = std::vector<SweepAssignment>;
 
 struct SweepSpec {
+  nlohmann::json source;           // the spec as written
   std::string name;
   std::filesystem::path base_config;
   SweepPoint base_overrides;       // an axis setting the same key replaces it
@@ -30,6 +33,7 @@ struct SweepSpec {
   std::vector<uint64_t> seeds;     // empty: the base config's own seeds
   int64_t pack = 64;               // most seeds trained as replicas of one process
   std::filesystem::path out;       // the sweep directory
+  LaunchOptions launch;            // the spec's `launch` block: the defaults of `mechlab sweep launch`
 };
 
 SweepSpec read_sweep_spec(const std::filesystem::path& file);

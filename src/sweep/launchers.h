@@ -1,0 +1,28 @@
+// Launching a sweep's packs: local workers, or one Slurm array task per pack. Both run `mechlab sweep pack
+// DIR P` (pack_supervisor.h), so a pack trains, checkpoints and records its end the same way everywhere.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "sweep/launch_options.h"
+#include "sweep/sweep_manifest.h"
+
+namespace mechlab {
+
+// Trains `packs` with options.workers processes at once, each pack's output appended to its log; prints a line
+// as each ends. SIGINT or SIGTERM stops every pack (each checkpoints). Returns 1 if a pack failed, else 130 if
+// one was interrupted, else 0.
+int launch_local(const SweepManifest& sweep, const std::vector<size_t>& packs, const LaunchOptions& options);
+
+// The sbatch script of the whole sweep: one array task per pack (sweep_layout::kSbatch).
+std::string sbatch_script(const SweepManifest& sweep, const LaunchOptions& options);
+// "0-3,7,9-11": Slurm's --array syntax for `packs` (sorted).
+std::string array_ranges(const std::vector<size_t>& packs);
+
+// Writes <dir>/sweep.sbatch and, unless emit_only, submits the array tasks of `packs` with sbatch (records
+// them queued) and prints the job id. Returns 0, or 1 when sbatch fails (its message printed).
+int launch_slurm(const SweepManifest& sweep, const std::vector<size_t>& packs, const LaunchOptions& options,
+                 bool emit_only);
+
+}  // namespace mechlab

@@ -1,0 +1,146 @@
+// The local launcher: a pool of `mechlab sweep pack` processes over this machine's cores (launchers.h).
+#include <fcntl.h>
+#include <sched.h>
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <deque>
+#include <map>
+
+#include "io/usable_cores.h"
+#include "sweep/child_process.h"
+#include "sweep/launchers.h"
+#include "sweep/pack_supervisor.h"
+#include "sweep/sweep_layout.h"
+#include "sweep/sweep_status.h"
+
+namespace mechlab {
+
+namespace {
+std::atomic<bool> stopping{false};
+std::atomic<int> running_pids[4096];  // read by the signal handler; 0 = free slot
+
+void on_stop(int) {
+  stopping = true;
+  for (std::atomic<int>& pid : running_pids)
+    if (const int p = pid.load(); p > 0) kill(p, SIGTERM);
+}
+
+struct Running {
+  size_t pack = 0;
+  size_t slot = 0;
+  std::chrono::steady_clock::time_point started;
+};
+
+// Worker `slot` of `workers` gets its share of `cores`, so packs training at once do not compete for cores
+// (each run's default thread count is the cores it may use). With more workers than cores they share.
+cpu_set_t worker_cores(const std::vector<int>& cores, size_t slot, size_t workers) {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (workers >= cores.size()) {
+    CPU_SET(cores[slot % cores.size()], &mask);
+    return mask;
+  }
+  for (size_t c = slot * cores.size() / workers; c < (slot + 1) * cores.size() / workers; ++c) CPU_SET(cores[c], &mask);
+  return mask;
+}
+
+int open_log(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+  return fd;
+}
+}  // namespace
+
+int launch_local(const SweepManifest& sweep, const std::vector<size_t>& packs, const LaunchOptions& options) {
+  const int workers = std::min<int>(std::max(1, options.workers), static_cast<int>(std::size(running_pids)));
+  const std::vector<int> cores = usable_cores();
+  cpu_set_t all_cores;
+  sched_getaffinity(0, sizeof all_cores, &all_cores);
+  struct sigaction action {};
+  action.sa_handler = on_stop;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP}) sigaction(signal, &action, nullptr);
+
+  std::deque<size_t> queue(packs.begin(), packs.end());
+  std::map<pid_t, Running> running;
+  std::vector<size_t> free_slots;
+  for (int s = workers - 1; s >= 0; --s) free_slots.push_back(static_cast<size_t>(s));
+  size_t finished = 0, failed = 0, interrupted = 0;
+  const std::string threads = options.threads > 0 ? fmt::format("{} threads each", options.threads)
+                              : workers == 1  ? fmt::format("{} cores", cores.size())
+                                              : fmt::format("{} of {} cores each", std::max<size_t>(1, cores.size() / static_cast<size_t>(workers)),
+                                                            cores.size());
+  fmt::print(stderr, "sweep {}: {} packs to train, {} at once ({}, device {}); logs in {}\n", sweep.name, packs.size(),
+             workers, threads, options.device, (sweep.dir / "logs").string());
+  while (!queue.empty() || !running.empty()) {
+    while (!queue.empty() && !free_slots.empty() && !stopping) {
+      const size_t pack = queue.front();
+      queue.pop_front();
+      const size_t slot = free_slots.back();
+      free_slots.pop_back();
+      std::vector<std::string> argv{mechlab_executable().string(), "sweep", "pack", sweep.dir.string(),
+                                    std::to_string(pack), "--device", options.device};
+      if (options.threads > 0) argv.insert(argv.end(), {"--threads", std::to_string(options.threads)});
+      // The child inherits this thread's affinity at its start: set the worker's cores, spawn, restore.
+      const cpu_set_t mine = worker_cores(cores, slot, static_cast<size_t>(workers));
+      if (workers > 1) sched_setaffinity(0, sizeof mine, &mine);
+      const int log = open_log(sweep_layout::pack_log(sweep.dir, pack));
+      const pid_t pid = spawn_process(argv, log);
+      ::close(log);
+      if (workers > 1) sched_setaffinity(0, sizeof all_cores, &all_cores);
+      running_pids[slot] = pid;
+      running[pid] = {pack, slot, std::chrono::steady_clock::now()};
+      if (stopping) kill(pid, SIGTERM);
+    }
+    if (running.empty()) break;  // stopping, nothing left running
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    const auto it = running.find(pid);
+    if (it == running.end()) continue;
+    const Running r = it->second;
+    running.erase(it);
+    running_pids[r.slot] = 0;
+    free_slots.push_back(r.slot);
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - r.started).count();
+    ++finished;
+    const std::string name = sweep_layout::pack_name(r.pack);
+    if (code == 0) {
+      fmt::print(stderr, "[{}/{}] {} done ({} runs, {:.1f} s)\n", finished, packs.size(), name,
+                 sweep.packs[r.pack].runs.size(), seconds);
+    } else {
+      ++(code == 129 || code == 130 ? interrupted : failed);
+      fmt::print(stderr, "[{}/{}] {} {} after {:.1f} s; see {}\n", finished, packs.size(), name, exit_text(code),
+                 seconds, sweep_layout::pack_log(sweep.dir, r.pack).string());
+    }
+  }
+  if (failed > 0) {
+    fmt::print(stderr, "sweep {}: {} packs failed; `mechlab sweep status {}` shows why, `mechlab sweep resume {}` "
+                       "reruns them\n", sweep.name, failed, sweep.dir.string(), sweep.dir.string());
+    return 1;
+  }
+  if (stopping || interrupted > 0) {
+    fmt::print(stderr, "sweep {}: stopped; the packs checkpointed. `mechlab sweep resume {}` continues them\n", sweep.name,
+               sweep.dir.string());
+    return 130;
+  }
+  size_t done = 0, runs = 0;
+  for (const PackStatus& s : sweep_status(sweep)) done += s.runs_done;
+  for (const ManifestPack& p : sweep.packs) runs += p.runs.size();
+  fmt::print(stderr, "sweep {}: {} of {} runs done; `mechlab sweep collect {}` makes the table\n", sweep.name, done,
+             runs, sweep.dir.string());
+  return 0;
+}
+
+}  // namespace mechlab
