@@ -15,6 +15,8 @@ STUDY_DIR/figures):
     success_map   layers x depth: the fraction of seeds that solve every depth, with the bound t >= log_3(2D)
     depth_law     triple-token dense runs: the assignment depth solved (the dense target's accuracy at every
                   depth up to it >= 90%, metrics assignment_accuracy.depth<k>) against layers
+    depth_curves  the same runs through training: accuracy at each assignment depth, one panel per layer count
+                  (the mean over seeds, and each seed faintly)
     attention     the stacked heads of a pair-token run following one chain (last dump, probe example with the
                   deepest query)
 
@@ -364,12 +366,7 @@ def success_map(settings, out):
 
 def depth_law(settings, out):
     """triple-token runs with the dense target at several layer counts (the longest chains of each)"""
-    deepest = {}  # per layer count, the dense triple-token run with the longest chains
-    for s in settings.values():
-        if s.layout == "triple_tokens" and all(seed.assignment is not None for seed in s.seeds):
-            if s.layers not in deepest or s.depth > deepest[s.layers].depth:
-                deepest[s.layers] = s
-    runs = [deepest[layers] for layers in sorted(deepest)]
+    runs = dense_runs(settings)
     if len(runs) < 2:
         return []
     fig, ax = plt.subplots(figsize=(6.5, 4))
@@ -383,6 +380,7 @@ def depth_law(settings, out):
     if medians[0] > 0:  # Lutz's shape: the depth solved at least doubles with each added layer
         ax.plot(layers, [medians[0] * 2 ** (l - layers[0]) for l in layers], "b--", lw=1, label="doubling per layer")
     top = max(max(s.depth for s in runs), 1)
+    ax.axhline(top, color="grey", lw=0.8, ls=":", label=f"chain length D = {top} (the most there is to solve)")
     ticks = [0] + [2 ** k for k in range(int(np.log2(top)) + 1)]
     ax.set_yscale("symlog", base=2, linthresh=1)
     ax.set_yticks(ticks, [str(t) for t in ticks])
@@ -392,6 +390,38 @@ def depth_law(settings, out):
     ax.set_title("triple tokens, dense target, rotary positions", fontsize=10)
     ax.legend(fontsize=7)
     return [save(fig, out / "depth_law.png")]
+
+
+def dense_runs(settings):
+    """per layer count, the dense triple-token run with the longest chains, in order of layers"""
+    deepest = {}
+    for s in settings.values():
+        if s.layout == "triple_tokens" and all(seed.assignment is not None for seed in s.seeds):
+            if s.layers not in deepest or s.depth > deepest[s.layers].depth:
+                deepest[s.layers] = s
+    return [deepest[layers] for layers in sorted(deepest)]
+
+
+def depth_curves(settings, out):
+    """triple-token runs with the dense target: accuracy at each assignment depth through training"""
+    runs = dense_runs(settings)
+    if not runs:
+        return []
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.2 * len(runs), 3.6), sharey=True, squeeze=False)
+    colors = plt.cm.viridis(np.linspace(0, 0.9, max(s.depth for s in runs)))
+    for ax, s in zip(axes[0], runs):
+        for k in range(1, s.depth + 1):
+            curves = np.array([seed.assignment[k] for seed in s.seeds if len(seed.steps) == len(s.seeds[0].steps)])
+            for seed in s.seeds:
+                ax.plot(seed.steps / 1000, seed.assignment[k], color=colors[k - 1], lw=0.5, alpha=0.25)
+            ax.plot(s.seeds[0].steps / 1000, curves.mean(axis=0), color=colors[k - 1], lw=1.5, label=f"depth {k}")
+        ax.axhline(SOLVED, color="grey", lw=0.6, ls=":")
+        ax.set_title(f"{s.layers} layers, D = {s.depth}, {len(s.seeds)} seeds", fontsize=10)
+        ax.set_xlabel("step (thousands)")
+    axes[0][0].set_ylabel("accuracy at the assignments of depth k")
+    axes[0][-1].legend(fontsize=7, loc="lower right", ncol=2)
+    fig.suptitle("triple tokens, dense target, rotary positions: mean over seeds (each seed faint)", fontsize=10)
+    return [save(fig, out / "depth_curves.png")]
 
 
 def attention(settings, out):
@@ -443,7 +473,7 @@ def attention(settings, out):
 
 
 FIGURES = {"emergence": emergence, "staircase": staircase, "order": order, "success_map": success_map,
-           "depth_law": depth_law, "attention": attention}
+           "depth_law": depth_law, "depth_curves": depth_curves, "attention": attention}
 
 
 def main():
