@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+
 #include <fmt/format.h>
 
 #include "run_comparison.h"
@@ -142,4 +144,33 @@ TEST_CASE("sweep launch (local): an interrupted sweep resumes to the same runs; 
   const ProcessResult refused = run_mechlab({"sweep", "launch", (dir / "other.json").string()});
   CHECK(refused.exit_code == 2);
   CHECK(refused.err.find("out: '" + (dir / "sweep").string() + "' holds another sweep") != std::string::npos);
+}
+
+TEST_CASE("sweep launch (local) with --device cuda: one worker per GPU by default, --workers 4 puts two on each, each "
+          "pinned with CUDA_VISIBLE_DEVICES") {
+  // GPUs named so that no CUDA sees them: every pack starts on its GPU, records it, and fails (no usable GPU),
+  // on a machine with GPUs as on one without.
+  TempDir dir;
+  write_base(dir / "base.json");
+  write_text(dir / "spec.json", json{{"name", "tiny_gpus"},
+                                     {"base", {{"config", (dir / "base.json").string()}}},
+                                     {"axes", {{"product", {{"model.d_model", {8, 16, 24, 32}}}}}},
+                                     {"out", (dir / "sweep").string()}}.dump());
+  const ProcessResult launched = run_mechlab({"sweep", "launch", (dir / "spec.json").string(), "--device", "cuda",
+                                              "--gpus", "GPU-none-a,GPU-none-b", "--workers", "4"});
+  INFO(launched.err);
+  CHECK(launched.exit_code == 1);
+  CHECK(launched.err.find("4 packs to train, 4 at once (GPUs GPU-none-a,GPU-none-b, 2 per GPU;") != std::string::npos);
+  std::map<std::string, int> packs_on;  // GPU -> packs whose attempt ran with it as CUDA_VISIBLE_DEVICES
+  for (int p = 0; p < 4; ++p) {
+    const json record = read_json(dir / "sweep" / "packs" / fmt::format("pack_{:04d}.state.json", p));
+    CHECK(record["state"] == "ended");
+    CHECK(record["exit_code"] == 2);
+    CHECK(record["last_line"].get<std::string>().find("train.device: no usable CUDA GPU") != std::string::npos);
+    ++packs_on[record["gpu"].get<std::string>()];
+  }
+  CHECK(packs_on == std::map<std::string, int>{{"GPU-none-a", 2}, {"GPU-none-b", 2}});
+  const ProcessResult none = run_mechlab({"sweep", "resume", (dir / "sweep").string(), "--gpus", ","});
+  CHECK(none.exit_code == 2);
+  CHECK(none.err.find("--gpus: no GPU is visible") != std::string::npos);
 }

@@ -16,6 +16,7 @@
 #include "sweep/sweep_collect.h"
 #include "sweep/sweep_layout.h"
 #include "sweep/sweep_status.h"
+#include "sweep/visible_gpus.h"
 
 namespace mechlab::cli {
 
@@ -24,8 +25,9 @@ namespace fs = std::filesystem;
 namespace {
 // The launch options given on the command line; each one set overrides the spec's or launch.json's.
 struct LaunchFlags {
-  std::string launcher, device, partition, account, time;
-  int workers = 0, threads = -1, cpus_per_task = 0, gpus_per_task = -1, max_concurrent = -1, signal_seconds = -1;
+  std::string launcher, device, gpus, partition, account, time;
+  int workers = 0, threads = -1, cpus_per_task = 0, gpus_per_task = -1, gpu_shards = -1, max_concurrent = -1,
+      signal_seconds = -1;
   std::vector<std::string> sbatch_lines;
   bool emit_only = false;
 
@@ -33,6 +35,7 @@ struct LaunchFlags {
     if (!launcher.empty()) o.launcher = launcher;
     if (!device.empty()) o.device = device;
     if (workers > 0) o.workers = workers;
+    if (!gpus.empty()) o.gpus = split_gpu_list(gpus);
     if (threads >= 0) o.threads = threads;
     SlurmOptions& s = o.slurm;
     if (!partition.empty()) s.partition = partition;
@@ -40,6 +43,7 @@ struct LaunchFlags {
     if (!time.empty()) s.time = time;
     if (cpus_per_task > 0) s.cpus_per_task = cpus_per_task;
     if (gpus_per_task >= 0) s.gpus_per_task = gpus_per_task;
+    if (gpu_shards >= 0) s.gpu_shards = gpu_shards;
     if (max_concurrent >= 0) s.max_concurrent = max_concurrent;
     if (signal_seconds >= 0) s.signal_seconds = signal_seconds;
     if (!sbatch_lines.empty()) s.sbatch_lines = sbatch_lines;
@@ -51,7 +55,10 @@ void add_launch_flags(CLI::App* sub, LaunchFlags& f) {
   sub->add_option("--launcher", f.launcher, "local (workers on this machine) or slurm (an sbatch array)")
       ->check(CLI::IsMember({"local", "slurm"}));
   sub->add_option("--device", f.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  sub->add_option("--workers", f.workers, "local: packs trained at once (default 1)")->check(CLI::Range(1, 4096));
+  sub->add_option("--workers", f.workers, "local: packs trained at once (default: one per GPU with --device cuda, "
+                                          "else 1; more than the GPUs puts several on each)")->check(CLI::Range(1, 4096));
+  sub->add_option("--gpus", f.gpus, "local with cuda: the GPUs to spread the packs over, as CUDA_VISIBLE_DEVICES "
+                                    "names them (0,1,3; default: every visible GPU)");
   sub->add_option("--threads", f.threads, "threads per pack, recorded in its runs' configs (default: the cores "
                                           "the pack may run on, a local worker's share or a Slurm task's)")->check(CLI::Range(0, 4096));
   sub->add_flag("--emit-only", f.emit_only, "slurm: write the sbatch script and print the command, submit nothing");
@@ -60,6 +67,8 @@ void add_launch_flags(CLI::App* sub, LaunchFlags& f) {
   sub->add_option("--time", f.time, "slurm: each array task's time limit, as sbatch takes it (30, 2:00:00)");
   sub->add_option("--cpus-per-task", f.cpus_per_task, "slurm: cores per array task (default 1)")->check(CLI::Range(1, 4096));
   sub->add_option("--gpus-per-task", f.gpus_per_task, "slurm: --gres=gpu:N (default 1 with --device cuda)")->check(CLI::Range(0, 64));
+  sub->add_option("--gpu-shards", f.gpu_shards, "slurm: --gres=shard:N instead of whole GPUs, so small packs share one "
+                                                "(the cluster must define shards)")->check(CLI::Range(0, 4096));
   sub->add_option("--max-concurrent", f.max_concurrent, "slurm: array tasks running at once (0: no limit)")->check(CLI::Range(0, 100000));
   sub->add_option("--signal-seconds", f.signal_seconds, "slurm: the pre-timeout USR1 this long before the time "
                                                         "limit, on which a pack checkpoints and requeues (default 120)")
@@ -69,7 +78,7 @@ void add_launch_flags(CLI::App* sub, LaunchFlags& f) {
 
 // Trains or submits `packs` with `options`, recording the launch in launch.json.
 int launch(const SweepManifest& sweep, const std::vector<size_t>& packs, const LaunchOptions& options, bool emit_only) {
-  if (options.launcher == "slurm" && options.workers != 1)
+  if (options.launcher == "slurm" && options.workers > 1)
     throw ConfigError("--workers", "is for the local launcher; Slurm runs the array tasks (--max-concurrent limits them)");
   if (options.launcher == "local" && emit_only) throw ConfigError("--emit-only", "is for --launcher slurm");
   write_file_atomically(sweep.dir / sweep_layout::kLaunch, dump_json(launch_options_json(options)));

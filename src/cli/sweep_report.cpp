@@ -67,7 +67,7 @@ void print_status(const SweepManifest& sweep, bool runs) {
   fmt::print("{:9}  {:>4}  {:11}  {:>13}  {}\n", "pack", "runs", "state", "step", "detail");
   for (size_t p = 0; p < status.size(); ++p) {
     const PackStatus& s = status[p];
-    std::string detail = s.detail;
+    std::string detail = s.gpu.empty() ? s.detail : fmt::format("GPU {}; {}", s.gpu, s.detail);
     if (s.state == PackState::failed && s.exit_code)
       detail = exit_text(*s.exit_code) + (s.detail.empty() ? "" : ": " + s.detail);
     if (s.state == PackState::failed || s.state == PackState::interrupted)

@@ -13,7 +13,22 @@ extern char** environ;
 
 namespace mechlab {
 
-pid_t spawn_process(const std::vector<std::string>& argv, int output_fd) {
+namespace {
+// environ with `extra`'s NAME=value entries replacing those of the same names.
+std::vector<std::string> merged_environment(const std::vector<std::string>& extra) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e, name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const std::string& x : extra) replaced |= x.substr(0, x.find('=')) == name;
+    if (!replaced) out.push_back(entry);
+  }
+  out.insert(out.end(), extra.begin(), extra.end());
+  return out;
+}
+}  // namespace
+
+pid_t spawn_process(const std::vector<std::string>& argv, int output_fd, const std::vector<std::string>& environment) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   if (output_fd >= 0) {
@@ -23,10 +38,14 @@ pid_t spawn_process(const std::vector<std::string>& argv, int output_fd) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  std::vector<std::string> env_strings = merged_environment(environment);
+  std::vector<char*> env;
+  for (std::string& e : env_strings) env.push_back(e.data());
+  env.push_back(nullptr);
   pid_t pid = 0;
   const int error = argv[0].find('/') == std::string::npos
-                        ? posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ)
-                        : posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+                        ? posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), env.data())
+                        : posix_spawn(&pid, args[0], &actions, nullptr, args.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   if (error != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(error));
   return pid;

@@ -11,8 +11,8 @@ namespace mechlab {
 using json = nlohmann::json;
 
 namespace {
-const std::vector<std::string> kLaunchKeys{"launcher", "device", "workers", "threads", "slurm"};
-const std::vector<std::string> kSlurmKeys{"partition", "account", "time", "cpus_per_task", "gpus_per_task",
+const std::vector<std::string> kLaunchKeys{"launcher", "device", "workers", "gpus", "threads", "slurm"};
+const std::vector<std::string> kSlurmKeys{"partition", "account", "time", "cpus_per_task", "gpus_per_task", "gpu_shards",
                                           "max_concurrent", "signal_seconds", "sbatch_lines"};
 
 void check_keys(const json& object, const std::string& at, const std::vector<std::string>& known) {
@@ -45,7 +45,17 @@ LaunchOptions launch_options_from_json(const json& block, const std::string& at,
   check_keys(block, at, kLaunchKeys);
   if (block.contains("launcher")) o.launcher = text(block["launcher"], at + ".launcher", {"local", "slurm"});
   if (block.contains("device")) o.device = text(block["device"], at + ".device", {"cpu", "cuda"});
-  if (block.contains("workers")) o.workers = integer(block["workers"], at + ".workers", 1, 4096);
+  if (block.contains("workers")) o.workers = integer(block["workers"], at + ".workers", 0, 4096);
+  if (block.contains("gpus")) {
+    const json& g = block["gpus"];
+    if (!g.is_array()) throw ConfigError(at + ".gpus", "must be a list of GPUs as CUDA_VISIBLE_DEVICES names them, e.g. [0, 1]");
+    o.gpus.clear();
+    for (size_t i = 0; i < g.size(); ++i) {
+      if (g[i].is_number_integer() && g[i].get<int64_t>() >= 0) o.gpus.push_back(std::to_string(g[i].get<int64_t>()));
+      else if (g[i].is_string() && !g[i].get<std::string>().empty()) o.gpus.push_back(g[i].get<std::string>());
+      else throw ConfigError(fmt::format("{}.gpus[{}]", at, i), "must be a GPU ordinal (0, 1, ...) or a UUID string");
+    }
+  }
   if (block.contains("threads")) o.threads = integer(block["threads"], at + ".threads", 0, 4096);
   if (!block.contains("slurm")) return o;
   const json& s = block["slurm"];
@@ -57,6 +67,7 @@ LaunchOptions launch_options_from_json(const json& block, const std::string& at,
   if (s.contains("time")) slurm.time = text(s["time"], in + ".time");
   if (s.contains("cpus_per_task")) slurm.cpus_per_task = integer(s["cpus_per_task"], in + ".cpus_per_task", 1, 4096);
   if (s.contains("gpus_per_task")) slurm.gpus_per_task = integer(s["gpus_per_task"], in + ".gpus_per_task", 0, 64);
+  if (s.contains("gpu_shards")) slurm.gpu_shards = integer(s["gpu_shards"], in + ".gpu_shards", 0, 4096);
   if (s.contains("max_concurrent")) slurm.max_concurrent = integer(s["max_concurrent"], in + ".max_concurrent", 0, 100000);
   if (s.contains("signal_seconds")) slurm.signal_seconds = integer(s["signal_seconds"], in + ".signal_seconds", 0, 65535);
   if (s.contains("sbatch_lines")) {
@@ -74,9 +85,9 @@ LaunchOptions launch_options_from_json(const json& block, const std::string& at,
 
 json launch_options_json(const LaunchOptions& o) {
   const SlurmOptions& s = o.slurm;
-  return {{"launcher", o.launcher}, {"device", o.device}, {"workers", o.workers}, {"threads", o.threads},
+  return {{"launcher", o.launcher}, {"device", o.device}, {"workers", o.workers}, {"gpus", o.gpus}, {"threads", o.threads},
           {"slurm", {{"partition", s.partition}, {"account", s.account}, {"time", s.time},
-                     {"cpus_per_task", s.cpus_per_task}, {"gpus_per_task", s.gpus_per_task},
+                     {"cpus_per_task", s.cpus_per_task}, {"gpus_per_task", s.gpus_per_task}, {"gpu_shards", s.gpu_shards},
                      {"max_concurrent", s.max_concurrent}, {"signal_seconds", s.signal_seconds},
                      {"sbatch_lines", s.sbatch_lines}}}};
 }

@@ -12,7 +12,8 @@ namespace mechlab {
 struct SlurmOptions {
   std::string partition, account, time;  // empty: the cluster's default; time as sbatch takes it (minutes, H:MM:SS, ...)
   int cpus_per_task = 1;
-  int gpus_per_task = 0;                 // --gres=gpu:N; 0 with device cuda means 1
+  int gpus_per_task = 0;                 // --gres=gpu:N; 0 with device cuda means 1 (unless gpu_shards)
+  int gpu_shards = 0;                    // --gres=shard:N instead: N shards of a GPU that several tasks share
   int max_concurrent = 0;                // the array's %K throttle; 0: no limit
   int signal_seconds = 120;              // USR1 this long before the time limit: checkpoint and requeue
   std::vector<std::string> sbatch_lines; // extra "#SBATCH ..." lines, as written
@@ -21,7 +22,8 @@ struct SlurmOptions {
 struct LaunchOptions {
   std::string launcher = "local";        // local | slurm
   std::string device = "cpu";
-  int workers = 1;                       // local: packs trained at once
+  int workers = 0;                       // local: packs trained at once; 0: one per GPU with cuda, else 1
+  std::vector<std::string> gpus;         // local with cuda: the GPUs (CUDA_VISIBLE_DEVICES entries); empty: all visible
   int threads = 0;                       // per pack; 0: the cores it may run on (a local worker's share, a Slurm task's)
   SlurmOptions slurm;
 };

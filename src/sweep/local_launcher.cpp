@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -13,12 +14,15 @@
 #include <deque>
 #include <map>
 
+#include "config/config_error.h"
+#include "config/value_check.h"
 #include "io/usable_cores.h"
 #include "sweep/child_process.h"
 #include "sweep/launchers.h"
 #include "sweep/pack_supervisor.h"
 #include "sweep/sweep_layout.h"
 #include "sweep/sweep_status.h"
+#include "sweep/visible_gpus.h"
 
 namespace mechlab {
 
@@ -56,11 +60,47 @@ int open_log(const std::filesystem::path& path) {
   if (fd < 0) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
   return fd;
 }
+
+// What worker `slot` runs on: its share of the cores and, with cuda, its GPU.
+struct Slot {
+  cpu_set_t cores;
+  std::string gpu;  // a CUDA_VISIBLE_DEVICES entry; empty on the CPU
+};
+
+std::vector<Slot> plan_slots(const LaunchOptions& options, const std::vector<int>& cores) {
+  std::vector<std::string> gpus;
+  if (options.device == "cuda") {
+    gpus = options.gpus.empty() ? visible_gpus() : options.gpus;
+    if (gpus.empty())
+      throw ConfigError("--gpus", "no GPU is visible (CUDA_VISIBLE_DEVICES is empty or unset and there is no /dev/nvidia<N>); "
+                                  "name them (--gpus 0,1) or use --device cpu");
+  }
+  const size_t workers = options.workers > 0 ? static_cast<size_t>(options.workers) : std::max<size_t>(1, gpus.size());
+  std::vector<Slot> slots(std::min(workers, std::size(running_pids)));
+  for (size_t s = 0; s < slots.size(); ++s) {
+    slots[s].cores = worker_cores(cores, s, slots.size());
+    if (!gpus.empty()) slots[s].gpu = gpus[s % gpus.size()];
+  }
+  return slots;
+}
+
+std::string slots_text(const std::vector<Slot>& slots, const LaunchOptions& options, size_t cores) {
+  std::string text = options.threads > 0 ? fmt::format("{} threads each", options.threads)
+                     : slots.size() == 1 ? fmt::format("{} cores", cores)
+                                         : fmt::format("{} of {} cores each", std::max<size_t>(1, cores / slots.size()), cores);
+  if (slots[0].gpu.empty()) return text;
+  std::vector<std::string> gpus;
+  for (const Slot& slot : slots)
+    if (std::find(gpus.begin(), gpus.end(), slot.gpu) == gpus.end()) gpus.push_back(slot.gpu);
+  return fmt::format("GPUs {}, {} per GPU; {}", config_detail::joined(gpus, ","),
+                     (slots.size() + gpus.size() - 1) / gpus.size(), text);
+}
 }  // namespace
 
 int launch_local(const SweepManifest& sweep, const std::vector<size_t>& packs, const LaunchOptions& options) {
-  const int workers = std::min<int>(std::max(1, options.workers), static_cast<int>(std::size(running_pids)));
   const std::vector<int> cores = usable_cores();
+  const std::vector<Slot> slots = plan_slots(options, cores);
+  const size_t workers = slots.size();
   cpu_set_t all_cores;
   sched_getaffinity(0, sizeof all_cores, &all_cores);
   struct sigaction action {};
@@ -68,17 +108,16 @@ int launch_local(const SweepManifest& sweep, const std::vector<size_t>& packs, c
   sigemptyset(&action.sa_mask);
   for (int signal : {SIGINT, SIGTERM, SIGHUP}) sigaction(signal, &action, nullptr);
 
-  std::deque<size_t> queue(packs.begin(), packs.end());
+  // The costliest packs first, so the workers end together (longest processing time first).
+  std::vector<size_t> order = packs;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sweep.packs[a].flops > sweep.packs[b].flops; });
+  std::deque<size_t> queue(order.begin(), order.end());
   std::map<pid_t, Running> running;
   std::vector<size_t> free_slots;
-  for (int s = workers - 1; s >= 0; --s) free_slots.push_back(static_cast<size_t>(s));
+  for (size_t s = workers; s-- > 0;) free_slots.push_back(s);
   size_t finished = 0, failed = 0, interrupted = 0;
-  const std::string threads = options.threads > 0 ? fmt::format("{} threads each", options.threads)
-                              : workers == 1  ? fmt::format("{} cores", cores.size())
-                                              : fmt::format("{} of {} cores each", std::max<size_t>(1, cores.size() / static_cast<size_t>(workers)),
-                                                            cores.size());
   fmt::print(stderr, "sweep {}: {} packs to train, {} at once ({}, device {}); logs in {}\n", sweep.name, packs.size(),
-             workers, threads, options.device, (sweep.dir / "logs").string());
+             workers, slots_text(slots, options, cores.size()), options.device, (sweep.dir / "logs").string());
   while (!queue.empty() || !running.empty()) {
     while (!queue.empty() && !free_slots.empty() && !stopping) {
       const size_t pack = queue.front();
@@ -89,10 +128,10 @@ int launch_local(const SweepManifest& sweep, const std::vector<size_t>& packs, c
                                     std::to_string(pack), "--device", options.device};
       if (options.threads > 0) argv.insert(argv.end(), {"--threads", std::to_string(options.threads)});
       // The child inherits this thread's affinity at its start: set the worker's cores, spawn, restore.
-      const cpu_set_t mine = worker_cores(cores, slot, static_cast<size_t>(workers));
-      if (workers > 1) sched_setaffinity(0, sizeof mine, &mine);
+      if (workers > 1) sched_setaffinity(0, sizeof slots[slot].cores, &slots[slot].cores);
       const int log = open_log(sweep_layout::pack_log(sweep.dir, pack));
-      const pid_t pid = spawn_process(argv, log);
+      const pid_t pid = spawn_process(argv, log, slots[slot].gpu.empty() ? std::vector<std::string>{}
+                                                                          : std::vector<std::string>{"CUDA_VISIBLE_DEVICES=" + slots[slot].gpu});
       ::close(log);
       if (workers > 1) sched_setaffinity(0, sizeof all_cores, &all_cores);
       running_pids[slot] = pid;

@@ -142,7 +142,8 @@ int run_pack(const fs::path& dir, size_t pack, const PackOptions& options) {
   }
   install_handlers();
   write_pack_record(dir, pack, {{"state", "started"}, {"host", host_name()}, {"pid", ::getpid()},
-                                {"job", env("SLURM_JOB_ID")}, {"restarts", env("SLURM_RESTART_COUNT")}});
+                                {"gpu", env("CUDA_VISIBLE_DEVICES")}, {"job", env("SLURM_JOB_ID")},
+                                {"restarts", env("SLURM_RESTART_COUNT")}});
   std::vector<std::string> argv{mechlab_executable().string(), "run", sweep_layout::pack_config(dir, pack).string(),
                                 "--out", sweep_layout::pack_dir(dir, pack).string(), "--resume", "--device", options.device};
   if (options.threads > 0) argv.insert(argv.end(), {"--threads", std::to_string(options.threads)});
@@ -156,7 +157,7 @@ int run_pack(const fs::path& dir, size_t pack, const PackOptions& options) {
   }
   const bool requeue = requeue_asked && code == 130 && !env("SLURM_JOB_ID").empty();
   write_pack_record(dir, pack, {{"state", "ended"}, {"exit_code", code}, {"last_line", last_line},
-                                {"host", host_name()}, {"requeued", requeue}});
+                                {"host", host_name()}, {"gpu", env("CUDA_VISIBLE_DEVICES")}, {"requeued", requeue}});
   if (requeue) requeue_this_task();
   return code;
 }

@@ -43,7 +43,12 @@ std::string quoted(const std::string& word) {
   return out + "'";
 }
 
-int gpus(const LaunchOptions& o) { return o.device == "cuda" ? std::max(1, o.slurm.gpus_per_task) : o.slurm.gpus_per_task; }
+// The task's GPU request: shards of a GPU, or whole GPUs (at least one with cuda).
+std::string gres(const LaunchOptions& o) {
+  if (o.slurm.gpu_shards > 0) return fmt::format("shard:{}", o.slurm.gpu_shards);
+  const int gpus = o.device == "cuda" ? std::max(1, o.slurm.gpus_per_task) : o.slurm.gpus_per_task;
+  return gpus > 0 ? fmt::format("gpu:{}", gpus) : "";
+}
 }  // namespace
 
 std::string sbatch_script(const SweepManifest& sweep, const LaunchOptions& o) {
@@ -68,13 +73,14 @@ std::string sbatch_script(const SweepManifest& sweep, const LaunchOptions& o) {
   text += "#SBATCH --open-mode=append\n#SBATCH --requeue\n";
   if (s.signal_seconds > 0) text += fmt::format("#SBATCH --signal=B:USR1@{}\n", s.signal_seconds);
   text += fmt::format("#SBATCH --cpus-per-task={}\n", s.cpus_per_task);
-  if (gpus(o) > 0) text += fmt::format("#SBATCH --gres=gpu:{}\n", gpus(o));
+  if (!gres(o).empty()) text += fmt::format("#SBATCH --gres={}\n", gres(o));
   if (!s.time.empty()) text += fmt::format("#SBATCH --time={}\n", s.time);
   if (!s.partition.empty()) text += fmt::format("#SBATCH --partition={}\n", s.partition);
   if (!s.account.empty()) text += fmt::format("#SBATCH --account={}\n", s.account);
   for (const std::string& line : s.sbatch_lines) text += "#SBATCH " + line + "\n";
   text += "\n# The pack checkpoints on SIGTERM (scancel, preemption) and, on the USR1 sent before the time limit,\n"
-          "# also requeues its own array task; a requeued or rerun task continues from its checkpoint.\n";
+          "# also requeues its own array task; a requeued or rerun task continues from its checkpoint. It trains on\n"
+          "# the GPUs Slurm gives the task (CUDA_VISIBLE_DEVICES).\n";
   // Without --threads a run uses the cores its task may run on (the CPU affinity Slurm gives it).
   text += fmt::format("exec {} sweep pack {} \"$SLURM_ARRAY_TASK_ID\" --device {}{}\n",
                       quoted(mechlab_executable().string()), quoted(dir.string()), o.device,

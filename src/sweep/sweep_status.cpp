@@ -95,6 +95,7 @@ PackStatus pack_status(const SweepManifest& sweep, size_t p) {
   } else if (std::optional<std::string> holder = lock_holder(root)) {
     s.state = PackState::running;
     s.detail = *holder;
+    if (recorded == "started") s.gpu = record->value("gpu", "");
   } else if (recorded == "ended" && s.exit_code && *s.exit_code != 0 && *s.exit_code != 129 && *s.exit_code != 130) {
     s.state = PackState::failed;
     s.detail = record->value("last_line", "");

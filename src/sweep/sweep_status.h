@@ -29,6 +29,7 @@ struct PackStatus {
   int64_t steps = 0;           // train.steps
   std::optional<int> exit_code;
   std::string detail;          // running: who holds it; failed: the last output line; queued: the job
+  std::string gpu;             // running: the CUDA_VISIBLE_DEVICES its attempt started with (empty: none set)
 };
 
 std::vector<PackStatus> sweep_status(const SweepManifest& sweep);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A single-node Slurm cluster for the sweep test, without systemd: `cluster.sh start DIR` writes DIR/slurm.conf,
 # starts munged (unless it runs already), slurmctld and slurmd, and waits for the node to be idle; `cluster.sh
-# stop DIR` cancels every job and stops what start started. Needs root and Debian's slurmctld, slurmd,
-# slurm-client and munge (scripts/setup --slurm). Exit 77 means the cluster cannot run here (the reason printed).
+# stop DIR` cancels every job and stops what start started. The node has two fake GPUs (character devices
+# DIR/nvidia0 and nvidia1, so `--gres=gpu:1` gives each task its own CUDA_VISIBLE_DEVICES) and 8 GPU shards; DIR/
+# fake_gpus exists when they could be made. Needs root and Debian's slurmctld, slurmd, slurm-client and munge
+# (scripts/setup --slurm). Exit 77 means the cluster cannot run here (the reason printed).
 set -euo pipefail
 action="${1:?usage: cluster.sh start|stop DIR}" run="${2:?usage: cluster.sh start|stop DIR}"
 conf="$run/slurm.conf"
@@ -24,9 +26,17 @@ start() {
     command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/setup --slurm installs Slurm and munge)"
   done
   mkdir -p "$run/state" "$run/slurmd" "$run/log"
-  local node
+  local node gres=""
   node="$(hostname -s)"
-  sed "s|\$RUN|$run|g; s|\$NODE|$node|g; s|\$CPUS|$(nproc)|g" > "$conf" <<'CONF'
+  rm -f "$run/nvidia0" "$run/nvidia1" "$run/fake_gpus"
+  if mknod "$run/nvidia0" c 195 0 2>/dev/null && mknod "$run/nvidia1" c 195 1 2>/dev/null; then
+    gres="Gres=gpu:2,shard:8"
+    printf 'AutoDetect=off\nNodeName=%s Name=gpu File=%s/nvidia[0-1]\nNodeName=%s Name=shard Count=8\n' \
+      "$node" "$run" "$node" > "$run/gres.conf"
+    touch "$run/fake_gpus"
+  fi
+  sed "s|\$RUN|$run|g; s|\$NODE|$node|g; s|\$CPUS|$(nproc)|g; s|\$GRES|$gres|g; s|\$TYPES|${gres:+GresTypes=gpu,shard}|g" \
+    > "$conf" <<'CONF'
 ClusterName=mechlabtest
 SlurmctldHost=$NODE(127.0.0.1)
 SlurmUser=root
@@ -57,7 +67,8 @@ MaxArraySize=1001
 KillWait=5
 InactiveLimit=0
 MinJobAge=300
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=4000 State=UNKNOWN
+$TYPES
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=4000 $GRES State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 CONF
   if ! pgrep -x munged >/dev/null; then
