@@ -58,28 +58,38 @@ int wait_process(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-CapturedRun run_captured(const std::vector<std::string>& argv) {
+PipedChild spawn_piped(const std::vector<std::string>& argv) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("cannot create a pipe: ") + std::strerror(errno));
-  pid_t pid = 0;
+  PipedChild child;
   try {
-    pid = spawn_process(argv, fds[1]);
+    child.pid = spawn_process(argv, fds[1]);
   } catch (...) {
     ::close(fds[0]);
     ::close(fds[1]);
     throw;
   }
   ::close(fds[1]);
-  CapturedRun run;
+  child.output = fds[0];
+  return child;
+}
+
+void read_until_closed(int fd, const std::function<void(const char*, size_t)>& chunk) {
   char buffer[4096];
   for (;;) {
-    const ssize_t n = ::read(fds[0], buffer, sizeof buffer);
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    run.output.append(buffer, static_cast<size_t>(n));
+    chunk(buffer, static_cast<size_t>(n));
   }
-  ::close(fds[0]);
-  run.exit_code = wait_process(pid);
+  ::close(fd);
+}
+
+CapturedRun run_captured(const std::vector<std::string>& argv) {
+  const PipedChild child = spawn_piped(argv);
+  CapturedRun run;
+  read_until_closed(child.output, [&](const char* data, size_t size) { run.output.append(data, size); });
+  run.exit_code = wait_process(child.pid);
   return run;
 }
 

@@ -2,7 +2,6 @@
 #include "sweep/pack_supervisor.h"
 
 #include <fmt/format.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -65,39 +64,26 @@ void pass_through(const char* data, size_t size) {
 
 // Starts `argv` with its stdout and stderr on a pipe; returns the read end.
 int start_child(const std::vector<std::string>& argv) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("cannot create a pipe: ") + std::strerror(errno));
-  try {
-    child = spawn_process(argv, pipe_fds[1]);
-  } catch (...) {
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-    throw;
-  }
-  ::close(pipe_fds[1]);
-  if (received.load() != 0) kill(child.load(), SIGTERM);  // a signal that came before the child existed
-  return pipe_fds[0];
+  const PipedChild started = spawn_piped(argv);
+  child = started.pid;
+  if (received.load() != 0) kill(started.pid, SIGTERM);  // a signal that came before the child existed
+  return started.output;
 }
 
 // Copies the child's output through until it closes; returns the last non-empty line.
 std::string relay(int fd) {
   std::string last, current;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    pass_through(buffer, static_cast<size_t>(n));
-    for (ssize_t i = 0; i < n; ++i) {
-      if (buffer[i] == '\n' || buffer[i] == '\r') {
+  read_until_closed(fd, [&](const char* data, size_t size) {
+    pass_through(data, size);
+    for (size_t i = 0; i < size; ++i) {
+      if (data[i] == '\n' || data[i] == '\r') {
         if (!current.empty()) last = current;
         current.clear();
       } else if (current.size() < 1000) {
-        current += buffer[i];
+        current += data[i];
       }
     }
-  }
-  ::close(fd);
+  });
   return current.empty() ? last : current;
 }
 
