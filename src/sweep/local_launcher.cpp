@@ -95,14 +95,48 @@ std::string slots_text(const std::vector<Slot>& slots, const LaunchOptions& opti
   return fmt::format("GPUs {}, {} per GPU; {}", config_detail::joined(gpus, ","),
                      (slots.size() + gpus.size() - 1) / gpus.size(), text);
 }
+// Starts `mechlab sweep pack` for `pack` on `slot`'s cores and GPU, its output appended to the pack's log.
+pid_t start_pack(const SweepManifest& sweep, size_t pack, const Slot& slot, bool pin, const LaunchOptions& options) {
+  std::vector<std::string> argv{mechlab_executable().string(), "sweep", "pack", sweep.dir.string(),
+                                std::to_string(pack), "--device", options.device};
+  if (options.threads > 0) argv.insert(argv.end(), {"--threads", std::to_string(options.threads)});
+  std::vector<std::string> environment;
+  if (!slot.gpu.empty()) environment.push_back("CUDA_VISIBLE_DEVICES=" + slot.gpu);
+  // The child inherits this thread's affinity at its start: set the worker's cores, spawn, restore.
+  cpu_set_t all_cores;
+  sched_getaffinity(0, sizeof all_cores, &all_cores);
+  if (pin) sched_setaffinity(0, sizeof slot.cores, &slot.cores);
+  const int log = open_log(sweep_layout::pack_log(sweep.dir, pack));
+  const pid_t pid = spawn_process(argv, log, environment);
+  ::close(log);
+  if (pin) sched_setaffinity(0, sizeof all_cores, &all_cores);
+  return pid;
+}
+
+// The launcher's last line, and its exit code: 1 if a pack failed, 130 if one stopped, else 0.
+int finish(const SweepManifest& sweep, size_t failed, bool stopped) {
+  const std::string dir = sweep.dir.string();
+  if (failed > 0) {
+    fmt::print(stderr, "sweep {}: {} packs failed; `mechlab sweep status {}` shows why, `mechlab sweep resume {}` "
+                       "reruns them\n", sweep.name, failed, dir, dir);
+    return 1;
+  }
+  if (stopped) {
+    fmt::print(stderr, "sweep {}: stopped; the packs checkpointed. `mechlab sweep resume {}` continues them\n", sweep.name, dir);
+    return 130;
+  }
+  size_t done = 0, runs = 0;
+  for (const PackStatus& s : sweep_status(sweep)) done += s.runs_done;
+  for (const ManifestPack& p : sweep.packs) runs += p.runs.size();
+  fmt::print(stderr, "sweep {}: {} of {} runs done; `mechlab sweep collect {}` makes the table\n", sweep.name, done, runs, dir);
+  return 0;
+}
 }  // namespace
 
 int launch_local(const SweepManifest& sweep, const std::vector<size_t>& packs, const LaunchOptions& options) {
   const std::vector<int> cores = usable_cores();
   const std::vector<Slot> slots = plan_slots(options, cores);
   const size_t workers = slots.size();
-  cpu_set_t all_cores;
-  sched_getaffinity(0, sizeof all_cores, &all_cores);
   struct sigaction action {};
   action.sa_handler = on_stop;
   sigemptyset(&action.sa_mask);
@@ -124,16 +158,7 @@ int launch_local(const SweepManifest& sweep, const std::vector<size_t>& packs, c
       queue.pop_front();
       const size_t slot = free_slots.back();
       free_slots.pop_back();
-      std::vector<std::string> argv{mechlab_executable().string(), "sweep", "pack", sweep.dir.string(),
-                                    std::to_string(pack), "--device", options.device};
-      if (options.threads > 0) argv.insert(argv.end(), {"--threads", std::to_string(options.threads)});
-      // The child inherits this thread's affinity at its start: set the worker's cores, spawn, restore.
-      if (workers > 1) sched_setaffinity(0, sizeof slots[slot].cores, &slots[slot].cores);
-      const int log = open_log(sweep_layout::pack_log(sweep.dir, pack));
-      const pid_t pid = spawn_process(argv, log, slots[slot].gpu.empty() ? std::vector<std::string>{}
-                                                                          : std::vector<std::string>{"CUDA_VISIBLE_DEVICES=" + slots[slot].gpu});
-      ::close(log);
-      if (workers > 1) sched_setaffinity(0, sizeof all_cores, &all_cores);
+      const pid_t pid = start_pack(sweep, pack, slots[slot], workers > 1, options);
       running_pids[slot] = pid;
       running[pid] = {pack, slot, std::chrono::steady_clock::now()};
       if (stopping) kill(pid, SIGTERM);
@@ -164,22 +189,7 @@ int launch_local(const SweepManifest& sweep, const std::vector<size_t>& packs, c
                  seconds, sweep_layout::pack_log(sweep.dir, r.pack).string());
     }
   }
-  if (failed > 0) {
-    fmt::print(stderr, "sweep {}: {} packs failed; `mechlab sweep status {}` shows why, `mechlab sweep resume {}` "
-                       "reruns them\n", sweep.name, failed, sweep.dir.string(), sweep.dir.string());
-    return 1;
-  }
-  if (stopping || interrupted > 0) {
-    fmt::print(stderr, "sweep {}: stopped; the packs checkpointed. `mechlab sweep resume {}` continues them\n", sweep.name,
-               sweep.dir.string());
-    return 130;
-  }
-  size_t done = 0, runs = 0;
-  for (const PackStatus& s : sweep_status(sweep)) done += s.runs_done;
-  for (const ManifestPack& p : sweep.packs) runs += p.runs.size();
-  fmt::print(stderr, "sweep {}: {} of {} runs done; `mechlab sweep collect {}` makes the table\n", sweep.name, done,
-             runs, sweep.dir.string());
-  return 0;
+  return finish(sweep, failed, stopping || interrupted > 0);
 }
 
 }  // namespace mechlab
