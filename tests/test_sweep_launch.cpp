@@ -172,5 +172,5 @@ TEST_CASE("sweep launch (local) with --device cuda: one worker per GPU by defaul
   CHECK(packs_on == std::map<std::string, int>{{"GPU-none-a", 2}, {"GPU-none-b", 2}});
   const ProcessResult none = run_mechlab({"sweep", "resume", (dir / "sweep").string(), "--gpus", ","});
   CHECK(none.exit_code == 2);
-  CHECK(none.err.find("--gpus: no GPU is visible") != std::string::npos);
+  CHECK(none.err.find("--gpus: names no GPU") != std::string::npos);
 }

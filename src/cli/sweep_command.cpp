@@ -35,7 +35,10 @@ struct LaunchFlags {
     if (!launcher.empty()) o.launcher = launcher;
     if (!device.empty()) o.device = device;
     if (workers > 0) o.workers = workers;
-    if (!gpus.empty()) o.gpus = split_gpu_list(gpus);
+    if (!gpus.empty()) {
+      o.gpus = split_gpu_list(gpus);
+      if (o.gpus.empty()) throw ConfigError("--gpus", "names no GPU; give them as CUDA_VISIBLE_DEVICES does, e.g. 0,1");
+    }
     if (threads >= 0) o.threads = threads;
     SlurmOptions& s = o.slurm;
     if (!partition.empty()) s.partition = partition;
