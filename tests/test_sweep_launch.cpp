@@ -138,6 +138,17 @@ TEST_CASE("sweep launch (local): an interrupted sweep resumes to the same runs; 
   for (const std::string& file : run_differences(dir / "sweep" / "packs" / "pack_0001", dir / "straight")) differences += file + " ";
   CHECK(differences == "");
 
+  // A pack too large for the host's memory is refused before the directory is written, naming what to lower.
+  json huge = spec;
+  huge["base"]["overrides"] = {{"train.eval_batch_size", 16000000}};
+  huge["out"] = (dir / "huge").string();
+  write_text(dir / "huge.json", huge.dump());
+  const ProcessResult too_large = run_mechlab({"sweep", "launch", (dir / "huge.json").string()});
+  CHECK(too_large.exit_code == 2);
+  CHECK(too_large.err.find("pack: 1 pack(s) at once need about") != std::string::npos);
+  CHECK(too_large.err.find("lower the pack size (--pack K") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "huge"));
+
   json other = spec;
   other["seeds"] = {0, 1};
   write_text(dir / "other.json", other.dump());

@@ -161,9 +161,14 @@ Command add_sweep(CLI::App& app) {
     }
     if (start->parsed()) {
       const SweepSpec spec = read_spec(o->spec, o->pack, o->out);
-      write_sweep_directory(spec, plan_sweep(spec));
+      const SweepPlan planned = plan_sweep(spec);
+      const LaunchOptions options = o->flags.over(spec.launch);
+      std::vector<double> pack_bytes;
+      for (const SweepPack& p : planned.packs) pack_bytes.push_back(p.memory_bytes);
+      check_host_memory(pack_bytes, options);  // before anything is written: the pack size is part of the plan
+      write_sweep_directory(spec, planned);
       const SweepManifest sweep = read_sweep_directory(spec.out);
-      return launch(sweep, unfinished(sweep), o->flags.over(spec.launch), o->flags.emit_only);
+      return launch(sweep, unfinished(sweep), options, o->flags.emit_only);
     }
     if (resume->parsed()) {
       const SweepManifest sweep = read_sweep_directory(o->dir);

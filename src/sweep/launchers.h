@@ -10,6 +10,11 @@
 
 namespace mechlab {
 
+// For the local launcher on the CPU: the packs that would train at once (the largest options.workers of them,
+// by the plan's estimates) must fit in the host's available memory, else a ConfigError naming `pack` (or
+// `--workers`) says what to lower. Called before the sweep directory is written.
+void check_host_memory(const std::vector<double>& pack_bytes, const LaunchOptions& options);
+
 // Trains `packs` with options.workers processes at once, each pack's output appended to its log; prints a line
 // as each ends. SIGINT or SIGTERM stops every pack (each checkpoints). Returns 1 if a pack failed, else 130 if
 // one was interrupted, else 0.

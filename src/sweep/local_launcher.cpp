@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 
+#include "backend/backend.h"
 #include "config/config_error.h"
 #include "config/value_check.h"
 #include "io/usable_cores.h"
@@ -23,6 +24,7 @@
 #include "sweep/sweep_layout.h"
 #include "sweep/sweep_status.h"
 #include "sweep/visible_gpus.h"
+#include "train/memory_estimate.h"
 
 namespace mechlab {
 
@@ -132,6 +134,21 @@ int finish(const SweepManifest& sweep, size_t failed, bool stopped) {
   return 0;
 }
 }  // namespace
+
+void check_host_memory(const std::vector<double>& pack_bytes, const LaunchOptions& options) {
+  if (options.launcher != "local" || options.device != "cpu" || pack_bytes.empty()) return;
+  std::vector<double> needs = pack_bytes;
+  std::sort(needs.rbegin(), needs.rend());
+  const size_t together = std::min(static_cast<size_t>(std::max(1, options.workers)), needs.size());
+  double total = 0;
+  for (size_t i = 0; i < together; ++i) total += needs[i];
+  const double available = backend_for(Device::cpu).available_bytes();
+  if (total <= available) return;
+  throw ConfigError(together > 1 ? "--workers" : "pack",
+                    fmt::format("{} pack(s) at once need about {} of host memory (the largest {}), but {} is available; "
+                                "lower the pack size (--pack K, or the spec's pack) or --workers",
+                                together, bytes_text(total), bytes_text(needs[0]), bytes_text(available)));
+}
 
 int launch_local(const SweepManifest& sweep, const std::vector<size_t>& packs, const LaunchOptions& options) {
   const std::vector<int> cores = usable_cores();

@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <fstream>
 
 #include "config/json_file.h"
 #include "io/atomic_file.h"
@@ -51,18 +52,19 @@ void write_pack_record(const fs::path& dir, size_t pack, json record) {
 }
 
 namespace {
-// The step of the last complete record of metrics.jsonl, or -1.
+// The step of the last complete record of metrics.jsonl, or -1. Reads only the file's end: a long run's
+// metrics are megabytes, and status looks at every pack.
 int64_t last_step(const fs::path& metrics) {
-  std::string text;
-  try {
-    text = read_file(metrics);
-  } catch (const std::exception&) {
-    return -1;
-  }
-  const size_t end = text.rfind('\n');
-  if (end == std::string::npos) return -1;
-  const size_t begin = text.rfind('\n', end == 0 ? 0 : end - 1);
-  const json last = json::parse(text.substr(begin == std::string::npos || end == 0 ? 0 : begin + 1, end), nullptr, false);
+  std::ifstream file(metrics, std::ios::binary | std::ios::ate);
+  if (!file) return -1;
+  const std::streamoff size = file.tellg(), tail = std::min<std::streamoff>(size, 1 << 16);
+  std::string text(static_cast<size_t>(tail), '\0');
+  file.seekg(size - tail);
+  if (!file.read(text.data(), tail)) return -1;
+  const size_t end = text.rfind('\n');  // the last record ends here; anything after it is being written
+  if (end == std::string::npos || end == 0) return -1;
+  const size_t before = text.rfind('\n', end - 1), begin = before == std::string::npos ? 0 : before + 1;
+  const json last = json::parse(text.substr(begin, end - begin), nullptr, false);
   return last.is_object() && last.contains("step") && last["step"].is_number_integer() ? last["step"].get<int64_t>() : -1;
 }
 
