@@ -128,6 +128,9 @@ TEST_CASE("sweep spec: a bad spec is one error naming its JSON path; the CLI exi
   CHECK(error_of(spec_with({{"product", json::array({{{"train.steps", {1}}}, {{"train.steps", {2}}}})}}))
             .find("sets train.steps again") != std::string::npos);
   CHECK(error_of(spec_with({{"mix", {{"model.d_model", {32}}}}})).rfind("axes: must be {\"product\"", 0) == 0);
+  json spaced = spec_with(json());
+  spaced["name"] = "my sweep";
+  CHECK(error_of(spaced).rfind("name: 'my sweep' cannot name a sweep", 0) == 0);
   json missing = spec_with(json());
   missing["base"]["config"] = "no/such.json";
   CHECK(error_of(missing).rfind("base.config:", 0) == 0);

@@ -84,6 +84,7 @@ int launch(const SweepManifest& sweep, const std::vector<size_t>& packs, const L
   if (options.launcher == "slurm" && options.workers > 1)
     throw ConfigError("--workers", "is for the local launcher; Slurm runs the array tasks (--max-concurrent limits them)");
   if (options.launcher == "local" && emit_only) throw ConfigError("--emit-only", "is for --launcher slurm");
+  check_slurm_directory(sweep.dir, options);
   write_file_atomically(sweep.dir / sweep_layout::kLaunch, dump_json(launch_options_json(options)));
   if (packs.empty()) {
     fmt::print(stderr, "sweep {}: nothing to launch (`mechlab sweep status {}`)\n", sweep.name, sweep.dir.string());
@@ -166,6 +167,7 @@ Command add_sweep(CLI::App& app) {
       std::vector<double> pack_bytes;
       for (const SweepPack& p : planned.packs) pack_bytes.push_back(p.memory_bytes);
       check_host_memory(pack_bytes, options);  // before anything is written: the pack size is part of the plan
+      check_slurm_directory(spec.out, options);
       write_sweep_directory(spec, planned);
       const SweepManifest sweep = read_sweep_directory(spec.out);
       return launch(sweep, unfinished(sweep), options, o->flags.emit_only);

@@ -2,6 +2,7 @@
 // DIR P` (pack_supervisor.h), so a pack trains, checkpoints and records its end the same way everywhere.
 #pragma once
 #include <cstddef>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,10 @@ int launch_local(const SweepManifest& sweep, const std::vector<size_t>& packs, c
 std::string sbatch_script(const SweepManifest& sweep, const LaunchOptions& options);
 // "0-3,7,9-11": Slurm's --array syntax for `packs` (sorted).
 std::string array_ranges(const std::vector<size_t>& packs);
+
+// For the Slurm launcher: the sweep directory must be a path #SBATCH lines can carry (no spaces), else a
+// ConfigError naming `out`. Called before the sweep directory is written.
+void check_slurm_directory(const std::filesystem::path& dir, const LaunchOptions& options);
 
 // Writes <dir>/sweep.sbatch and, unless emit_only, submits the array tasks of `packs` with sbatch (records
 // them queued) and prints the job id. Returns 0, or 1 when sbatch fails (its message printed).

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <optional>
 
+#include "config/config_error.h"
 #include "io/atomic_file.h"
 #include "sweep/child_process.h"
 #include "sweep/launchers.h"
@@ -86,6 +87,13 @@ std::string sbatch_script(const SweepManifest& sweep, const LaunchOptions& o) {
                       quoted(mechlab_executable().string()), quoted(dir.string()), o.device,
                       o.threads > 0 ? fmt::format(" --threads {}", o.threads) : "");
   return text;
+}
+
+void check_slurm_directory(const fs::path& dir, const LaunchOptions& options) {
+  if (options.launcher != "slurm") return;
+  if (fs::absolute(dir).string().find_first_of(" \t") != std::string::npos)
+    throw ConfigError("out", fmt::format("'{}' holds a space, which the script's #SBATCH --output line cannot carry; "
+                                         "choose a sweep directory without one", fs::absolute(dir).string()));
 }
 
 int launch_slurm(const SweepManifest& sweep, const std::vector<size_t>& packs, const LaunchOptions& options,

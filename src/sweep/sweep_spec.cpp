@@ -158,6 +158,11 @@ SweepSpec sweep_spec_from_json(const json& spec) {
   SweepSpec out;
   out.source = spec;
   out.name = required_text(spec, "name", "name");
+  // It names a directory, a Slurm job and log paths in #SBATCH lines, which take no quoting.
+  if (out.name[0] == '.' || out.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                                std::string::npos)
+    throw ConfigError("name", fmt::format("'{}' cannot name a sweep; use letters, digits, '.', '_' and '-' (not starting "
+                                          "with '.'), e.g. layers_by_depth", out.name));
   if (!spec.contains("base") || !spec["base"].is_object()) throw ConfigError("base", "give {\"config\": FILE, \"overrides\": {...}}");
   check_keys(spec["base"], "base.", {"config", "overrides"});
   out.base_config = required_text(spec["base"], "config", "base.config");
