@@ -8,24 +8,10 @@ set -euo pipefail
 work="${1:?usage: gpus_on_slurm.sh WORK}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mechlab="${MECHLAB_BINARY:?set MECHLAB_BINARY}"
-"$here/cluster.sh" start "$work/cluster"
-trap '"$here/cluster.sh" stop "$work/cluster"' EXIT
+source "$here/common.sh"
 [ -f "$work/cluster/fake_gpus" ] || { echo "cannot make the fake GPU device files (mknod) here" >&2; exit 77; }
-export SLURM_CONF="$work/cluster/slurm.conf"
-sweep="$work/sweep"
-fail() { echo "FAILED: $*" >&2; "$mechlab" sweep status "$sweep" >&2 || true; squeue >&2 || true; exit 1; }
 
-cat > "$work/base.json" <<'JSON'
-{
-  "name": "slurm_gpus", "seed": 0,
-  "task": {"name": "bigram_backcopy", "seq_len": 16},
-  "model": {"n_layers": 1, "n_heads": 1, "d_model": 16, "d_mlp": 32},
-  "optim": {"lr": 1e-3},
-  "train": {"steps": 4000, "batch_size": 8, "eval_every": 2000, "eval_batch_size": 16, "log_every": 100,
-            "checkpoint_every": 2000},
-  "outputs": {"dumps": "none"}
-}
-JSON
+write_base slurm_gpus 2000 2000
 cat > "$work/spec.json" <<JSON
 {
   "name": "slurm_gpus", "base": {"config": "$work/base.json"},
@@ -49,6 +35,6 @@ echo "$seen"
 gpus="$(sed -n 's/.* running .*GPU \([01]\);.*/\1/p' <<<"$seen" | sort | tr '\n' ' ')"
 [ "$gpus" = "0 1 " ] || fail "the two running packs do not have GPUs 0 and 1 (got: $gpus)"
 
-for _ in $(seq 600); do [ -z "$(squeue -h -o %i)" ] && break; sleep 0.2; done
+wait_for 120 "the array to finish" queue_empty
 "$mechlab" sweep status "$sweep" | grep -q "4 runs in 2 packs: 4 done" || fail "not every run is done"
 echo "slurm gpu test: passed"

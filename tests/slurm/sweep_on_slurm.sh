@@ -8,40 +8,14 @@ set -euo pipefail
 work="${1:?usage: sweep_on_slurm.sh WORK}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mechlab="${MECHLAB_BINARY:?set MECHLAB_BINARY}"
-"$here/cluster.sh" start "$work/cluster"
-trap '"$here/cluster.sh" stop "$work/cluster"' EXIT
-export SLURM_CONF="$work/cluster/slurm.conf"
-sweep="$work/sweep"
-
-fail() { echo "FAILED: $*" >&2; "$mechlab" sweep status "$sweep" >&2 || true; squeue >&2 || true; exit 1; }
-# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 0.2 s until it succeeds.
-wait_for() {
-  local seconds="$1" what="$2"
-  shift 2
-  for _ in $(seq $((seconds * 5))); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  fail "waited $seconds s for $what"
-}
-queue_empty() { [ -z "$(squeue -h -o %i)" ]; }
+source "$here/common.sh"
 step_of_pack1() { tail -n 1 "$sweep/packs/pack_0001/replica_0/metrics.jsonl" 2>/dev/null | sed -n 's/^{"step":\([0-9]*\).*/\1/p'; }
 pack1_past() { local s; s="$(step_of_pack1)"; [ -n "$s" ] && [ "$s" -ge "$1" ]; }
 requeued() { grep -q '"requeued": true' "$sweep/packs/pack_0001.state.json"; }
 pack1_back() { ! requeued || grep -q '"state": "started"' "$sweep/packs/pack_0001.state.json"; }
 released() { scontrol update jobid="${job}_1" StartTime=now >/dev/null 2>&1 || true; pack1_back; }
 
-cat > "$work/base.json" <<'JSON'
-{
-  "name": "slurm_tiny", "seed": 0,
-  "task": {"name": "bigram_backcopy", "seq_len": 16},
-  "model": {"n_layers": 1, "n_heads": 1, "d_model": 16, "d_mlp": 32},
-  "optim": {"lr": 1e-3},
-  "train": {"steps": 4000, "batch_size": 8, "eval_every": 1000, "eval_batch_size": 16, "log_every": 100,
-            "checkpoint_every": 1000},
-  "outputs": {"dumps": "none"}
-}
-JSON
+write_base slurm_tiny 1000 1000
 cat > "$work/spec.json" <<JSON
 {
   "name": "slurm_test",
