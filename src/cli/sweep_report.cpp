@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "sweep/launchers.h"
 #include "sweep/sweep_layout.h"
 #include "sweep/sweep_status.h"
 #include "train/memory_estimate.h"
@@ -42,8 +43,9 @@ void print_plan(const SweepSpec& spec, const SweepPlan& plan) {
   for (size_t p = 0; p < plan.packs.size(); ++p) {
     const SweepPack& pack = plan.packs[p];
     flops += pack.flops;
-    std::string seeds;
-    for (size_t i : pack.runs) seeds += (seeds.empty() ? "" : ",") + std::to_string(plan.runs[i].seed);
+    std::vector<size_t> seed_list;  // shown as ranges, 0-63
+    for (size_t i : pack.runs) seed_list.push_back(static_cast<size_t>(plan.runs[i].seed));
+    const std::string seeds = array_ranges(seed_list);
     fmt::print("{:>4}  {:>5}  {:>8.3g} TF  {:>10}  {}\n", p, pack.runs.size(), pack.flops / 1e12,
                bytes_text(pack.memory_bytes), seeds);
   }

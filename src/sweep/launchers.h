@@ -23,7 +23,7 @@ int launch_local(const SweepManifest& sweep, const std::vector<size_t>& packs, c
 
 // The sbatch script of the whole sweep: one array task per pack (sweep_layout::kSbatch).
 std::string sbatch_script(const SweepManifest& sweep, const LaunchOptions& options);
-// "0-3,7,9-11": Slurm's --array syntax for `packs` (sorted).
+// "0-3,7,9-11": Slurm's --array syntax for `packs` (sorted; also how `plan` shows a pack's seeds).
 std::string array_ranges(const std::vector<size_t>& packs);
 
 // For the Slurm launcher: the sweep directory must be a path #SBATCH lines can carry (no spaces), else a
