@@ -11,7 +11,7 @@
 
 #include "analysis/metric.h"
 #include "analysis/slot_patches.h"
-#include "analysis/spec_reader.h"
+#include "config/spec_reader.h"
 #include "nn/transformer.h"
 #include "task/task.h"
 

@@ -4,17 +4,14 @@
 
 #include "config/config_error.h"
 #include "config/run_schema.h"
+#include "config/value_check.h"
 
 namespace mechlab {
 
 namespace {
 // The run name becomes a directory under results/, so it must not climb out of it or hide there.
 void check_name(const std::string& name) {
-  const bool plain = !name.empty() && name != "." && name != ".." &&
-                     name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
-                         std::string::npos &&
-                     name[0] != '.';
-  if (!plain)
+  if (!config_detail::is_plain_name(name))
     throw ConfigError("name", "'" + name + "' cannot name a run directory; use letters, digits, '.', '_' and '-' "
                                            "(not starting with '.'), e.g. bigram_backcopy_quick");
 }

@@ -224,6 +224,11 @@ ValueType element_type(ValueType type) {
 
 bool is_list(ValueType type) { return element_type(type) != type; }
 
+bool is_plain_name(const std::string& name) {
+  return !name.empty() && name[0] != '.' &&
+         name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == std::string::npos;
+}
+
 std::string joined(const std::vector<std::string>& words, const std::string& separator) {
   std::string text;
   for (size_t i = 0; i < words.size(); ++i) text += (i == 0 ? "" : separator) + words[i];

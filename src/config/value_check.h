@@ -29,5 +29,8 @@ std::string shown(const nlohmann::json& value);
 ValueType element_type(ValueType type);  // number_list -> number ...; scalars map to themselves
 bool is_list(ValueType type);
 std::string joined(const std::vector<std::string>& words, const std::string& separator = ", ");
+// Whether `name` can name a directory under results/ as it is: letters, digits, '.', '_' and '-', not starting
+// with '.' (so neither "." nor ".." nor hidden). Run and sweep names.
+bool is_plain_name(const std::string& name);
 
 }  // namespace mechlab::config_detail

@@ -2,9 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "config/closest.h"
 #include "config/config_error.h"
-#include "config/value_check.h"
+#include "config/spec_reader.h"
 
 namespace mechlab {
 
@@ -15,71 +14,59 @@ const std::vector<std::string> kLaunchKeys{"launcher", "device", "workers", "gpu
 const std::vector<std::string> kSlurmKeys{"partition", "account", "time", "cpus_per_task", "gpus_per_task", "gpu_shards",
                                           "max_concurrent", "signal_seconds", "sbatch_lines"};
 
-void check_keys(const json& object, const std::string& at, const std::vector<std::string>& known) {
-  if (!object.is_object()) throw ConfigError(at, "must be an object");
-  for (const auto& [key, value] : object.items())
-    if (std::find(known.begin(), known.end(), key) == known.end()) {
-      const std::string near = closest_match(key, known);
-      throw ConfigError(at + "." + key, fmt::format("is not a key here{}; the keys: {}",
-                                                    near.empty() ? "" : "; did you mean " + near + "?",
-                                                    config_detail::joined(known)));
-    }
+int integer(const SpecReader& r, const std::string& key, int fallback, int min, int max) {
+  return static_cast<int>(r.integer(key, fallback, min, max));
 }
 
-std::string text(const json& v, const std::string& at, const std::vector<std::string>& choices = {}) {
-  if (!v.is_string()) throw ConfigError(at, "must be a string");
-  const std::string s = v.get<std::string>();
-  if (!choices.empty() && std::find(choices.begin(), choices.end(), s) == choices.end())
-    throw ConfigError(at, fmt::format("is '{}'; choose {}", s, config_detail::joined(choices)));
-  return s;
+std::vector<std::string> gpu_list(const SpecReader& r, std::vector<std::string> fallback) {
+  if (!r.has("gpus")) return fallback;
+  const json& g = r.raw("gpus");
+  if (!g.is_array()) throw ConfigError(r.at("gpus"), "must be a list of GPUs as CUDA_VISIBLE_DEVICES names them, e.g. [0, 1]");
+  std::vector<std::string> gpus;
+  for (size_t i = 0; i < g.size(); ++i) {
+    if (g[i].is_number_integer() && g[i].get<int64_t>() >= 0) gpus.push_back(std::to_string(g[i].get<int64_t>()));
+    else if (g[i].is_string() && !g[i].get<std::string>().empty()) gpus.push_back(g[i].get<std::string>());
+    else throw ConfigError(fmt::format("{}[{}]", r.at("gpus"), i), "must be a GPU ordinal (0, 1, ...) or a UUID string");
+  }
+  return gpus;
 }
 
-int integer(const json& v, const std::string& at, int min, int max) {
-  if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max)
-    throw ConfigError(at, fmt::format("must be an integer from {} to {}", min, max));
-  return v.get<int>();
+std::vector<std::string> sbatch_lines(const SpecReader& r, std::vector<std::string> fallback) {
+  if (!r.has("sbatch_lines")) return fallback;
+  const json& lines = r.raw("sbatch_lines");
+  if (!lines.is_array()) throw ConfigError(r.at("sbatch_lines"), "must be a list of strings such as \"--mem=8G\"");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string at = fmt::format("{}[{}]", r.at("sbatch_lines"), i);
+    if (!lines[i].is_string()) throw ConfigError(at, "must be a string");
+    if (lines[i].get<std::string>().find('\n') != std::string::npos) throw ConfigError(at, "must be one line");
+    out.push_back(lines[i].get<std::string>());
+  }
+  return out;
 }
 }  // namespace
 
 LaunchOptions launch_options_from_json(const json& block, const std::string& at, LaunchOptions o) {
-  check_keys(block, at, kLaunchKeys);
-  if (block.contains("launcher")) o.launcher = text(block["launcher"], at + ".launcher", {"local", "slurm"});
-  if (block.contains("device")) o.device = text(block["device"], at + ".device", {"cpu", "cuda"});
-  if (block.contains("workers")) o.workers = integer(block["workers"], at + ".workers", 0, 4096);
-  if (block.contains("gpus")) {
-    const json& g = block["gpus"];
-    if (!g.is_array()) throw ConfigError(at + ".gpus", "must be a list of GPUs as CUDA_VISIBLE_DEVICES names them, e.g. [0, 1]");
-    o.gpus.clear();
-    for (size_t i = 0; i < g.size(); ++i) {
-      if (g[i].is_number_integer() && g[i].get<int64_t>() >= 0) o.gpus.push_back(std::to_string(g[i].get<int64_t>()));
-      else if (g[i].is_string() && !g[i].get<std::string>().empty()) o.gpus.push_back(g[i].get<std::string>());
-      else throw ConfigError(fmt::format("{}.gpus[{}]", at, i), "must be a GPU ordinal (0, 1, ...) or a UUID string");
-    }
-  }
-  if (block.contains("threads")) o.threads = integer(block["threads"], at + ".threads", 0, 4096);
-  if (!block.contains("slurm")) return o;
-  const json& s = block["slurm"];
-  const std::string in = at + ".slurm";
-  check_keys(s, in, kSlurmKeys);
+  const SpecReader r(block, at, "a launch block", R"({"launcher": "slurm", "device": "cuda"})");
+  r.only(kLaunchKeys);
+  o.launcher = r.choice("launcher", {"local", "slurm"}, o.launcher);
+  o.device = r.choice("device", {"cpu", "cuda"}, o.device);
+  o.workers = integer(r, "workers", o.workers, 0, 4096);
+  o.gpus = gpu_list(r, o.gpus);
+  o.threads = integer(r, "threads", o.threads, 0, 4096);
+  if (!r.has("slurm")) return o;
+  const SpecReader s(r.raw("slurm"), r.at("slurm"), "a launch block's slurm settings", R"({"time": "2:00:00"})");
+  s.only(kSlurmKeys);
   SlurmOptions& slurm = o.slurm;
-  if (s.contains("partition")) slurm.partition = text(s["partition"], in + ".partition");
-  if (s.contains("account")) slurm.account = text(s["account"], in + ".account");
-  if (s.contains("time")) slurm.time = text(s["time"], in + ".time");
-  if (s.contains("cpus_per_task")) slurm.cpus_per_task = integer(s["cpus_per_task"], in + ".cpus_per_task", 1, 4096);
-  if (s.contains("gpus_per_task")) slurm.gpus_per_task = integer(s["gpus_per_task"], in + ".gpus_per_task", 0, 64);
-  if (s.contains("gpu_shards")) slurm.gpu_shards = integer(s["gpu_shards"], in + ".gpu_shards", 0, 4096);
-  if (s.contains("max_concurrent")) slurm.max_concurrent = integer(s["max_concurrent"], in + ".max_concurrent", 0, 100000);
-  if (s.contains("signal_seconds")) slurm.signal_seconds = integer(s["signal_seconds"], in + ".signal_seconds", 0, 65535);
-  if (s.contains("sbatch_lines")) {
-    const json& lines = s["sbatch_lines"];
-    if (!lines.is_array()) throw ConfigError(in + ".sbatch_lines", "must be a list of strings such as \"--mem=8G\"");
-    slurm.sbatch_lines.clear();
-    for (size_t i = 0; i < lines.size(); ++i) {
-      const std::string line = text(lines[i], fmt::format("{}.sbatch_lines[{}]", in, i));
-      if (line.find('\n') != std::string::npos) throw ConfigError(fmt::format("{}.sbatch_lines[{}]", in, i), "must be one line");
-      slurm.sbatch_lines.push_back(line);
-    }
-  }
+  slurm.partition = s.string("partition", slurm.partition);
+  slurm.account = s.string("account", slurm.account);
+  slurm.time = s.string("time", slurm.time);
+  slurm.cpus_per_task = integer(s, "cpus_per_task", slurm.cpus_per_task, 1, 4096);
+  slurm.gpus_per_task = integer(s, "gpus_per_task", slurm.gpus_per_task, 0, 64);
+  slurm.gpu_shards = integer(s, "gpu_shards", slurm.gpu_shards, 0, 4096);
+  slurm.max_concurrent = integer(s, "max_concurrent", slurm.max_concurrent, 0, 100000);
+  slurm.signal_seconds = integer(s, "signal_seconds", slurm.signal_seconds, 0, 65535);
+  slurm.sbatch_lines = sbatch_lines(s, slurm.sbatch_lines);
   return o;
 }
 

@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "config/closest.h"
 #include "config/config_error.h"
 #include "config/json_file.h"
+#include "config/spec_reader.h"
 #include "config/value_check.h"
 
 namespace mechlab {
@@ -61,17 +61,6 @@ std::string required_text(const json& object, const std::string& key, const std:
   if (!object.contains(key)) throw ConfigError(path, "is missing");
   if (!object[key].is_string() || object[key].get<std::string>().empty()) throw ConfigError(path, "must be a non-empty string");
   return object[key].get<std::string>();
-}
-
-// Every key of `object` is one of `known`, else an error at that key naming the closest one.
-void check_keys(const json& object, const std::string& prefix, const std::vector<std::string>& known) {
-  for (const auto& [key, value] : object.items())
-    if (std::find(known.begin(), known.end(), key) == known.end()) {
-      const std::string near = closest_match(key, known);
-      throw ConfigError(prefix + key, fmt::format("is not a key of a sweep spec{}; its keys: {}",
-                                                  near.empty() ? "" : "; did you mean " + near + "?",
-                                                  config_detail::joined(known)));
-    }
 }
 
 // The members of a block, each an axis of points: `key: values` pairs of an object (where a key "product" or
@@ -154,17 +143,16 @@ std::string override_text(const SweepAssignment& a) {
 
 SweepSpec sweep_spec_from_json(const json& spec) {
   if (!spec.is_object()) throw ConfigError("(top level)", "a sweep spec is a JSON object");
-  check_keys(spec, "", {"name", "base", "axes", "seeds", "pack", "out", "launch"});
+  SpecReader(spec, "", "a sweep spec").only({"name", "base", "axes", "seeds", "pack", "out", "launch"});
   SweepSpec out;
   out.source = spec;
   out.name = required_text(spec, "name", "name");
   // It names a directory, a Slurm job and log paths in #SBATCH lines, which take no quoting.
-  if (out.name[0] == '.' || out.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-                                std::string::npos)
+  if (!config_detail::is_plain_name(out.name))
     throw ConfigError("name", fmt::format("'{}' cannot name a sweep; use letters, digits, '.', '_' and '-' (not starting "
                                           "with '.'), e.g. layers_by_depth", out.name));
   if (!spec.contains("base") || !spec["base"].is_object()) throw ConfigError("base", "give {\"config\": FILE, \"overrides\": {...}}");
-  check_keys(spec["base"], "base.", {"config", "overrides"});
+  SpecReader(spec["base"], "base", "a sweep spec").only({"config", "overrides"});
   out.base_config = required_text(spec["base"], "config", "base.config");
   if (spec["base"].contains("overrides")) {
     const json& o = spec["base"]["overrides"];

@@ -1,5 +1,6 @@
-// Reading one entry of an analysis spec with every mistake reported as a ConfigError at its JSON path
-// ("analyses[2].hook: ..."), so `mechlab analyze` refuses a bad spec in one line before it writes anything.
+// Reading one JSON object of a spec (an analysis entry, a sweep spec, its launch block) with every mistake
+// reported as a ConfigError at its JSON path ("analyses[2].hook: ...", "launch.slurm.time: ..."), so a command
+// refuses a bad spec in one line before it writes anything.
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -9,10 +10,13 @@ namespace mechlab {
 
 class SpecReader {
  public:
-  SpecReader(const nlohmann::json& entry, std::string path);
+  // `what` names the object in messages ("is not a key of this analysis"), `example` shows one when `entry`
+  // is not an object. An empty `path` reads a spec's top level (keys are named as they are).
+  SpecReader(const nlohmann::json& entry, std::string path, std::string what = "this analysis",
+             const std::string& example = R"({"name": ..., "kind": ...})");
 
   const std::string& path() const { return path_; }
-  std::string at(const std::string& key) const { return path_ + "." + key; }
+  std::string at(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
   bool has(const std::string& key) const { return entry_.contains(key); }
   const nlohmann::json& raw(const std::string& key) const;
 
@@ -27,7 +31,7 @@ class SpecReader {
 
  private:
   const nlohmann::json& entry_;
-  std::string path_;
+  std::string path_, what_;
 };
 
 }  // namespace mechlab

@@ -1,4 +1,4 @@
-#include "analysis/spec_reader.h"
+#include "config/spec_reader.h"
 
 #include <fmt/format.h>
 
@@ -12,8 +12,9 @@ namespace mechlab {
 
 using config_detail::joined;
 
-SpecReader::SpecReader(const nlohmann::json& entry, std::string path) : entry_(entry), path_(std::move(path)) {
-  if (!entry_.is_object()) throw ConfigError(path_, "must be an object such as {\"name\": ..., \"kind\": ...}");
+SpecReader::SpecReader(const nlohmann::json& entry, std::string path, std::string what, const std::string& example)
+    : entry_(entry), path_(std::move(path)), what_(std::move(what)) {
+  if (!entry_.is_object()) throw ConfigError(path_.empty() ? "(top level)" : path_, "must be an object such as " + example);
 }
 
 const nlohmann::json& SpecReader::raw(const std::string& key) const { return entry_.at(key); }
@@ -57,7 +58,7 @@ void SpecReader::only(const std::vector<std::string>& known) const {
   for (const auto& [key, value] : entry_.items())
     if (std::find(known.begin(), known.end(), key) == known.end()) {
       const std::string near = closest_match(key, known);
-      throw ConfigError(at(key), fmt::format("is not a key of this analysis{}; its keys: {}",
+      throw ConfigError(at(key), fmt::format("is not a key of {}{}; its keys: {}", what_,
                                              near.empty() ? "" : "; did you mean " + near + "?", joined(known)));
     }
 }
