@@ -84,6 +84,8 @@ def parse_args():
     p.add_argument("--vocab", type=int, default=66)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--models", type=int, default=1, help="independent models trained one after another per step")
+    p.add_argument("--ensemble", choices=["loop", "vmap"], default="loop",
+                   help="vmap: the models as one stacked ensemble (torch.func.stack_module_state + vmap, one AdamW)")
     p.add_argument("--mode", choices=["eager", "compile"], default="eager")
     p.add_argument("--compile-mode", default=None, help='torch.compile mode, e.g. "max-autotune-no-cudagraphs"')
     p.add_argument("--steps", type=int, default=200)
@@ -124,6 +126,10 @@ def main():
     log(f"{a.models} model(s) of {sum(p.numel() for p in models[0].parameters())} parameters, "
         f"mode {a.mode}{' ' + a.compile_mode if a.compile_mode else ''}, attention {a.attention}")
 
+    if a.ensemble == "vmap":
+        del optimizers  # they never stepped, so they hold no state
+        return vmap_ensemble(a, models, device)
+
     cudagraphs = a.mode == "compile" and a.compile_mode is not None and "reduce-overhead" in a.compile_mode
     if a.mode == "compile":
         # Every model is its own module instance; let dynamo keep one graph per model rather than fall back
@@ -154,20 +160,62 @@ def main():
             loss.backward()
             optimizers[r].step()
 
+    report(a, device, time_steps(a, train_step), last_losses)
+
+
+def time_steps(a, train_step):
+    """Seconds for a.steps steps after a.warmup untimed ones; train_step(keep_loss) runs one step of every model."""
     t0 = time.perf_counter()
     for _ in range(a.warmup):  # includes torch.compile's compilation in compile mode
         train_step(False)
     torch.cuda.synchronize()
     log(f"warm-up of {a.warmup} step(s) took {time.perf_counter() - t0:.1f} s")
-
     start = time.perf_counter()
     for i in range(a.steps):
         train_step(i == a.steps - 1)  # no .item() inside the timed loop: it would synchronize every step
     torch.cuda.synchronize()
-    elapsed = time.perf_counter() - start
+    return time.perf_counter() - start
 
+
+def vmap_ensemble(a, models, device):
+    """What a PyTorch user does for many seeds: the models' parameters stacked, one vmapped forward and
+    backward over all of them, one AdamW over the stacked tensors."""
+    import copy
+    from torch.func import functional_call, stack_module_state
+
+    params, buffers = stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")
+    models.clear()  # the stacked copies are the ensemble now: only they count in the peak memory
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats(device)
+
+    def one_model(p, b, tokens, targets):
+        return functional_call(base, (p, b), (tokens, targets))
+
+    ensemble = torch.vmap(one_model, in_dims=(0, 0, 0, 0), randomness="same")
+    if a.mode == "compile":
+        ensemble = torch.compile(ensemble, **({"mode": a.compile_mode} if a.compile_mode else {}))
+    optimizer = torch.optim.AdamW(params.values(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(a.seed)
+    last_losses = [None]
+
+    def train_step(keep_loss):
+        optimizer.zero_grad(set_to_none=True)
+        data = torch.randint(0, a.vocab, (a.models, a.batch, a.seq + 1), device=device, generator=gen)
+        losses = ensemble(params, buffers, data[..., :-1], data[..., 1:])
+        if keep_loss:
+            last_losses[0] = losses.detach().clone()
+        losses.sum().backward()
+        optimizer.step()
+
+    elapsed = time_steps(a, train_step)
+    report(a, device, elapsed, list(last_losses[0].unbind(0)))
+
+
+def report(a, device, elapsed, last_losses):
     print(json.dumps({
-        "impl": "torch", "mode": a.mode, "attention": a.attention,
+        "impl": "torch", "mode": a.mode, "attention": a.attention, "ensemble": a.ensemble,
         "layers": a.layers, "heads": a.heads, "d_model": a.d_model, "d_mlp": a.d_mlp,
         "seq": a.seq, "vocab": a.vocab, "batch": a.batch, "models": a.models, "steps": a.steps,
         "ms_per_step": elapsed * 1e3 / a.steps,  # all models together

@@ -26,6 +26,16 @@ Tensor rotary_at(const Tensor& x, int64_t first, double base) {
   const auto [cos, sin] = rotary_tables(first, first + x.dim(-2), x.dim(-1), base, x.dtype(), x.device());
   return rotary(x, cos, sin);
 }
+// x (..., T, H, E) rotated with tables (T, 1, E), as a model rotates its queries and keys.
+Tensor rotary_over_heads(const Tensor& x, double base) {
+  const int64_t T = x.dim(-3), E = x.dim(-1);
+  const auto [cos, sin] = rotary_tables(0, T, E, base, x.dtype(), x.device());
+  return rotary(x, reshape(cos, {T, 1, E}), reshape(sin, {T, 1, E}));
+}
+// q, k, v (..., T, H, E) -> z: the heads' attention (fused on CUDA) with scores scaled by 0.7.
+TensorFn attention_of(AttentionKind kind, bool exclude_self) {
+  return [=](const std::vector<Tensor>& x) { return attention(x[0], x[1], x[2], kind, exclude_self, 0.7); };
+}
 }  // namespace
 
 const std::vector<OpCase>& op_cases() {
@@ -39,6 +49,12 @@ const std::vector<OpCase>& op_cases() {
       {"matmul tall (several row tiles)", {{1, 130, 3}, {1, 3, 2}}, [](auto& x) { return matmul(x[0], x[1]); }},
       {"add", {{2, 3, 4}, {2, 3, 4}}, [](auto& x) { return add(x[0], x[1]); }, 0, {{64, 33, 65}, {64, 33, 65}}},
       {"add broadcast trailing", {{2, 3, 4}, {4}}, [](auto& x) { return add(x[0], x[1]); }, 0, {{8, 300, 64}, {64}}},
+      // One row per replica added to every row (a bias): CUDA's row-broadcast kernel, four floats at a time when the
+      // width allows, one otherwise.
+      {"add one row per replica", {{2, 3, 4}, {2, 1, 4}}, [](auto& x) { return add(x[0], x[1]); }, 0,
+       {{4, 130, 64}, {4, 1, 64}}},
+      {"sub one row per replica, odd width", {{2, 3, 5}, {2, 1, 5}}, [](auto& x) { return sub(x[0], x[1]); }, 0,
+       {{3, 70, 33}, {3, 1, 33}}},
       {"add broadcast both", {{2, 1, 4}, {1, 3, 1}}, [](auto& x) { return add(x[0], x[1]); }},
       {"sub broadcast", {{2, 3, 4}, {3, 1}}, [](auto& x) { return sub(x[0], x[1]); }},
       {"mul", {{2, 3, 4}, {2, 3, 4}}, [](auto& x) { return mul(x[0], x[1]); }},
@@ -92,6 +108,28 @@ const std::vector<OpCase>& op_cases() {
        [](auto& x) { return attention_pattern(x[0], AttentionKind::relu_by_length); }, 0.05, {{2, 3, 41, 70}}},
       {"attention linear_by_length, later queries", {{2, 3, 4, 5}},
        [](auto& x) { return attention_pattern(x[0], AttentionKind::linear_by_length); }, 0, {{2, 3, 41, 70}}},
+      // Attention from q, k, v: on CUDA the fused kernels, by rows for E <= 32 (f64: 16) padded to 4, 8, 16, 32,
+      // by 64-position tiles for E <= 64 padded to 16, 32, 64, and composed above; the shapes cross tiles and widths.
+      {"fused attention softmax", {{2, 5, 3, 4}, {2, 5, 3, 4}, {2, 5, 3, 4}}, attention_of(AttentionKind::softmax, false),
+       0, {{2, 70, 2, 20}, {2, 70, 2, 20}, {2, 70, 2, 20}}},
+      {"fused attention softmax, replicas and batch", {{2, 2, 4, 2, 4}, {2, 2, 4, 2, 4}, {2, 2, 4, 2, 4}},
+       attention_of(AttentionKind::softmax, false), 0, {{2, 3, 64, 4, 16}, {2, 3, 64, 4, 16}, {2, 3, 64, 4, 16}}},
+      {"fused attention softmax, later queries, self excluded", {{2, 3, 2, 4}, {2, 5, 2, 4}, {2, 5, 2, 4}},
+       attention_of(AttentionKind::softmax, true), 0, {{2, 41, 1, 48}, {2, 70, 1, 48}, {2, 70, 1, 48}}},
+      {"fused attention softmax, wide heads", {{2, 5, 2, 40}, {2, 5, 2, 40}, {2, 5, 2, 40}},
+       attention_of(AttentionKind::softmax, false), 0, {{2, 70, 1, 130}, {2, 70, 1, 130}, {2, 70, 1, 130}}},
+      {"fused attention relu, wide heads, self excluded", {{1, 4, 2, 24}, {1, 4, 2, 24}, {1, 4, 2, 24}},
+       attention_of(AttentionKind::relu, true), 0, {{2, 140, 2, 24}, {2, 140, 2, 24}, {2, 140, 2, 24}}},
+      {"fused attention relu", {{2, 5, 3, 4}, {2, 5, 3, 4}, {2, 5, 3, 4}}, attention_of(AttentionKind::relu, false), 0,
+       {{2, 100, 2, 64}, {2, 100, 2, 64}, {2, 100, 2, 64}}},
+      {"fused attention relu_by_length, self excluded", {{2, 5, 3, 4}, {2, 5, 3, 4}, {2, 5, 3, 4}},
+       attention_of(AttentionKind::relu_by_length, true), 0, {{1, 66, 2, 128}, {1, 66, 2, 128}, {1, 66, 2, 128}}},
+      {"fused attention linear, later queries", {{2, 4, 3, 4}, {2, 5, 3, 4}, {2, 5, 3, 4}},
+       attention_of(AttentionKind::linear, false), 0, {{3, 30, 2, 8}, {3, 70, 2, 8}, {3, 70, 2, 8}}},
+      {"fused attention linear_by_length, self excluded", {{2, 5, 3, 4}, {2, 5, 3, 4}, {2, 5, 3, 4}},
+       attention_of(AttentionKind::linear_by_length, true), 0, {{2, 65, 3, 32}, {2, 65, 3, 32}, {2, 65, 3, 32}}},
+      {"rotary over heads", {{2, 5, 3, 4}}, [](auto& x) { return rotary_over_heads(x[0], 10000.0); }, 0,
+       {{4, 41, 8, 32}}},
       {"rotary", {{2, 3, 5, 4}}, [](auto& x) { return rotary_at(x[0], 0, 10000.0); }, 0, {{4, 8, 41, 32}}},
       {"rotary, later positions, base 2000", {{2, 3, 5, 6}}, [](auto& x) { return rotary_at(x[0], 7, 2000.0); }, 0,
        {{4, 8, 41, 16}}},

@@ -72,6 +72,40 @@ TEST_CASE("every op on CUDA matches the CPU in float32, forward and backward") {
   MESSAGE("worst CPU/CUDA relative difference over all ops: " << worst);
 }
 
+TEST_CASE("the fused attention kernels' gradients on CUDA match finite differences in double precision") {
+  if (!gpu_available()) return;
+  int checked = 0;
+  for (const OpCase& op : op_cases()) {
+    if (std::string(op.name).rfind("fused attention", 0) != 0) continue;
+    std::vector<Tensor> host;  // f64 on the CPU, perturbed in place by the finite differences
+    for (size_t i = 0; i < op.input_shapes.size(); ++i)
+      host.push_back(random_tensor(op.input_shapes[i], static_cast<uint32_t>(100 + i), op.floor));
+    const Tensor weights = random_tensor(op.fn(host).shape(), 998);
+    const std::vector<double> w = weights.to_vector<double>();
+    auto loss = [&] {
+      std::vector<Tensor> inputs;
+      for (const Tensor& x : host) inputs.push_back(x.to(Device::cuda));
+      const std::vector<double> out = op.fn(inputs).to_vector<double>();
+      double total = 0.0;
+      for (size_t i = 0; i < out.size(); ++i) total += out[i] * w[i];
+      return total;
+    };
+    std::vector<Tensor> leaves;
+    for (const Tensor& x : host) leaves.push_back(x.to(Device::cuda).clone().set_requires_grad(true));
+    const Tensor out = op.fn(leaves);
+    std::vector<int> axes(out.ndim());
+    for (int i = 0; i < out.ndim(); ++i) axes[i] = i;
+    sum(mul(out, weights.to(Device::cuda)), axes).backward();
+    for (size_t i = 0; i < host.size(); ++i) {
+      const double error = finite_difference_error(loss, host[i], leaves[i].grad().to_vector<double>());
+      INFO(op.name << ", input " << i << ": relative error " << error);
+      CHECK(error < 1e-6);
+    }
+    ++checked;
+  }
+  CHECK(checked >= 9);
+}
+
 namespace {
 LoadedConfig quick_config(const std::string& device) {
   return load_config(source_dir() + "/configs/bigram_backcopy/quick.json", {"train.device=" + device});

@@ -3,6 +3,7 @@
 // tensors are allocated by the caller with the right shape and dtype.
 #pragma once
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "tensor/tensor.h"
@@ -107,6 +108,23 @@ class Backend {
   virtual void attention_pattern(AttentionKind kind, bool exclude_self, const Tensor& scores, Tensor& pattern) = 0;
   virtual void attention_pattern_backward(AttentionKind kind, bool exclude_self, const Tensor& scores,
                                           const Tensor& pattern, const Tensor& dpattern, Tensor& dscores) = 0;
+
+  // Attention without the T x T pattern in memory, where a backend has it: q (N..., T', H, E), k and v
+  // (N..., T, H, E) -> z (N..., T', H, E), z = pattern(scale * q k^T) v per example and head, the pattern as
+  // attention_pattern's with query i at position T - T' + i. lse (N, H, T') keeps the softmax's log-sum-exp
+  // for the backward. Ops call these only where supports_fused_attention says yes.
+  virtual bool supports_fused_attention(DType, int64_t /*head_width*/) const { return false; }
+  virtual void allow_fused_attention(bool) {}  // false: always the composed path (benchmarks compare the two)
+  virtual void fused_attention(AttentionKind, bool /*exclude_self*/, double /*scale*/, const Tensor& /*q*/,
+                               const Tensor& /*k*/, const Tensor& /*v*/, Tensor& /*z*/, Tensor& /*lse*/) {
+    throw std::logic_error("fused_attention: not supported by this backend");
+  }
+  virtual void fused_attention_backward(AttentionKind, bool /*exclude_self*/, double /*scale*/, const Tensor& /*q*/,
+                                        const Tensor& /*k*/, const Tensor& /*v*/, const Tensor& /*z*/,
+                                        const Tensor& /*lse*/, const Tensor& /*dz*/, Tensor& /*dq*/, Tensor& /*dk*/,
+                                        Tensor& /*dv*/) {
+    throw std::logic_error("fused_attention_backward: not supported by this backend");
+  }
 
   // Normalises rows of width D = x.shape().back(), then applies the optional affine: out = xhat * weight + bias.
   // weight and bias hold G rows of D values (G = 1, or one row per leading-axis index: G = x.dim(0)), row

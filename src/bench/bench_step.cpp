@@ -48,6 +48,7 @@ double step_flops(const TransformerConfig& c, int64_t B, int64_t T) {
 
 struct StepTiming {
   double median_s = 0, fastest_s = 0, mean_s = 0, gpu_busy_fraction = 0, final_loss = 0, memory_mb = 0;
+  double peak_live_mb = 0;  // the most bytes in live tensors at once (the allocator holds memory_mb)
 };
 
 double device_memory_used_mb() {
@@ -97,6 +98,7 @@ StepTiming time_steps(const TransformerConfig& config, int64_t replicas, int64_t
   timing.fastest_s = times.front();
   for (double l : final_losses) timing.final_loss += l / static_cast<double>(final_losses.size());
   timing.memory_mb = device_memory_used_mb() - memory_before;
+  timing.peak_live_mb = static_cast<double>(backend_for(device).peak_live_bytes()) / (1 << 20);
 #ifdef MECHLAB_HAS_CUDA
   if (device == Device::cuda) {
     // The GPU's span over the same number of steps, between events on the backend's stream, against
@@ -127,7 +129,7 @@ int main(int argc, char** argv) {
   int threads = 2, steps = 30, warmup = 5;
   int64_t batch = 32, length = 64, replicas = 1;
   std::string device_name = "cpu", format = "table";
-  bool no_graph = false, tf32 = false;
+  bool no_graph = false, tf32 = false, unfused = false;
   TransformerConfig config;
   config.n_layers = 2;
   config.n_heads = 4;
@@ -148,6 +150,7 @@ int main(int argc, char** argv) {
   app.add_option("--vocab", config.d_vocab, "vocabulary V")->check(CLI::PositiveNumber);
   app.add_option("--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
   app.add_flag("--no-graph", no_graph, "on CUDA, launch every kernel instead of replaying a CUDA graph");
+  app.add_flag("--unfused-attention", unfused, "on CUDA, attention as products and a pattern kernel, not fused");
   app.add_flag("--tf32", tf32, "on CUDA, TF32 tensor-core products (train.matmul_precision = tf32)");
   CLI11_PARSE(app, argc, argv);
   config.n_ctx = static_cast<int>(length);
@@ -157,16 +160,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   backend_for(device).set_matmul_precision(tf32 ? MatmulPrecision::tf32 : MatmulPrecision::fp32);
+  backend_for(device).allow_fused_attention(!unfused);
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
 
   const StepTiming t = time_steps(config, replicas, batch, length, device, !no_graph, warmup, steps);
   const double flops = step_flops(config, batch, length) * static_cast<double>(replicas);
   if (format == "json") {
     nlohmann::ordered_json record{{"impl", "mechlab"}, {"device", device_name}, {"graph", device == Device::cuda && !no_graph}, {"tf32", device == Device::cuda && tf32},
+                                  {"fused_attention", device == Device::cuda && !unfused},
                                   {"layers", config.n_layers}, {"heads", config.n_heads}, {"d_model", config.d_model},
                                   {"d_mlp", config.d_mlp}, {"seq", length}, {"vocab", config.d_vocab}, {"batch", batch},
                                   {"replicas", replicas}, {"steps", steps}, {"ms_per_step", t.mean_s * 1e3},
-                                  {"final_loss", t.final_loss}, {"gpu_memory_mb", t.memory_mb},
+                                  {"final_loss", t.final_loss}, {"gpu_memory_mb", t.memory_mb}, {"peak_live_mb", t.peak_live_mb},
                                   {"kernel_fraction", t.gpu_busy_fraction}, {"gflops", flops / t.mean_s / 1e9}};
     fmt::print("{}\n", record.dump());
     return 0;
@@ -182,6 +187,7 @@ int main(int argc, char** argv) {
     fmt::print("| {:<44} | {:>8.3f} GFLOP |\n", "matrix-product FLOPs per step", flops / 1e9);
     fmt::print("| {:<44} | {:>10.1f} GF/s |\n", "mechlab FLOP rate", flops / t.mean_s / 1e9);
     fmt::print("| {:<44} | {:>11.2f} MB |\n", "GPU memory used", t.memory_mb);
+    fmt::print("| {:<44} | {:>11.2f} MB |\n", "peak bytes in live tensors", t.peak_live_mb);
     fmt::print("| {:<44} | {:>14.2f} |\n", "GPU busy fraction", t.gpu_busy_fraction);
     return 0;
   }

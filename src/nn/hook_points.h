@@ -26,6 +26,11 @@ class ActivationHooks {
   // Returns the activation the model continues with (replaced when a replacement is registered).
   Tensor at(const std::string& name, const Tensor& activation);
 
+  // Whether a pass through `name` would record or replace anything (a model may skip computing it otherwise).
+  bool wants(const std::string& name) const {
+    return capture_all_ || captured_names_.count(name) > 0 || replacements_.count(name) > 0;
+  }
+
   const std::map<std::string, Tensor>& captured() const { return captured_; }
   const Tensor& get(const std::string& name) const;
 

@@ -77,17 +77,15 @@ const Tensor& Transformer::sinusoidal_table(int64_t T) const {
 }
 
 Tensor Transformer::rotated(int layer, char which, const Tensor& x, int64_t first, ActivationHooks* hooks) const {
-  const int64_t rows = x.dim(3), T = first + rows;
+  const int64_t rows = x.dim(2), T = first + rows, E = config_.head_width();
   auto& tables = rotary_tables_[T];
   if (!tables.first.defined())
-    tables = rotary_tables(0, T, config_.head_width(), config_.rotary_base, dtype_, device_);
-  const Tensor cos = first > 0 ? slice(tables.first, 0, first, T) : tables.first;
-  const Tensor sin = first > 0 ? slice(tables.second, 0, first, T) : tables.second;
-  const Tensor r = rotary(x, cos, sin);
-  if (!hooks) return r;
-  // Hooks see TransformerLens' (R, B, T, H, E), as for hook_q and hook_k.
+    tables = rotary_tables(0, T, E, config_.rotary_base, dtype_, device_);
+  // (T', 1, E): every head of a position turns alike.
+  const Tensor cos = reshape(first > 0 ? slice(tables.first, 0, first, T) : tables.first, {rows, 1, E});
+  const Tensor sin = reshape(first > 0 ? slice(tables.second, 0, first, T) : tables.second, {rows, 1, E});
   const std::string name = "blocks." + std::to_string(layer) + ".attn.hook_rot_" + static_cast<char>(std::tolower(which));
-  return permute(hooks->at(name, permute(r, {0, 1, 3, 2, 4})), {0, 1, 3, 2, 4});
+  return hook(hooks, name, rotary(x, cos, sin));
 }
 
 Tensor Transformer::norm(const std::string& prefix, const Tensor& x, ActivationHooks* hooks) const {
@@ -106,25 +104,27 @@ Tensor tiled_to(const Tensor& x, int64_t batch) { return repeat(x, 1, batch / x.
 Tensor base_rows(const Tensor& base, int64_t begin, int64_t end, int64_t batch) {
   return tiled_to(slice(base, 2, begin, end), batch);
 }
-// A window's keys or values (R, batch, H, T', E) after the base run's at the positions before `first`
+// A window's keys or values (R, batch, T', H, E) after the base run's at the positions before `first`
 // (hook_k / hook_v, (R, B, T, H, E)).
 Tensor after_earlier_heads(const Tensor& base, int64_t first, const Tensor& later) {
   // A statement of its own, so the repeated copy is freed before the join (it would live through it).
-  const Tensor earlier = permute(base_rows(base, 0, first, later.dim(1)), {0, 1, 3, 2, 4});
-  return concat({earlier, later}, 3);
+  const Tensor earlier = base_rows(base, 0, first, later.dim(1));
+  return concat({earlier, later}, 2);
 }
+// (R, B, T, H, E) <-> (R, B, H, T, E).
+Tensor heads_first(const Tensor& x) { return permute(x, {0, 1, 3, 2, 4}); }
 }  // namespace
 
 Tensor Transformer::project(int layer, char which, const Tensor& x, ActivationHooks* hooks) const {
   const std::string prefix = "blocks." + std::to_string(layer) + ".attn.";
   const int64_t R = replicas(), B = x.dim(1), T = x.dim(2), D = config_.d_model;
   const int64_t H = config_.n_heads, E = config_.head_width();
-  // (R, B*T, D) @ W (R, H, D, E) -> (R, B, H, T, E); hooks see TransformerLens' (R, B, T, H, E).
+  // (R, B*T, D) @ W (R, H, D, E) -> (R, B, T, H, E), TransformerLens' layout.
   const Tensor w = reshape(permute(parameter(prefix + "W_" + which), {0, 2, 1, 3}), {R, D, H * E});
   Tensor y = matmul(reshape(x, {R, B * T, D}), w);
   if (config_.biases) y = add(y, reshape(parameter(prefix + "b_" + which), {R, 1, H * E}));
   const std::string hook_name = prefix + "hook_" + static_cast<char>(std::tolower(which));
-  return permute(hook(hooks, hook_name, reshape(y, {R, B, T, H, E})), {0, 1, 3, 2, 4});
+  return hook(hooks, hook_name, reshape(y, {R, B, T, H, E}));
 }
 
 Tensor Transformer::attention_z(int layer, const Tensor& x, ActivationHooks* hooks, const ForwardWindow* window) const {
@@ -135,14 +135,22 @@ Tensor Transformer::attention_z(int layer, const Tensor& x, ActivationHooks* hoo
     v = after_earlier_heads(window->values.at(layer), window->first_position, v);
   }
   if (config_.positions == Positions::rotary) {  // the queries are the last T' of the T positions
-    q = rotated(layer, 'Q', q, k.dim(3) - q.dim(3), hooks);
+    q = rotated(layer, 'Q', q, k.dim(2) - q.dim(2), hooks);
     k = rotated(layer, 'K', k, 0, hooks);
   }
+  return hook(hooks, prefix + "hook_z", attend(layer, q, k, v, hooks));
+}
+
+Tensor Transformer::attend(int layer, const Tensor& q, const Tensor& k, const Tensor& v, ActivationHooks* hooks) const {
+  const std::string prefix = "blocks." + std::to_string(layer) + ".attn.";
+  const TransformerConfig& c = config_;
+  if (!hooks || (!hooks->wants(prefix + "hook_attn_scores") && !hooks->wants(prefix + "hook_pattern")))
+    return attention(q, k, v, c.attention, c.attention_excludes_self, c.score_scale());
+  // The same composition as ops::attention's unfused path, so hooked and plain passes agree.
   Tensor scores = hook(hooks, prefix + "hook_attn_scores",
-                       matmul(q, k, false, true, config_.score_scale()));  // (R, B, H, T', T)
-  Tensor pattern = hook(hooks, prefix + "hook_pattern",
-                        attention_pattern(scores, config_.attention, config_.attention_excludes_self));
-  return hook(hooks, prefix + "hook_z", permute(matmul(pattern, v), {0, 1, 3, 2, 4}));  // (R, B, T, H, E)
+                       matmul(heads_first(q), heads_first(k), false, true, c.score_scale()));  // (R, B, H, T', T)
+  Tensor pattern = hook(hooks, prefix + "hook_pattern", attention_pattern(scores, c.attention, c.attention_excludes_self));
+  return heads_first(matmul(pattern, heads_first(v)));
 }
 
 bool Transformer::supports_one_position() const {
@@ -167,9 +175,10 @@ Tensor Transformer::last_layer_at_positions(const Tensor& resid, const ForwardWi
     k = after_earlier_heads(window.keys.at(l), t0, k);
     v = after_earlier_heads(window.values.at(l), t0, v);
   }
-  const Tensor q = project(l, 'Q', norm(block + ".ln1", at, nullptr), nullptr);  // (R, B, H, 1, E)
-  const Tensor scores = add(matmul(q, k, false, true, c.score_scale()), tiled_to(window.key_mask, B));
-  const Tensor z = permute(matmul(attention_pattern(scores, c.attention), v), {0, 1, 3, 2, 4});  // (R, B, 1, H, E)
+  const Tensor q = project(l, 'Q', norm(block + ".ln1", at, nullptr), nullptr);  // (R, B, 1, H, E)
+  const Tensor scores =
+      add(matmul(heads_first(q), heads_first(k), false, true, c.score_scale()), tiled_to(window.key_mask, B));
+  const Tensor z = heads_first(matmul(attention_pattern(scores, c.attention), heads_first(v)));  // (R, B, 1, H, E)
   at = add(at, attention_output(l, z, nullptr));
   if (c.layer(l).mlp && c.d_mlp > 0) at = add(at, mlp_block(l, norm(block + ".ln2", at, nullptr), nullptr));
   const Tensor x = norm("ln_final", at, nullptr);

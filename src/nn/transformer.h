@@ -77,13 +77,16 @@ class Transformer {
   // `output`, after refusing hooks registered on names the forward pass did not reach (misspelt, or points
   // this model does not have).
   Tensor checked(const Tensor& output, const ActivationHooks* hooks) const;
-  // One of q, k, v of a layer from its normalised input (R, B, T, D): (R, B, H, T, E), after its hook.
+  // One of q, k, v of a layer from its normalised input (R, B, T, D): (R, B, T, H, E), after its hook.
   Tensor project(int layer, char which, const Tensor& x, ActivationHooks* hooks) const;
   // The last layer and the output at one position per example (ForwardWindow::query_select); resid holds
   // positions first_position.. .
   Tensor last_layer_at_positions(const Tensor& resid, const ForwardWindow& window) const;
   // hook_z of a layer from its normalised input, and the layer's output from its hook_z.
   Tensor attention_z(int layer, const Tensor& x, ActivationHooks* hooks, const ForwardWindow* window) const;
+  // z (R, B, T', H, E) from q, k, v in the same layout, through hook_attn_scores and hook_pattern: the scores
+  // and the pattern exist only when a hook asks for them.
+  Tensor attend(int layer, const Tensor& q, const Tensor& k, const Tensor& v, ActivationHooks* hooks) const;
   Tensor attention_output(int layer, const Tensor& z, ActivationHooks* hooks) const;
   Tensor forward_from(const Tensor& input, ActivationHooks* hooks, const ForwardWindow* window) const;
   Tensor mlp_block(int layer, const Tensor& x, ActivationHooks* hooks) const;
@@ -91,7 +94,7 @@ class Transformer {
   // The sinusoidal table (1, 1, T, D), built once per length: a host-to-device copy inside the step
   // would break CUDA graph capture.
   const Tensor& sinusoidal_table(int64_t T) const;
-  // Queries or keys (R, B, H, T', E) at positions first .. first + T' - 1, rotated (positions rotary), after
+  // Queries or keys (R, B, T', H, E) at positions first .. first + T' - 1, rotated (positions rotary), after
   // hook_rot_q / hook_rot_k; the tables are built once per length, as the sinusoidal one.
   Tensor rotated(int layer, char which, const Tensor& x, int64_t first, ActivationHooks* hooks) const;
 

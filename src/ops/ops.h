@@ -49,9 +49,14 @@ Tensor identity_tables(int64_t R, int64_t n, DType dtype, Device device);
 // scores (..., T', T) -> causal attention pattern of the given kind. The T' <= T queries are the last T'
 // positions (T' < T: a forward pass that computes only the later positions, nn/transformer.h's window).
 Tensor attention_pattern(const Tensor& scores, AttentionKind kind, bool exclude_self = false);
+// q (..., T', H, E), k and v (..., T, H, E) in the projections' layout -> z (..., T', H, E): each head's
+// attention_pattern(scale * q k^T) times v. Fused where the backend can (CUDA: the T x T pattern never
+// exists); elsewhere the same composition of matmul and attention_pattern a model with hooks runs.
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, AttentionKind kind, bool exclude_self, double scale);
 
 // Rotary position embedding of x (..., T, E), E even, with cos and sin tables (T, E) from rotary_tables: the
-// half-split (GPT-NeoX) form, x * cos + rotate_half(x) * sin with rotate_half(x) = [-x2, x1].
+// half-split (GPT-NeoX) form, x * cos + rotate_half(x) * sin with rotate_half(x) = [-x2, x1]. Tables
+// (T, 1, E) rotate x (..., T, H, E), every head alike.
 Tensor rotary(const Tensor& x, const Tensor& cos, const Tensor& sin);
 // The tables for positions first .. last - 1: angle t * base^(-2i/E) for features i and i + E/2, i < E/2.
 std::pair<Tensor, Tensor> rotary_tables(int64_t first, int64_t last, int64_t E, double base, DType dtype, Device device);

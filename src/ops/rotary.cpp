@@ -11,9 +11,13 @@ namespace mechlab {
 Tensor rotary(const Tensor& x, const Tensor& cos, const Tensor& sin) {
   const int axis = x.ndim() - 1;
   const int64_t E = x.dim(-1);
-  if (E % 2 != 0 || cos.dim(-1) != E || sin.dim(-1) != E || cos.dim(-2) != x.dim(-2))
-    throw std::invalid_argument("rotary: x (..., T, E) with E even and tables (T, E), got " + to_string(x.shape()) +
-                                " and " + to_string(cos.shape()));
+  const int axes = cos.ndim();  // the table covers x's last `axes` axes: (T, E), or (T, 1, E) over heads
+  bool fits = E % 2 == 0 && (axes == 2 || axes == 3) && x.ndim() >= axes && sin.shape() == cos.shape() &&
+              cos.dim(-1) == E && cos.dim(-axes) == x.dim(-axes);
+  if (fits && axes == 3) fits = cos.dim(-2) == 1;
+  if (!fits)
+    throw std::invalid_argument("rotary: x (..., T, E) with E even and tables (T, E), or x (..., T, H, E) and tables "
+                                "(T, 1, E), got " + to_string(x.shape()) + " and " + to_string(cos.shape()));
   const Tensor turned = concat({scale(slice(x, axis, E / 2, E), -1.0), slice(x, axis, 0, E / 2)}, axis);
   return add(mul(x, cos), mul(turned, sin));
 }

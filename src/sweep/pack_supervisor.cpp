@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <vector>
 
 #include "config/config_error.h"
@@ -99,14 +101,23 @@ void requeue_this_task() {
   const std::string job = !array.empty() && !task.empty() ? array + "_" + task : env("SLURM_JOB_ID");
   fmt::print(stderr, "mechlab sweep pack: checkpointed before the time limit; requeuing Slurm job {}\n", job);
   std::fflush(stderr);
-  try {
-    const CapturedRun run = run_captured({"scontrol", "requeue", job});
-    if (run.exit_code == 0) return;
-    fmt::print(stderr, "mechlab sweep pack: scontrol requeue failed ({}); `mechlab sweep resume` continues the pack\n",
-               run.output);
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "mechlab sweep pack: {}; `mechlab sweep resume` continues the pack\n", e.what());
+  // A busy controller refuses or times out now and then: try for about 30 s, well inside the signal's lead.
+  std::string why;
+  for (int attempt = 0, pause_s = 2; attempt < 5; ++attempt, pause_s *= 2) {
+    if (attempt > 0) {
+      fmt::print(stderr, "mechlab sweep pack: scontrol requeue failed ({}); trying again in {} s\n", why, pause_s / 2);
+      std::fflush(stderr);
+      std::this_thread::sleep_for(std::chrono::seconds(pause_s / 2));
+    }
+    try {
+      const CapturedRun run = run_captured({"scontrol", "requeue", job});
+      if (run.exit_code == 0) return;
+      why = run.output.empty() ? "exit " + std::to_string(run.exit_code) : run.output;
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
   }
+  fmt::print(stderr, "mechlab sweep pack: scontrol requeue failed ({}); `mechlab sweep resume` continues the pack\n", why);
 }
 }  // namespace
 

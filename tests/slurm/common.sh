@@ -5,7 +5,13 @@ trap '"$here/cluster.sh" stop "$work/cluster"' EXIT
 export SLURM_CONF="$work/cluster/slurm.conf"
 sweep="$work/sweep"
 
-fail() { echo "FAILED: $*" >&2; "$mechlab" sweep status "$sweep" >&2 || true; squeue >&2 || true; exit 1; }
+fail() {
+  echo "FAILED: $*" >&2
+  "$mechlab" sweep status "$sweep" >&2 || true
+  squeue >&2 || true
+  for log in "$sweep"/logs/*.log; do [ -f "$log" ] && { echo "--- last lines of $log" >&2; tail -n 8 "$log" >&2; }; done
+  exit 1
+}
 queue_empty() { [ -z "$(squeue -h -o %i)" ]; }
 # wait_for SECONDS WHAT COMMAND...: polls COMMAND every 0.2 s until it succeeds.
 wait_for() {

@@ -1,19 +1,22 @@
 // The CUDA backend: a kernel for every Backend operation, cuBLAS strided-batched products, one stream.
 // Reductions use fixed thread-to-data maps and fixed trees (no atomic accumulation; an arrival counter
 // only picks which block adds a column sum's partials, in a fixed order), so two runs on the same GPU give
-// bitwise identical results. Memory comes from a caching allocator; while a CUDA graph is being
-// captured, blocks come from (and return to) that graph's private pool, so replays own their memory.
+// bitwise identical results. Memory comes from best-fit pools of cudaMalloc'd segments (block_pool.h); while
+// a CUDA graph is being captured, blocks come from (and return to) that graph's private pool, so replays own
+// their memory. One stream orders every kernel, so a block freed during a capture is safe to reuse in it.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <array>
 #include <map>
+#include <memory>
 #include <utility>
 #include <mutex>
 #include <unordered_map>
 
 #include "backend/backend.h"
+#include "backend/block_pool.h"
 
 namespace mechlab {
 
@@ -58,6 +61,14 @@ class CudaBackend final : public Backend {
   void attention_pattern_backward(AttentionKind kind, bool exclude_self, const Tensor& scores, const Tensor& pattern,
                                   const Tensor& dpattern, Tensor& dscores) override;
 
+  bool supports_fused_attention(DType dtype, int64_t head_width) const override;
+  void allow_fused_attention(bool allowed) override { fused_attention_allowed_ = allowed; }
+  void fused_attention(AttentionKind kind, bool exclude_self, double scale, const Tensor& q, const Tensor& k,
+                       const Tensor& v, Tensor& z, Tensor& lse) override;
+  void fused_attention_backward(AttentionKind kind, bool exclude_self, double scale, const Tensor& q, const Tensor& k,
+                                const Tensor& v, const Tensor& z, const Tensor& lse, const Tensor& dz, Tensor& dq,
+                                Tensor& dk, Tensor& dv) override;
+
   void layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps, Tensor& out,
                   Tensor& stats) override;
   void layer_norm_backward(const Tensor& x, const Tensor& stats, const Tensor& weight, const Tensor& dout, Tensor& dx,
@@ -77,12 +88,13 @@ class CudaBackend final : public Backend {
  private:
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
+  bool fused_attention_allowed_ = true;
   void* cublas_workspace_ = nullptr;
   mutable std::mutex mutex_;
   size_t live_bytes_ = 0, peak_live_bytes_ = 0;
   int current_pool_ = 0;                                // 0: the shared cache
-  std::map<int, std::multimap<size_t, void*>> free_;    // pool -> size -> free blocks
-  std::unordered_map<void*, int> owner_;                // block -> pool
+  std::map<int, std::unique_ptr<BlockPool>> pools_;     // pool id -> its blocks
+  std::unordered_map<void*, int> owner_;                // live block -> pool id
   std::map<std::pair<int64_t, DType>, Tensor> ones_;    // ones vectors for sums, by length and dtype
 
   // Pinned host buffers that make small host-to-device copies asynchronous (see copy_from_host).

@@ -5,7 +5,6 @@
 #include "backend/cuda/check.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/cuda/strided.cuh"
-#include "backend/size_class.h"
 
 namespace mechlab {
 
@@ -50,27 +49,24 @@ void CudaBackend::end_pool() {
 
 void CudaBackend::trim() {
   std::lock_guard lock(mutex_);
-  for (auto& [bytes, data] : free_[0]) {
-    owner_.erase(data);
-    cudaFree(data);
-  }
-  free_[0].clear();
+  if (auto shared = pools_.find(0); shared != pools_.end()) shared->second->release_free_segments();
 }
 
 void* CudaBackend::allocate(size_t bytes) {
   std::lock_guard lock(mutex_);
+  std::unique_ptr<BlockPool>& pool = pools_[current_pool_];
+  if (!pool)
+    pool = std::make_unique<BlockPool>(
+        [](size_t segment) {
+          void* data = nullptr;
+          check(cudaMalloc(&data, segment), "cudaMalloc");
+          return data;
+        },
+        [](void* segment) { cudaFree(segment); });
+  void* data = pool->allocate(bytes);
+  owner_[data] = current_pool_;
   live_bytes_ += bytes;
   peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
-  auto& free = free_[current_pool_];
-  auto found = free.find(size_class(bytes));
-  if (found != free.end()) {
-    void* data = found->second;
-    free.erase(found);
-    return data;
-  }
-  void* data = nullptr;
-  check(cudaMalloc(&data, bytes ? size_class(bytes) : 1), "cudaMalloc");
-  owner_[data] = current_pool_;
   return data;
 }
 
@@ -98,7 +94,9 @@ void CudaBackend::reset_peak() {
 void CudaBackend::release(void* data, size_t bytes) {
   std::lock_guard lock(mutex_);
   live_bytes_ -= bytes;
-  free_[owner_.at(data)].emplace(size_class(bytes), data);
+  auto owner = owner_.find(data);
+  pools_.at(owner->second)->release(data);
+  owner_.erase(owner);
 }
 
 void CudaBackend::copy_from_host(void* dst, const void* src, size_t bytes) {
