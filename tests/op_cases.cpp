@@ -136,6 +136,8 @@ const std::vector<OpCase>& op_cases() {
       {"layer_norm", {{2, 3, 6}}, [](auto& x) { return layer_norm(x[0]); }, 0, {{4, 100, 100}}},
       {"layer_norm weight bias", {{2, 3, 6}, {6}, {6}}, [](auto& x) { return layer_norm(x[0], x[1], x[2]); }, 0,
        {{8, 64, 256}, {256}, {256}}},
+      {"layer_norm, rows wider than CUDA keeps in registers", {{2, 3, 6}, {6}, {6}},
+       [](auto& x) { return layer_norm(x[0], x[1], x[2]); }, 0, {{2, 10, 300}, {300}, {300}}},
       {"layer_norm weight only", {{2, 3, 6}, {6}}, [](auto& x) { return layer_norm(x[0], x[1], Tensor()); }},
       {"layer_norm per-replica weight bias", {{2, 3, 4, 6}, {2, 1, 1, 6}, {2, 1, 1, 6}},
        [](auto& x) { return layer_norm(x[0], x[1], x[2]); }, 0, {{4, 64, 64, 64}, {4, 1, 1, 64}, {4, 1, 1, 64}}},

@@ -14,19 +14,20 @@ namespace {
 thread_local bool grad_enabled = true;
 
 // Tensors reachable from `root` through grad_fn, each after everything that consumes it.
-std::vector<TensorImpl*> consumers_first_order(const Tensor& root) {
-  std::vector<TensorImpl*> post_order;
+std::vector<Tensor> consumers_first_order(const Tensor& root) {
+  std::vector<Tensor> post_order;
   std::unordered_set<TensorImpl*> seen;
-  std::vector<std::pair<TensorImpl*, size_t>> stack{{root.impl(), 0}};
+  std::vector<std::pair<Tensor, size_t>> stack{{root, 0}};
   seen.insert(root.impl());
   while (!stack.empty()) {
-    auto& [impl, next_input] = stack.back();
+    auto& [tensor, next_input] = stack.back();
+    TensorImpl* impl = tensor.impl();
     const auto& inputs = impl->grad_fn ? impl->grad_fn->inputs : std::vector<Tensor>{};
     if (next_input < inputs.size()) {
-      TensorImpl* child = inputs[next_input++].impl();  // null for an optional input left out
-      if (child && child->requires_grad && seen.insert(child).second) stack.push_back({child, 0});
+      const Tensor& child = inputs[next_input++];  // undefined for an optional input left out
+      if (child.defined() && child.requires_grad() && seen.insert(child.impl()).second) stack.push_back({child, 0});
     } else {
-      post_order.push_back(impl);
+      post_order.push_back(std::move(tensor));
       stack.pop_back();
     }
   }
@@ -59,7 +60,13 @@ void run_backward(const Tensor& loss) {
   NoGradGuard no_grad;
   std::unordered_map<TensorImpl*, Tensor> pending;  // gradients of non-leaf tensors not yet propagated
   pending[loss.impl()] = Tensor::full(loss.shape(), 1.0, loss.dtype(), loss.device());
-  for (TensorImpl* impl : consumers_first_order(loss)) {
+  // The graph is freed as it is walked, as torch's backward does without retain_graph: a tensor's node (with
+  // the activations its backward saved) goes once the node has run, and the walk's own reference to the
+  // tensor goes with it, so activations are released during backward instead of after it.
+  std::vector<Tensor> order = consumers_first_order(loss);
+  for (Tensor& tensor : order) {
+    const Tensor here = std::move(tensor);
+    TensorImpl* impl = here.impl();
     auto found = pending.find(impl);
     if (found == pending.end()) continue;  // nothing flowed here
     Tensor dout = std::move(found->second);
@@ -68,7 +75,8 @@ void run_backward(const Tensor& loss) {
       accumulate(impl->grad, dout);
       continue;
     }
-    const Node& node = *impl->grad_fn;
+    const std::shared_ptr<Node> owned = std::move(impl->grad_fn);
+    const Node& node = *owned;
     std::vector<Tensor> dinputs = node.backward(dout);
     for (size_t i = 0; i < node.inputs.size(); ++i) {
       const Tensor& input = node.inputs[i];

@@ -13,24 +13,31 @@ namespace mechlab::cuda::attention {
 namespace {
 constexpr int kRows = 64;  // threads per block = rows per tile
 
-// sum_e x[e] * row[e] over a shared row, four values per load where the row allows.
+// sum_e x[e] * row[e] over a shared row, four values per load where the row allows. Four partial sums (e mod 4)
+// keep the chain of dependent FMAs short; they are added in a fixed order.
 template <typename T, int EP> __device__ inline T dot_row(const T (&x)[EP], const T* row) {
-  T total = T(0);
-  if constexpr (std::is_same_v<T, float> && EP % 4 == 0) {
-    const float4* row4 = reinterpret_cast<const float4*>(row);
+  if constexpr (EP % 4 == 0) {
+    T part[4] = {};
 #pragma unroll
     for (int e = 0; e < EP / 4; ++e) {
-      const float4 r = row4[e];
-      total += x[4 * e] * r.x;
-      total += x[4 * e + 1] * r.y;
-      total += x[4 * e + 2] * r.z;
-      total += x[4 * e + 3] * r.w;
+      T r[4];
+      if constexpr (std::is_same_v<T, float>) {
+        const float4 r4 = reinterpret_cast<const float4*>(row)[e];
+        r[0] = r4.x, r[1] = r4.y, r[2] = r4.z, r[3] = r4.w;
+      } else {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) r[i] = row[4 * e + i];
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) part[i] += x[4 * e + i] * r[i];
     }
+    return (part[0] + part[1]) + (part[2] + part[3]);
   } else {
+    T total = T(0);
 #pragma unroll
     for (int e = 0; e < EP; ++e) total += x[e] * row[e];
+    return total;
   }
-  return total;
 }
 
 // acc[e] += w * row[e] over a shared row.
