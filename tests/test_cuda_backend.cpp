@@ -24,6 +24,12 @@ bool gpu_available() {
   return false;
 }
 
+// train.fused_attention for the scope: the fused kernels are off by default.
+struct FusedAttention {
+  explicit FusedAttention(bool on) { backend_for(Device::cuda).allow_fused_attention(on); }
+  ~FusedAttention() { backend_for(Device::cuda).allow_fused_attention(false); }
+};
+
 double relative_difference(const Tensor& expected, const Tensor& actual) {
   const std::vector<double> a = expected.to_vector<double>(), b = actual.to_vector<double>();
   double diff = 0.0, scale = 1e-3;
@@ -51,6 +57,7 @@ std::vector<Tensor> run_case(const OpCase& op, const std::vector<Tensor>& host_i
 
 TEST_CASE("every op on CUDA matches the CPU in float32, forward and backward") {
   if (!gpu_available()) return;
+  const FusedAttention fused(true);  // ops::attention then runs the fused kernels
   double worst = 0.0;
   for (const OpCase& op : op_cases()) {
     std::vector<std::vector<Shape>> shape_sets{op.input_shapes};
@@ -74,6 +81,7 @@ TEST_CASE("every op on CUDA matches the CPU in float32, forward and backward") {
 
 TEST_CASE("the fused attention kernels' gradients on CUDA match finite differences in double precision") {
   if (!gpu_available()) return;
+  const FusedAttention fused(true);
   int checked = 0;
   for (const OpCase& op : op_cases()) {
     if (std::string(op.name).rfind("fused attention", 0) != 0) continue;
@@ -130,20 +138,29 @@ std::pair<std::vector<double>, std::vector<float>> train_quick(Device device, in
 }
 }  // namespace
 
-TEST_CASE("training on CUDA is bitwise repeatable") {
+TEST_CASE("training on CUDA is bitwise repeatable, with and without fused attention") {
   if (!gpu_available()) return;
-  auto first = train_quick(Device::cuda, 30), second = train_quick(Device::cuda, 30);
-  CHECK(std::memcmp(first.second.data(), second.second.data(), first.second.size() * sizeof(float)) == 0);
-  CHECK(first.first == second.first);
+  for (bool on : {false, true}) {
+    const FusedAttention fused(on);
+    auto first = train_quick(Device::cuda, 30), second = train_quick(Device::cuda, 30);
+    INFO("fused attention " << on);
+    CHECK(std::memcmp(first.second.data(), second.second.data(), first.second.size() * sizeof(float)) == 0);
+    CHECK(first.first == second.first);
+  }
 }
 
-TEST_CASE("the quick config's first 100 losses on CUDA agree with the CPU") {
+TEST_CASE("the quick config's first 100 losses on CUDA agree with the CPU, with and without fused attention") {
   if (!gpu_available()) return;
-  auto cpu = train_quick(Device::cpu, 100).first, gpu = train_quick(Device::cuda, 100).first;
-  double worst = 0.0;
-  for (int step = 0; step < 100; ++step) worst = std::max(worst, std::abs(cpu[step] - gpu[step]) / cpu[step]);
-  MESSAGE("first 100 losses: worst relative difference CPU vs CUDA " << worst << " (loss " << cpu[0] << " -> " << cpu[99] << ")");
-  CHECK(worst < 1e-4);
+  const std::vector<double> cpu = train_quick(Device::cpu, 100).first;
+  for (bool on : {false, true}) {
+    const FusedAttention fused(on);
+    const std::vector<double> gpu = train_quick(Device::cuda, 100).first;
+    double worst = 0.0;
+    for (int step = 0; step < 100; ++step) worst = std::max(worst, std::abs(cpu[step] - gpu[step]) / cpu[step]);
+    MESSAGE("first 100 losses, fused attention " << on << ": worst relative difference CPU vs CUDA " << worst
+                                                 << " (loss " << cpu[0] << " -> " << cpu[99] << ")");
+    CHECK(worst < 1e-4);
+  }
 }
 
 TEST_CASE("a step replayed from a CUDA graph equals the step launched kernel by kernel, bit for bit") {

@@ -114,7 +114,7 @@ class Backend {
   // attention_pattern's with query i at position T - T' + i. lse (N, H, T') keeps the softmax's log-sum-exp
   // for the backward. Ops call these only where supports_fused_attention says yes.
   virtual bool supports_fused_attention(DType, int64_t /*head_width*/) const { return false; }
-  virtual void allow_fused_attention(bool) {}  // false: always the composed path (benchmarks compare the two)
+  virtual void allow_fused_attention(bool) {}  // train.fused_attention; off by default: the composed path
   virtual void fused_attention(AttentionKind, bool /*exclude_self*/, double /*scale*/, const Tensor& /*q*/,
                                const Tensor& /*k*/, const Tensor& /*v*/, Tensor& /*z*/, Tensor& /*lse*/) {
     throw std::logic_error("fused_attention: not supported by this backend");

@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   int threads = 2, steps = 30, warmup = 5;
   int64_t batch = 32, length = 64, replicas = 1;
   std::string device_name = "cpu", format = "table";
-  bool no_graph = false, tf32 = false, unfused = false;
+  bool no_graph = false, tf32 = false, fused = false;
   TransformerConfig config;
   config.n_layers = 2;
   config.n_heads = 4;
@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
   app.add_option("--vocab", config.d_vocab, "vocabulary V")->check(CLI::PositiveNumber);
   app.add_option("--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
   app.add_flag("--no-graph", no_graph, "on CUDA, launch every kernel instead of replaying a CUDA graph");
-  app.add_flag("--unfused-attention", unfused, "on CUDA, attention as products and a pattern kernel, not fused");
+  app.add_flag("--fused-attention", fused, "on CUDA, the fused attention kernels (train.fused_attention)");
   app.add_flag("--tf32", tf32, "on CUDA, TF32 tensor-core products (train.matmul_precision = tf32)");
   CLI11_PARSE(app, argc, argv);
   config.n_ctx = static_cast<int>(length);
@@ -160,14 +160,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   backend_for(device).set_matmul_precision(tf32 ? MatmulPrecision::tf32 : MatmulPrecision::fp32);
-  backend_for(device).allow_fused_attention(!unfused);
+  backend_for(device).allow_fused_attention(fused);
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
 
   const StepTiming t = time_steps(config, replicas, batch, length, device, !no_graph, warmup, steps);
   const double flops = step_flops(config, batch, length) * static_cast<double>(replicas);
   if (format == "json") {
     nlohmann::ordered_json record{{"impl", "mechlab"}, {"device", device_name}, {"graph", device == Device::cuda && !no_graph}, {"tf32", device == Device::cuda && tf32},
-                                  {"fused_attention", device == Device::cuda && !unfused},
+                                  {"fused_attention", device == Device::cuda && fused},
                                   {"layers", config.n_layers}, {"heads", config.n_heads}, {"d_model", config.d_model},
                                   {"d_mlp", config.d_mlp}, {"seq", length}, {"vocab", config.d_vocab}, {"batch", batch},
                                   {"replicas", replicas}, {"steps", steps}, {"ms_per_step", t.mean_s * 1e3},

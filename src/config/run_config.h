@@ -28,6 +28,7 @@ struct TrainConfig {
   Device device = Device::cpu;
   bool cuda_graph = true;
   MatmulPrecision matmul_precision = MatmulPrecision::fp32;
+  bool fused_attention = false;  // CUDA: ops::attention's fused kernels instead of products and a pattern kernel
   int threads = 0;  // 0: every core
   StepSchedule evaluations{100};
   int64_t eval_batch_size = 256;

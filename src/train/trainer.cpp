@@ -51,6 +51,7 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
   const std::vector<ReplicaKey> keys = run_.replica_keys();
   const int64_t R = run_.replicas(), last = run_.train.steps;
   backend_for(run_.train.device).set_matmul_precision(run_.train.matmul_precision);
+  backend_for(run_.train.device).allow_fused_attention(run_.train.fused_attention);
   Transformer model(run_.model, keys, DType::f32, run_.train.device);
   Optimizer optimizer(model.parameters(), run_.optim, R);
   const std::vector<fs::path> dirs = directory_.replica_dirs();

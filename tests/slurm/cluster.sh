@@ -17,7 +17,11 @@ stop() {
     [ -f "$run/$daemon.pid" ] && kill "$(cat "$run/$daemon.pid")" 2>/dev/null || true
   done
   if [ -f "$run/munged.started" ]; then pkill -x munged 2>/dev/null || true; fi
-  sleep 1
+  # Wait until they are gone: a scenario started right after would find a dying munged and not start its own.
+  for _ in $(seq 50); do
+    pgrep -x slurmd >/dev/null || pgrep -x slurmctld >/dev/null || { [ -f "$run/munged.started" ] && pgrep -x munged >/dev/null; } || break
+    sleep 0.2
+  done
 }
 
 start() {

@@ -10,6 +10,8 @@ fail() {
   "$mechlab" sweep status "$sweep" >&2 || true
   squeue >&2 || true
   for log in "$sweep"/logs/*.log; do [ -f "$log" ] && { echo "--- last lines of $log" >&2; tail -n 8 "$log" >&2; }; done
+  echo "--- jobs Slurm finished" >&2; cat "$work/cluster/jobcomp.txt" >&2 2>/dev/null || true
+  echo "--- last lines of slurmctld.log" >&2; tail -n 25 "$work/cluster/log/slurmctld.log" >&2 2>/dev/null || true
   exit 1
 }
 queue_empty() { [ -z "$(squeue -h -o %i)" ]; }

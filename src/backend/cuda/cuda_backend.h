@@ -88,7 +88,7 @@ class CudaBackend final : public Backend {
  private:
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
-  bool fused_attention_allowed_ = true;
+  bool fused_attention_allowed_ = false;  // train.fused_attention
   void* cublas_workspace_ = nullptr;
   mutable std::mutex mutex_;
   size_t live_bytes_ = 0, peak_live_bytes_ = 0;
