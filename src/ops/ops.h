@@ -50,8 +50,9 @@ Tensor identity_tables(int64_t R, int64_t n, DType dtype, Device device);
 // positions (T' < T: a forward pass that computes only the later positions, nn/transformer.h's window).
 Tensor attention_pattern(const Tensor& scores, AttentionKind kind, bool exclude_self = false);
 // q (..., T', H, E), k and v (..., T, H, E) in the projections' layout -> z (..., T', H, E): each head's
-// attention_pattern(scale * q k^T) times v. Fused where the backend can (CUDA: the T x T pattern never
-// exists); elsewhere the same composition of matmul and attention_pattern a model with hooks runs.
+// attention_pattern(scale * q k^T) times v. Fused where the backend can and is allowed to (CUDA with
+// train.fused_attention: the T x T pattern never exists); elsewhere the same composition of matmul and
+// attention_pattern that a model with hooks on the pattern runs.
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, AttentionKind kind, bool exclude_self, double scale);
 
 // Rotary position embedding of x (..., T, E), E even, with cos and sin tables (T, E) from rotary_tables: the
