@@ -30,7 +30,6 @@ class BlockPool {
 
   void* allocate(size_t bytes);
   void release(void* data);
-  bool owns(void* data) const { return blocks_.count(static_cast<char*>(data)) > 0; }
   // Returns the segments that hold no live block to the device.
   void release_free_segments();
   size_t reserved_bytes() const { return reserved_; }

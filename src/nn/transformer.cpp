@@ -111,8 +111,6 @@ Tensor after_earlier_heads(const Tensor& base, int64_t first, const Tensor& late
   const Tensor earlier = base_rows(base, 0, first, later.dim(1));
   return concat({earlier, later}, 2);
 }
-// (R, B, T, H, E) <-> (R, B, H, T, E).
-Tensor heads_first(const Tensor& x) { return permute(x, {0, 1, 3, 2, 4}); }
 }  // namespace
 
 Tensor Transformer::project(int layer, char which, const Tensor& x, ActivationHooks* hooks) const {

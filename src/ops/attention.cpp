@@ -22,10 +22,9 @@ Tensor attention_pattern(const Tensor& scores, AttentionKind kind, bool exclude_
                 });
 }
 
-namespace {
-// (..., T, H, E) <-> (..., H, T, E): the heads as a batch axis of the products.
 Tensor heads_first(const Tensor& x) { return transpose(x, x.ndim() - 3, x.ndim() - 2); }
 
+namespace {
 Tensor composed_attention(const Tensor& q, const Tensor& k, const Tensor& v, AttentionKind kind, bool exclude_self,
                           double scale) {
   const Tensor pattern = attention_pattern(matmul(heads_first(q), heads_first(k), false, true, scale), kind, exclude_self);

@@ -54,6 +54,8 @@ Tensor attention_pattern(const Tensor& scores, AttentionKind kind, bool exclude_
 // train.fused_attention: the T x T pattern never exists); elsewhere the same composition of matmul and
 // attention_pattern that a model with hooks on the pattern runs.
 Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, AttentionKind kind, bool exclude_self, double scale);
+// (..., T, H, E) <-> (..., H, T, E): the heads as a batch axis of attention's products.
+Tensor heads_first(const Tensor& x);
 
 // Rotary position embedding of x (..., T, E), E even, with cos and sin tables (T, E) from rotary_tables: the
 // half-split (GPT-NeoX) form, x * cos + rotate_half(x) * sin with rotate_half(x) = [-x2, x1]. Tables

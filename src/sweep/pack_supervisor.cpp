@@ -103,11 +103,12 @@ void requeue_this_task() {
   std::fflush(stderr);
   // A busy controller refuses or times out now and then: try for about 30 s, well inside the signal's lead.
   std::string why;
-  for (int attempt = 0, pause_s = 2; attempt < 5; ++attempt, pause_s *= 2) {
-    if (attempt > 0) {
-      fmt::print(stderr, "mechlab sweep pack: scontrol requeue failed ({}); trying again in {} s\n", why, pause_s / 2);
+  for (int attempt = 0, pause_s = 2; attempt < 5; ++attempt) {
+    if (attempt > 0) {  // pauses of 2, 4, 8 and 16 s
+      fmt::print(stderr, "mechlab sweep pack: scontrol requeue failed ({}); trying again in {} s\n", why, pause_s);
       std::fflush(stderr);
-      std::this_thread::sleep_for(std::chrono::seconds(pause_s / 2));
+      std::this_thread::sleep_for(std::chrono::seconds(pause_s));
+      pause_s *= 2;
     }
     try {
       const CapturedRun run = run_captured({"scontrol", "requeue", job});

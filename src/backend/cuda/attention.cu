@@ -2,6 +2,7 @@
 // query excludes itself; query 0 then sees nothing and its row is zero). With `queries` < `length` query rows
 // they are positions length - queries .. length - 1.
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/device_math.cuh"
 #include "backend/cuda/rows.cuh"
 #include "backend/cuda/strided.cuh"
 
@@ -10,9 +11,6 @@ namespace mechlab {
 using namespace cuda;
 
 namespace {
-__device__ inline float exp_of(float x) { return expf(x); }
-__device__ inline double exp_of(double x) { return exp(x); }
-
 template <typename T>
 __global__ void pattern_kernel(AttentionKind kind, bool exclude_self, const T* scores, T* pattern, int64_t rows,
                                int64_t length, int64_t queries) {

@@ -97,7 +97,7 @@ __global__ void __launch_bounds__(kRows) forward_kernel(Geometry<T> g, const T* 
   T qr[EP], o[EP] = {};
   load_row(qr, q, g, n, g.queries, query, h);
   T m = -INFINITY, l = T(0);
-  const int64_t key_end = g.last_key(min(q0 + kRows, g.queries) - 1) + 1;
+  const int64_t key_end = g.key_end(q0, kRows);
   for (int64_t k0 = 0; k0 < key_end; k0 += kRows) {
     __syncthreads();
     load_tile<T, EP>(sk, k, g, n, g.length, k0, h);
@@ -148,7 +148,7 @@ __global__ void __launch_bounds__(kRows) backward_q_kernel(Geometry<T> g, const 
   load_row(dzr, dz, g, n, g.queries, query, h);
   const T row_lse = softmax && last >= 0 ? lse[blockIdx.x * g.queries + query] : T(0);
   const T row_dot = softmax && last >= 0 ? dot[blockIdx.x * g.queries + query] : T(0);
-  const int64_t key_end = g.last_key(min(q0 + kRows, g.queries) - 1) + 1;
+  const int64_t key_end = g.key_end(q0, kRows);
   for (int64_t k0 = 0; k0 < key_end; k0 += kRows) {
     __syncthreads();
     load_tile<T, EP>(sk, k, g, n, g.length, k0, h);
@@ -176,9 +176,9 @@ __global__ void __launch_bounds__(kRows) backward_kv_kernel(Geometry<T> g, const
   T kr[EP], vr[EP], gk[EP] = {}, gv[EP] = {};
   load_row(kr, k, g, n, g.length, key, h);
   load_row(vr, v, g, n, g.length, key, h);
-  // The first query that sees key k0 (last_key(query) >= k0), and the first that sees this thread's key.
-  const int64_t first_query = max(int64_t{0}, k0 - g.offset + g.excluded);
-  const int64_t my_first = key < g.length ? max(int64_t{0}, key - g.offset + g.excluded) : g.queries;
+  // The queries that see the block's first key, and those that see this thread's key.
+  const int64_t first_query = g.first_query_seeing(k0);
+  const int64_t my_first = key < g.length ? g.first_query_seeing(key) : g.queries;
   for (int64_t q0 = first_query / kRows * kRows; q0 < g.queries; q0 += kRows) {
     __syncthreads();
     load_tile<T, EP>(sq, q, g, n, g.queries, q0, h);

@@ -51,7 +51,7 @@ __global__ void __launch_bounds__(kTileThreads)
   const bool softmax = g.kind == AttentionKind::softmax;
   T o[RQ][CE] = {}, m[RQ], l[RQ];
   for (int a = 0; a < RQ; ++a) m[a] = -INFINITY, l[a] = T(0);
-  const int64_t key_end = g.last_key(min(q0 + BQ, g.queries) - 1) + 1;
+  const int64_t key_end = g.key_end(q0, BQ);
   for (int64_t k0 = 0; k0 < key_end; k0 += BK) {
     __syncthreads();  // the previous tile's values and pattern are used up
     load_tile<T, EP, BK>(skv, k, g, n, h, k0, g.length);
@@ -131,8 +131,7 @@ __global__ void __launch_bounds__(kTileThreads) backward_kv_kernel(Geometry<T> g
   load_tile<T, EP, BK>(sk, k, g, n, h, k0, g.length);
   load_tile<T, EP, BK>(sv, v, g, n, h, k0, g.length);
   T gk[RK][CE] = {}, gv[RK][CE] = {};
-  // The first query that sees key k0: last_key(query) >= k0.
-  const int64_t first_query = max(int64_t{0}, k0 - g.offset + g.excluded);
+  const int64_t first_query = g.first_query_seeing(k0);
   for (int64_t q0 = first_query / BQ * BQ; q0 < g.queries; q0 += BQ) {
     __syncthreads();
     load_tile<T, EP, BQ>(sq, q, g, n, h, q0, g.queries);
@@ -202,7 +201,7 @@ __global__ void __launch_bounds__(kTileThreads) backward_q_kernel(Geometry<T> g,
     row_lse[a] = inside ? lse[blockIdx.x * g.queries + query] : T(0);
     row_dot[a] = inside ? dot[blockIdx.x * g.queries + query] : T(0);
   }
-  const int64_t key_end = g.last_key(min(q0 + BQ, g.queries) - 1) + 1;
+  const int64_t key_end = g.key_end(q0, BQ);
   for (int64_t k0 = 0; k0 < key_end; k0 += BK) {
     __syncthreads();
     load_tile<T, EP, BK>(sk, k, g, n, h, k0, g.length);

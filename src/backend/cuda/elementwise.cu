@@ -4,6 +4,7 @@
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/device_math.cuh"
 #include "backend/cuda/strided.cuh"
 
 namespace mechlab {
@@ -62,11 +63,6 @@ bool row_broadcast(const StridedArgs<3>& s, int64_t& mid, int64_t& width) {
     if (s.strides[k][d - 1] != 1 || s.strides[k][d - 2] != width || (d == 3 && s.strides[k][0] != mid * width)) return false;
   return s.strides[1][d - 1] == 1 && s.strides[1][d - 2] == 0 && (d == 2 || s.strides[1][0] == width);
 }
-
-__device__ inline float erf_of(float x) { return erff(x); }
-__device__ inline double erf_of(double x) { return erf(x); }
-__device__ inline float exp_of(float x) { return expf(x); }
-__device__ inline double exp_of(double x) { return exp(x); }
 
 template <typename T> __device__ inline T unary_value(UnaryOp op, T x, T s) {
   switch (op) {

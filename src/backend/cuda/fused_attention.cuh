@@ -4,10 +4,10 @@
 #pragma once
 #include <cuda_runtime.h>
 
-#include <cmath>
 #include <cstdint>
 
 #include "backend/backend.h"
+#include "backend/cuda/device_math.cuh"
 
 namespace mechlab::cuda::attention {
 
@@ -19,17 +19,16 @@ template <typename T> struct Geometry {
   AttentionKind kind;
 
   __device__ int64_t last_key(int64_t query) const { return query + offset - excluded; }  // < 0: sees none
+  // One past the last key that any of queries q0 .. q0 + rows - 1 sees.
+  __device__ int64_t key_end(int64_t q0, int64_t rows) const { return last_key(min(q0 + rows, queries) - 1) + 1; }
+  // The first query that sees `key` (last_key(query) >= key).
+  __device__ int64_t first_query_seeing(int64_t key) const { return max(int64_t{0}, key - offset + excluded); }
   __device__ T inverse_divisor(int64_t query) const {
     return T(1) / static_cast<T>(attention_divisor(kind, last_key(query) + 1, length));
   }
   // Offset of row t of (n, h) in a tensor (N, rows, H, E).
   __device__ int64_t at(int64_t n, int64_t rows, int64_t t, int64_t h) const { return ((n * rows + t) * heads + h) * width; }
 };
-
-__device__ inline float exp_of(float x) { return expf(x); }
-__device__ inline double exp_of(double x) { return exp(x); }
-__device__ inline float log_of(float x) { return logf(x); }
-__device__ inline double log_of(double x) { return log(x); }
 
 // The pattern entry of (query, key) from its scaled score, and d score from d pattern; `lse` and `dot` are the
 // softmax's log-sum-exp of the row and the row's sum of z * dz.

@@ -15,6 +15,18 @@ __device__ inline const T* group_row(const T* param, int64_t groups, int64_t row
   return param ? param + (row / (rows / groups)) * width : nullptr;
 }
 
+// The per-element formulas both kernel shapes share: the normalised, affine output, and dx.
+template <typename T>
+__device__ inline T normalized(T x, double mean, double rstd, const T* w, const T* b, int64_t c) {
+  double y = (x - mean) * rstd;
+  if (w) y *= w[c];
+  if (b) y += b[c];
+  return static_cast<T>(y);
+}
+__device__ inline double input_gradient(double gw, double xhat, double rstd, double g_mean, double gx_mean) {
+  return rstd * (gw - g_mean - xhat * gx_mean);
+}
+
 // A row held in registers: value c of the row is lane + 32 * i of slot i, zero past the width.
 template <typename T, int kPerLane> struct RowValues {
   T v[kPerLane];
@@ -48,11 +60,7 @@ __global__ void layer_norm_registers_kernel(const T* x, const T* weight, int64_t
 #pragma unroll
   for (int i = 0; i < kPerLane; ++i) {
     const int64_t c = lane() + 32 * i;
-    if (c >= width) continue;
-    double y = (in.v[i] - mean) * rstd;
-    if (w) y *= w[c];
-    if (b) y += b[c];
-    out[row * width + c] = static_cast<T>(y);
+    if (c < width) out[row * width + c] = normalized(in.v[i], mean, rstd, w, b, c);
   }
   if (lane() == 0) {
     stats[2 * row] = static_cast<T>(mean);
@@ -85,7 +93,7 @@ __global__ void layer_norm_backward_registers_kernel(const T* x, const T* stats,
   for (int i = 0; i < kPerLane; ++i) {
     const int64_t c = lane() + 32 * i;
     if (c >= width) continue;
-    dx[row * width + c] = static_cast<T>(rstd * (gw[i] - g_mean - xhat[i] * gx_mean));
+    dx[row * width + c] = static_cast<T>(input_gradient(gw[i], xhat[i], rstd, g_mean, gx_mean));
     if (dout_xhat) dout_xhat[row * width + c] = static_cast<T>(grad.v[i] * xhat[i]);
   }
 }
@@ -113,12 +121,7 @@ __global__ void layer_norm_kernel(const T* x, const T* weight, int64_t weight_gr
   double squares = 0.0;
   for (int64_t c = lane(); c < width; c += 32) squares += (in[c] - mean) * (in[c] - mean);
   const double rstd = 1.0 / sqrt(warp_sum(squares) / static_cast<double>(width) + eps);
-  for (int64_t c = lane(); c < width; c += 32) {
-    double y = (in[c] - mean) * rstd;
-    if (w) y *= w[c];
-    if (b) y += b[c];
-    out[row * width + c] = static_cast<T>(y);
-  }
+  for (int64_t c = lane(); c < width; c += 32) out[row * width + c] = normalized(in[c], mean, rstd, w, b, c);
   if (lane() == 0) {
     stats[2 * row] = static_cast<T>(mean);
     stats[2 * row + 1] = static_cast<T>(rstd);
@@ -145,7 +148,7 @@ __global__ void layer_norm_backward_kernel(const T* x, const T* stats, const T* 
   for (int64_t c = lane(); c < width; c += 32) {
     const double xhat = (in[c] - mean) * rstd;
     const double gw = w ? static_cast<double>(grad[c]) * w[c] : grad[c];
-    dx[row * width + c] = static_cast<T>(rstd * (gw - g_mean - xhat * gx_mean));
+    dx[row * width + c] = static_cast<T>(input_gradient(gw, xhat, rstd, g_mean, gx_mean));
     if (dout_xhat) dout_xhat[row * width + c] = static_cast<T>(grad[c] * xhat);
   }
 }
