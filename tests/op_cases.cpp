@@ -67,6 +67,8 @@ const std::vector<OpCase>& op_cases() {
       {"sum axis", {{2, 3, 4}}, [](auto& x) { return sum(x[0], {1}); }, 0, {{3, 5000, 70}}},
       {"sum over a short middle axis of many rows", {{3, 4, 2, 5}}, [](auto& x) { return sum(x[0], {2}); }, 0,
        {{70000, 2, 8}}},  // more outer rows than a CUDA grid's z extent (token pairs of a large batch)
+      {"sum over a middle axis, each block adding several slices", {{2, 3, 4}}, [](auto& x) { return sum(x[0], {1}); },
+       0, {{300, 1000, 8}}},
       {"sum non-adjacent axes keepdim", {{2, 3, 4}}, [](auto& x) { return sum(x[0], {0, 2}, true); }, 0, {{40, 3, 300}}},
       {"sum all", {{2, 3, 4}}, [](auto& x) { return sum(x[0], {0, 1, 2}); }, 0, {{30, 70, 50}}},
       {"mean last axis", {{2, 3, 4}}, [](auto& x) { return mean(x[0], {-1}); }, 0, {{300, 1000}}},

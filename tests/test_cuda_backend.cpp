@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <functional>
 
 #include "config/load_config.h"
 #include "op_cases.h"
@@ -136,6 +137,32 @@ std::pair<std::vector<double>, std::vector<float>> train_quick(Device device, in
   }
   return {losses, bits};
 }
+
+// Trains the quick config widened to two layers of four heads with biases, seeds `seeds` packed as
+// replicas, for `steps` on CUDA; returns each replica's parameters as raw bits, in parameter order.
+std::vector<std::vector<uint32_t>> train_packed(const std::string& seeds, int steps) {
+  LoadedConfig loaded = load_config(source_dir() + "/configs/bigram_backcopy/quick.json",
+                                    {"train.device=cuda", "seeds=" + seeds, "model.n_layers=2", "model.n_heads=4",
+                                     "model.biases=true"});
+  const std::vector<ReplicaKey> keys = loaded.run.replica_keys();
+  Transformer model(loaded.run.model, keys, DType::f32, Device::cuda);
+  Optimizer optimizer(model.parameters(), loaded.run.optim, static_cast<int64_t>(keys.size()));
+  for (int step = 0; step < steps; ++step) {
+    Batch batch = loaded.task->sample(keys, loaded.run.train.batch_size, RandomStream::data, step);
+    train_step(model, optimizer, batch.inputs.to(Device::cuda), batch.targets.to(Device::cuda));
+  }
+  std::vector<std::vector<uint32_t>> bits(keys.size());
+  for (const NamedParameter& p : model.parameters()) {
+    const std::vector<float> values = p.value.to_vector<float>();
+    const size_t block = values.size() / keys.size();
+    for (size_t r = 0; r < keys.size(); ++r) {
+      const size_t first = bits[r].size();
+      bits[r].resize(first + block);
+      std::memcpy(bits[r].data() + first, values.data() + r * block, block * sizeof(float));
+    }
+  }
+  return bits;
+}
 }  // namespace
 
 TEST_CASE("training on CUDA is bitwise repeatable, with and without fused attention") {
@@ -146,6 +173,50 @@ TEST_CASE("training on CUDA is bitwise repeatable, with and without fused attent
     INFO("fused attention " << on);
     CHECK(std::memcmp(first.second.data(), second.second.data(), first.second.size() * sizeof(float)) == 0);
     CHECK(first.first == second.first);
+  }
+}
+
+TEST_CASE("on CUDA a product or sum of one replica gives the same bits alone as packed with 63 others") {
+  if (!gpu_available()) return;
+  auto bits = [](const Tensor& t) {
+    std::vector<float> v = t.to(Device::cpu).to_vector<float>();
+    std::vector<uint32_t> words(v.size());
+    std::memcpy(words.data(), v.data(), v.size() * sizeof(float));
+    return words;
+  };
+  // The shapes of one replica of config a's step: activations times weights, the weight gradient (a long
+  // inner dimension, where cuBLAS would split the sum), bias gradients and per-row sums.
+  const Tensor x = random_tensor({64, 4096, 64}, 1, 0.0, DType::f32).to(Device::cuda);
+  const Tensor w = random_tensor({64, 64, 256}, 2, 0.0, DType::f32).to(Device::cuda);
+  const Tensor x0 = slice(x, 0, 0, 1), w0 = slice(w, 0, 0, 1);
+  const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&, const Tensor&)>>> ops{
+      {"activations @ weights", [](const Tensor& a, const Tensor& b) { return matmul(a, b); }},
+      {"weight gradient a^T @ (a @ w)", [](const Tensor& a, const Tensor& b) { return matmul(a, matmul(a, b), true); }},
+      {"column sums", [](const Tensor& a, const Tensor&) { return sum(a, {1}); }},
+      {"row sums", [](const Tensor& a, const Tensor&) { return sum(a, {2}); }},
+  };
+  Backend& cuda = backend_for(Device::cuda);  // what a model's forward tells the backend
+  for (const auto& [name, op] : ops) {
+    INFO(name);
+    cuda.set_replica_count(64);
+    const std::vector<uint32_t> packed = bits(op(x, w));
+    cuda.set_replica_count(1);
+    const std::vector<uint32_t> alone = bits(op(x0, w0));
+    REQUIRE(packed.size() == 64 * alone.size());
+    CHECK(std::equal(alone.begin(), alone.end(), packed.begin()));
+  }
+}
+
+TEST_CASE("replica r of a packed run on CUDA equals its seed trained alone, bit for bit") {
+  if (!gpu_available()) return;
+  for (bool on : {false, true}) {
+    const FusedAttention fused(on);
+    const auto packed = train_packed("[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]", 20);
+    for (int seed : {0, 9, 15}) {
+      INFO("fused attention " << on << ", seed " << seed);
+      CHECK(packed[seed] == train_packed("[" + std::to_string(seed) + "]", 20)[0]);
+    }
+    CHECK(packed[0] != packed[1]);
   }
 }
 

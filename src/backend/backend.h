@@ -91,6 +91,10 @@ class Backend {
 
   virtual void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmShape& shape) = 0;
   virtual void set_matmul_precision(MatmulPrecision) {}
+  // The model now running packs this many replicas along the leading axis of its products (the model's
+  // forward says so; it holds for its backward too). A hint only: the CUDA backend chooses each product's
+  // algorithm from the batch per replica, so replica r computes exactly what its seed computes alone.
+  virtual void set_replica_count(int64_t) {}
   // out = a op b over the broadcast shape of the two views (out is contiguous in that shape).
   virtual void binary(BinaryOp op, const Tensor& a, const StridedView& view_a, const Tensor& b,
                       const StridedView& view_b, Tensor& out) = 0;

@@ -232,6 +232,7 @@ Tensor Transformer::forward_from(const Tensor& input, ActivationHooks* hooks, co
                                             : pairs ? "(R, B, T, 2) token pairs"
                                                     : "(R, B, T, d_input) vectors") +
                                 " with R = " + std::to_string(R) + ", got " + to_string(input.shape()));
+  backend_for(input.device()).set_replica_count(R);
   const int64_t B = input.dim(1), T = input.dim(2);
   if (c.positions == Positions::learned && T > c.n_ctx)
     throw std::invalid_argument("Transformer::forward: sequence length " + std::to_string(T) + " exceeds model.n_ctx = " +

@@ -1,6 +1,6 @@
 // Error checks for CUDA and cuBLAS calls, and launch-size helpers shared by the kernels.
 #pragma once
-#include <cublas_v2.h>
+#include <cublasLt.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -14,7 +14,7 @@ inline void check(cudaError_t status, const char* what) {
 }
 inline void check(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS)
-    throw std::runtime_error(std::string("cuBLAS error ") + std::to_string(static_cast<int>(status)) + " in " + what);
+    throw std::runtime_error(std::string("cuBLAS error in ") + what + ": " + cublasLtGetStatusString(status));
 }
 // Checks the last kernel launch.
 inline void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }

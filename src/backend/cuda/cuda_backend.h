@@ -1,11 +1,11 @@
-// The CUDA backend: a kernel for every Backend operation, cuBLAS strided-batched products, one stream.
+// The CUDA backend: a kernel for every Backend operation, cuBLASLt batched products with one algorithm per
+// shape (gemm_plans.h), one stream.
 // Reductions use fixed thread-to-data maps and fixed trees (no atomic accumulation; an arrival counter
 // only picks which block adds a column sum's partials, in a fixed order), so two runs on the same GPU give
 // bitwise identical results. Memory comes from best-fit pools of cudaMalloc'd segments (block_pool.h); while
 // a CUDA graph is being captured, blocks come from (and return to) that graph's private pool, so replays own
 // their memory. One stream orders every kernel, so a block freed during a capture is safe to reuse in it.
 #pragma once
-#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include <array>
@@ -17,6 +17,7 @@
 
 #include "backend/backend.h"
 #include "backend/block_pool.h"
+#include "backend/cuda/gemm_plans.h"
 
 namespace mechlab {
 
@@ -48,6 +49,7 @@ class CudaBackend final : public Backend {
 
   void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmShape& shape) override;
   void set_matmul_precision(MatmulPrecision precision) override;
+  void set_replica_count(int64_t replicas) override { gemm_plans_->set_replica_count(replicas); }
   void binary(BinaryOp op, const Tensor& a, const StridedView& view_a, const Tensor& b, const StridedView& view_b,
               Tensor& out) override;
   void unary(UnaryOp op, const Tensor& x, Tensor& out, double scalar) override;
@@ -87,15 +89,14 @@ class CudaBackend final : public Backend {
 
  private:
   cudaStream_t stream_ = nullptr;
-  cublasHandle_t cublas_ = nullptr;
   bool fused_attention_allowed_ = false;  // train.fused_attention
   void* cublas_workspace_ = nullptr;
+  std::unique_ptr<cuda::GemmPlans> gemm_plans_;
   mutable std::mutex mutex_;
   size_t live_bytes_ = 0, peak_live_bytes_ = 0;
   int current_pool_ = 0;                                // 0: the shared cache
   std::map<int, std::unique_ptr<BlockPool>> pools_;     // pool id -> its blocks
   std::unordered_map<void*, int> owner_;                // live block -> pool id
-  std::map<std::pair<int64_t, DType>, Tensor> ones_;    // ones vectors for sums, by length and dtype
 
   // Pinned host buffers that make small host-to-device copies asynchronous (see copy_from_host).
   struct StagingSlot {
@@ -110,8 +111,6 @@ class CudaBackend final : public Backend {
   // Arrival counters of the column sums (see reduce.cu), zero between launches.
   static constexpr int64_t kArrivalCounters = 1 << 16;
   unsigned* arrivals_ = nullptr;
-
-  const Tensor& ones_of_length(int64_t length, DType dtype);
 };
 
 // The process's CUDA backend, or nullptr when no GPU is usable.

@@ -26,12 +26,10 @@ Backend* cuda_backend_or_null() { return cuda_backend(); }
 
 CudaBackend::CudaBackend() {
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-  check(cublasCreate(&cublas_), "cublasCreate");
-  check(cublasSetStream(cublas_, stream_), "cublasSetStream");
-  // A fixed workspace keeps cuBLAS from allocating inside a graph capture.
+  // A fixed workspace keeps cuBLASLt from allocating inside a graph capture.
   constexpr size_t kWorkspace = 32u << 20;
   check(cudaMalloc(&cublas_workspace_, kWorkspace), "cudaMalloc(cuBLAS workspace)");
-  check(cublasSetWorkspace(cublas_, cublas_workspace_, kWorkspace), "cublasSetWorkspace");
+  gemm_plans_ = std::make_unique<GemmPlans>(stream_, cublas_workspace_, kWorkspace);
   check(cudaMalloc(&arrivals_, kArrivalCounters * sizeof(unsigned)), "cudaMalloc(arrival counters)");
   check(cudaMemset(arrivals_, 0, kArrivalCounters * sizeof(unsigned)), "cudaMemset(arrival counters)");
 }

@@ -1,5 +1,6 @@
-// Deterministic reductions: column sums over the middle axis (slices of rows in fixed order), row sums as
-// cuBLAS products with a ones vector, and per-replica sums of squares over many tensors per launch (fixed
+// Deterministic reductions whose bits depend on the reduced length only, never on how many rows or
+// replicas share a launch: column sums over the middle axis (slices of rows in fixed order), row sums (a
+// block per row, a fixed tree), and per-replica sums of squares over many tensors per launch (fixed
 // chunks, fixed shared-memory trees, double accumulation) with the clipping factors derived from them.
 #include <algorithm>
 
@@ -11,56 +12,84 @@ namespace mechlab {
 using namespace cuda;
 
 namespace {
-// Column sums: a block covers kColumnTile columns of one slice of rows with kRowLanes threads per column.
+// Column sums: the rows of x (outer, mid, inner) are cut into slices whose length depends on mid alone;
+// each slice is summed by kRowLanes threads per column and a fixed tree, and the slices' partial sums are
+// added in slice order by the same tree. So every bit of a column's sum depends on mid, not on outer (the
+// replicas packed in one launch) nor on how many blocks share the work.
 constexpr int kColumnTile = 32, kRowLanes = 8;
-constexpr int64_t kMinRowsPerSlice = 128;
-// Slices are chosen for about this many blocks, a constant so that the summation order (and with it every
-// bit of the result) depends on the shape only, not on the GPU.
-constexpr int64_t kTargetBlocks = 264;
+constexpr int64_t kMinRowsPerSlice = 128, kMaxSlices = 64;
+constexpr int64_t kTargetBlocks = 264;  // column tiles enough to fill the GPU without slicing
 
-// Sums x (outer, mid, inner) over mid. With one slice the block writes out directly. Otherwise each block
-// writes its slice's partial row; the last block of a column tile to arrive (an arrival counter decides
-// who, not what is summed) adds the partials in slice order and resets the counter for the next call.
+int64_t rows_per_slice_for(int64_t mid) { return std::max(kMinRowsPerSlice, (mid + kMaxSlices - 1) / kMaxSlices); }
+
+// The block's kRowLanes x kColumnTile values added down the lanes; the result is in part[0][tx].
+template <typename T> __device__ void add_lanes(T (&part)[kRowLanes][kColumnTile], T value) {
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  __syncthreads();  // the previous use of part is finished
+  part[ty][tx] = value;
+  __syncthreads();
+  for (int half = kRowLanes / 2; half > 0; half /= 2) {
+    if (ty < half) part[ty][tx] += part[ty + half][tx];
+    __syncthreads();
+  }
+}
+
+// Block (tile, y, o) sums slices y, y + gridDim.y, ... of its column tile. With one slice it writes the
+// result. Otherwise it writes the slices' partial rows, and the block that finishes a column tile last (an
+// arrival counter decides who, not what is summed; with gridDim.y == 1 that is the only block) adds them
+// in slice order and resets the counter for the next call.
 template <typename T>
-__global__ void column_sum_kernel(const T* x, int64_t mid, int64_t inner, int64_t rows_per_slice, T* partials,
-                                  unsigned* arrivals, T* out) {
+__global__ void column_sum_kernel(const T* x, int64_t mid, int64_t inner, int64_t rows_per_slice, int64_t slices,
+                                  T* partials, unsigned* arrivals, T* out) {
   __shared__ T part[kRowLanes][kColumnTile];
   __shared__ bool last;
   const int tx = threadIdx.x, ty = threadIdx.y;
-  const int64_t column = blockIdx.x * static_cast<int64_t>(kColumnTile) + tx;
-  const int64_t slice = blockIdx.y, slices = gridDim.y, o = blockIdx.z;
-  const int64_t begin = slice * rows_per_slice, end = min(mid, begin + rows_per_slice);
-  T acc = 0;
-  if (column < inner)
-    for (int64_t row = begin + ty; row < end; row += kRowLanes) acc += x[(o * mid + row) * inner + column];
-  part[ty][tx] = acc;
-  __syncthreads();
-  for (int half = kRowLanes / 2; half > 0; half /= 2) {
-    if (ty < half) part[ty][tx] += part[ty + half][tx];
-    __syncthreads();
+  const int64_t column = blockIdx.x * static_cast<int64_t>(kColumnTile) + tx, o = blockIdx.z;
+  for (int64_t slice = blockIdx.y; slice < slices; slice += gridDim.y) {
+    const int64_t begin = slice * rows_per_slice, end = min(mid, begin + rows_per_slice);
+    T acc = 0;
+    if (column < inner)
+      for (int64_t row = begin + ty; row < end; row += kRowLanes) acc += x[(o * mid + row) * inner + column];
+    add_lanes(part, acc);
+    if (ty != 0 || column >= inner) continue;
+    if (slices == 1) out[o * inner + column] = part[0][tx];
+    else partials[(o * slices + slice) * inner + column] = part[0][tx];
   }
-  if (slices == 1) {
-    if (ty == 0 && column < inner) out[o * inner + column] = part[0][tx];
-    return;
-  }
-  if (ty == 0 && column < inner) partials[(o * slices + slice) * inner + column] = part[0][tx];
+  if (slices == 1) return;
   __threadfence();
   __syncthreads();
   const int64_t tile = o * gridDim.x + blockIdx.x;
-  if (tx == 0 && ty == 0) last = atomicAdd(&arrivals[tile], 1u) == static_cast<unsigned>(slices - 1);
-  __syncthreads();
-  if (!last) return;
-  acc = 0;  // the partials of slices ty, ty + kRowLanes, ..., then the same tree as above
+  if (gridDim.y > 1) {
+    if (tx == 0 && ty == 0) last = atomicAdd(&arrivals[tile], 1u) == static_cast<unsigned>(gridDim.y - 1);
+    __syncthreads();
+    if (!last) return;
+  }
+  T acc = 0;  // the partials of slices ty, ty + kRowLanes, ..., then the same tree as above
   if (column < inner)
     for (int64_t s = ty; s < slices; s += kRowLanes) acc += __ldcg(&partials[(o * slices + s) * inner + column]);
-  part[ty][tx] = acc;
-  __syncthreads();
-  for (int half = kRowLanes / 2; half > 0; half /= 2) {
-    if (ty < half) part[ty][tx] += part[ty + half][tx];
-    __syncthreads();
-  }
+  add_lanes(part, acc);
   if (ty == 0 && column < inner) out[o * inner + column] = part[0][tx];
-  if (tx == 0 && ty == 0) arrivals[tile] = 0;
+  if (gridDim.y > 1 && tx == 0 && ty == 0) arrivals[tile] = 0;
+}
+
+// Row sums: a block per row, `threads` (a power of two chosen from the row length alone) strided partial
+// sums, then a fixed tree; grid-strided over rows.
+template <typename T> __global__ void row_sum_kernel(const T* x, int64_t rows, int64_t length, T* out) {
+  extern __shared__ unsigned char shared_bytes[];
+  T* part = reinterpret_cast<T*>(shared_bytes);
+  const int t = threadIdx.x;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    T acc = 0;
+    for (int64_t i = t; i < length; i += blockDim.x) acc += x[row * length + i];
+    __syncthreads();
+    part[t] = acc;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+      if (t < half) part[t] += part[t + half];
+      __syncthreads();
+    }
+    if (t == 0) out[row] = part[0];
+  }
 }
 
 // Sums of squares: many tensors per launch, their pointers in the kernel's parameters.
@@ -113,45 +142,38 @@ __global__ void clip_scales_kernel(const double* squares, double clip_norm, doub
 
 void CudaBackend::sum_mid(const Tensor& x, int64_t outer, int64_t mid, int64_t inner, Tensor& out) {
   if (out.numel() == 0) return;
-  if (inner == 1) {  // row sums: (outer, mid) @ (mid, 1) as one product with a ones vector
-    GemmShape g;
-    g.batch = 1;
-    g.m = outer;
-    g.k = mid;
-    g.n = 1;
-    gemm(x, ones_of_length(mid, x.dtype()), out, g);
-    return;
-  }
   if (mid == 0) {
     fill(out, 0.0);
     return;
   }
+  if (inner == 1) {
+    int threads = 32;
+    while (threads < 256 && threads < mid) threads *= 2;
+    const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(outer, 65535));
+    dispatch_float(x.dtype(), [&]<typename T>() {
+      row_sum_kernel<<<blocks, threads, threads * sizeof(T), stream_>>>(x.data<T>(), outer, mid, out.data<T>());
+    });
+    check_launch("row_sum");
+    return;
+  }
   const int64_t tiles = (inner + kColumnTile - 1) / kColumnTile;
-  const int64_t wanted = std::max<int64_t>(1, kTargetBlocks / (tiles * outer));
-  const int64_t rows_per_slice = std::max(kMinRowsPerSlice, (mid + wanted - 1) / wanted);
-  int64_t slices = (mid + rows_per_slice - 1) / rows_per_slice;
-  if (tiles * outer > kArrivalCounters) slices = 1;  // enough blocks already; no counters needed
-  const int64_t slice_rows = slices == 1 ? mid : rows_per_slice;
+  const int64_t rows_per_slice = rows_per_slice_for(mid), slices = (mid + rows_per_slice - 1) / rows_per_slice;
+  // A block per slice, unless the column tiles alone fill the GPU or would need more arrival counters
+  // than there are: then each block sums all its slices.
+  const int64_t blocks_per_tile = tiles * outer > kArrivalCounters || tiles * outer >= kTargetBlocks ? 1 : slices;
   Tensor partials = slices > 1 ? Tensor::empty({outer * slices * inner}, x.dtype(), Device::cuda) : Tensor();
-  // The grid's z extent is at most 65535: more outer rows go in several launches (each with one slice, since
-  // so many blocks need no counters).
+  // The grid's z extent is at most 65535: more outer rows go in several launches.
   constexpr int64_t kMaxGridZ = 65535;
   for (int64_t first = 0; first < outer; first += kMaxGridZ) {
     const int64_t count = std::min(kMaxGridZ, outer - first);
-    const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(slices), static_cast<unsigned>(count));
+    const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(blocks_per_tile), static_cast<unsigned>(count));
     dispatch_float(x.dtype(), [&]<typename T>() {
       column_sum_kernel<<<grid, dim3(kColumnTile, kRowLanes), 0, stream_>>>(
-          x.data<T>() + first * mid * inner, mid, inner, slice_rows, slices > 1 ? partials.data<T>() : nullptr,
-          arrivals_, out.data<T>() + first * inner);
+          x.data<T>() + first * mid * inner, mid, inner, rows_per_slice, slices,
+          slices > 1 ? partials.data<T>() + first * slices * inner : nullptr, arrivals_, out.data<T>() + first * inner);
     });
     check_launch("column_sum");
   }
-}
-
-const Tensor& CudaBackend::ones_of_length(int64_t length, DType dtype) {
-  Tensor& ones = ones_[{length, dtype}];
-  if (!ones.defined()) ones = Tensor::full({length}, 1.0, dtype, Device::cuda);
-  return ones;
 }
 
 void CudaBackend::sum_squares_per_replica(const std::vector<Tensor>& xs, Tensor& out) {

@@ -1,0 +1,63 @@
+// Products through cuBLASLt with one algorithm per product shape, whatever the batch count.
+//
+// cuBLAS picks its kernel (tile, split-K) from the whole problem, batch count included, so replica r of a
+// packed run (batch R) and the same seed alone (batch 1) were summed in different orders and drifted
+// apart in the last bits. Here the algorithm is chosen once per (dtype, precision, transposes, m, n, k,
+// alignment, batch per replica) from cuBLASLt's heuristic and then used for any number of replicas: each
+// matrix of a batch is computed by the same kernel in the same order, so packing changes no bit. No
+// algorithm here splits the inner dimension (a split runs on one batch count, not on others); where the
+// heuristic would split one replica's sum, CudaBackend::gemm cuts it into that many parts itself, as one
+// more batch, and adds the parts in a fixed order.
+#pragma once
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <map>
+#include <tuple>
+
+#include "backend/backend.h"
+
+namespace mechlab::cuda {
+
+class GemmPlans {
+ public:
+  GemmPlans(cudaStream_t stream, void* workspace, size_t workspace_bytes);
+  ~GemmPlans();
+  GemmPlans(const GemmPlans&) = delete;
+  GemmPlans& operator=(const GemmPlans&) = delete;
+
+  void set_tf32(bool on) { tf32_ = on; }
+  void set_replica_count(int64_t replicas) { replicas_ = replicas > 0 ? replicas : 1; }
+  // Row-major c = alpha op(a) op(b) + beta c for every matrix of the batch (shapes as in GemmShape).
+  void run(DType dtype, const void* a, const void* b, void* c, const GemmShape& g);
+  // How many parts cuBLASLt's heuristic would split the inner dimension of one replica's product into.
+  int64_t inner_splits(DType dtype, const void* a, const void* b, const void* c, const GemmShape& g);
+
+ private:
+  // What the algorithm depends on: everything but the batch count, which enters only as the batch per
+  // replica that the heuristic is asked about.
+  using ShapeKey = std::tuple<int, bool, bool, bool, int64_t, int64_t, int64_t, int, int, int, int64_t>;
+  struct Plan {
+    cublasLtMatmulDesc_t operation = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  };
+  ShapeKey key_of(DType dtype, const void* a, const void* b, const void* c, const GemmShape& g) const;
+  Plan make_plan(const ShapeKey& key, int64_t batch, const GemmShape& g) const;
+  // The heuristic's best algorithms (at most `wanted`) for `batch` matrices of the key's shape.
+  int candidates(const ShapeKey& key, int64_t batch, const GemmShape& g, cublasLtMatmulHeuristicResult_t* results,
+                 int wanted) const;
+  const cublasLtMatmulAlgo_t& algorithm_for(const ShapeKey& key, const GemmShape& g);
+
+  cudaStream_t stream_;
+  void* workspace_;
+  size_t workspace_bytes_;
+  bool tf32_ = false;
+  int64_t replicas_ = 1;
+  cublasLtHandle_t handle_ = nullptr;
+  std::map<ShapeKey, cublasLtMatmulAlgo_t> algorithms_;
+  std::map<ShapeKey, int64_t> splits_;
+  std::map<std::pair<ShapeKey, int64_t>, Plan> plans_;  // by shape and batch count
+};
+
+}  // namespace mechlab::cuda
