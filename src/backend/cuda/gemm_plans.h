@@ -1,4 +1,4 @@
-// Products through cuBLASLt with one algorithm per product shape, whatever the batch count.
+// Products through cuBLASLt with one algorithm per product shape and batch per replica, however many replicas.
 //
 // cuBLAS picks its kernel (tile, split-K) from the whole problem, batch count included, so replica r of a
 // packed run (batch R) and the same seed alone (batch 1) were summed in different orders and drifted
