@@ -110,6 +110,7 @@ class Backend {
   // scores and pattern (..., T, T), query-major, causal: query i sees keys j <= i, or j < i with exclude_self
   // (then query 0 sees nothing and its row is zero).
   virtual void attention_pattern(AttentionKind kind, bool exclude_self, const Tensor& scores, Tensor& pattern) = 0;
+  // Only the ReLU kinds read the scores' values; the others are given the pattern in their place.
   virtual void attention_pattern_backward(AttentionKind kind, bool exclude_self, const Tensor& scores,
                                           const Tensor& pattern, const Tensor& dpattern, Tensor& dscores) = 0;
 

@@ -9,16 +9,22 @@ double activation_bytes(const TransformerConfig& c, double sequences, double T, 
   const double V = c.output == OutputKind::logits ? c.d_vocab : c.d_output;
   const double input = c.input == InputKind::vectors ? c.d_input : c.input == InputKind::token_pairs ? 2 : 1;
   const double outside = T * (4 * D + 3 * V + input);  // embeddings, the residual, the logits and their loss
+  // A forward pass without gradients holds one layer's tensors at once (freed once the next layer has its
+  // input): q, k, v and their head-major copies, scores, pattern, the MLP's hidden layer twice.
   const double attention = T * (6 * D + 8 * H * E) + 3 * H * T * T, mlp = c.d_mlp > 0 ? T * (4 * D + 3 * M) : 0.0;
-  double all_layers = 0.0, widest_layer = 0.0;
+  // A training step keeps, per layer, only what the backward closures captured (the residual and the
+  // normalised input, the head-major q, k, v and z, the pattern, and the scores for ReLU attention; the
+  // MLP's hidden layer before and after its activation), and adds gradients of about the same size.
+  const double pattern_and_scores = is_relu_attention(c.attention) ? 2 * H * T * T : H * T * T;
+  const double attention_saved = T * (2 * D + 4 * H * E) + pattern_and_scores;
+  const double mlp_saved = c.d_mlp > 0 ? T * (2 * D + 2 * M) : 0.0;
+  double saved = 0.0, widest_layer = 0.0;
   for (int l = 0; l < c.n_layers; ++l) {
-    const double layer = (c.layer(l).attention ? attention : 0.0) + (c.layer(l).mlp ? mlp : 0.0);
-    all_layers += layer;
-    widest_layer = std::max(widest_layer, layer);
+    const bool has_attention = c.layer(l).attention, has_mlp = c.layer(l).mlp;
+    saved += (has_attention ? attention_saved : 0.0) + (has_mlp ? mlp_saved : 0.0);
+    widest_layer = std::max(widest_layer, (has_attention ? attention : 0.0) + (has_mlp ? mlp : 0.0));
   }
-  // A backward pass keeps every saved activation and adds gradients of about the same size; a forward
-  // pass without gradients frees each layer's tensors once the next layer has its input.
-  const double per_sequence = backward ? 2.0 * (outside + all_layers) : outside + widest_layer;
+  const double per_sequence = backward ? 2.0 * (outside + saved) : outside + widest_layer;
   return sequences * per_sequence * 4.0;
 }
 

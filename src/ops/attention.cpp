@@ -13,11 +13,15 @@ Tensor attention_pattern(const Tensor& scores, AttentionKind kind, bool exclude_
     throw std::invalid_argument("attention_pattern: scores must be (..., T', T) with T' <= T, got " + to_string(scores.shape()));
   Tensor pattern = Tensor::empty(scores.shape(), scores.dtype(), scores.device());
   backend_for(scores.device()).attention_pattern(kind, exclude_self, scores, pattern);
+  // Only the ReLU kinds' backward reads the scores (where they are positive): softmax and linear need the
+  // pattern alone, so their scores (T x T per head) are not kept for the backward.
+  const Tensor kept = is_relu_attention(kind) ? scores : Tensor();
   return record(pattern, "attention_pattern", {scores},
-                [scores, pattern = pattern.detach(), kind, exclude_self](const Tensor& dpattern) -> std::vector<Tensor> {
-                  Tensor dscores = Tensor::empty(scores.shape(), scores.dtype(), scores.device());
-                  backend_for(scores.device())
-                      .attention_pattern_backward(kind, exclude_self, scores, pattern, dpattern, dscores);
+                [kept, pattern = pattern.detach(), kind, exclude_self](const Tensor& dpattern) -> std::vector<Tensor> {
+                  Tensor dscores = Tensor::empty(pattern.shape(), pattern.dtype(), pattern.device());
+                  backend_for(pattern.device())
+                      .attention_pattern_backward(kind, exclude_self, kept.defined() ? kept : pattern, pattern,
+                                                  dpattern, dscores);
                   return {dscores};
                 });
 }
