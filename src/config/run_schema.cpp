@@ -117,9 +117,10 @@ ConfigBinding<RunConfig> build_run_binding() {
          "but no longer within 1e-5 of the CPU. The CPU always multiplies in fp32.");
   b.bind("train.fused_attention", FIELD(train.fused_attention),
          "On CUDA, attention by fused kernels that never write the T x T scores and pattern to memory (unless a "
-         "hook, dump or analysis asks for them): 25-30% less GPU memory; on an H200 2-5% faster with 64 or more "
-         "replicas of heads up to 16 wide, 5-15% slower otherwise (docs/gpu.md). Results agree with the CPU to about 1e-6 "
-         "and stay bitwise repeatable. The CPU always computes the products.");
+         "hook, dump or analysis asks for them): less GPU memory, and on an H200 2-5% faster with 64 or more "
+         "replicas of heads up to 16 wide, 5-15% slower otherwise (25-30% less memory, measured before the autograd "
+         "tape stopped keeping op inputs; docs/gpu.md). Results agree with the CPU to about 1e-6 and stay bitwise "
+         "repeatable. The CPU always computes the products.");
   b.bind("train.cuda_graph", FIELD(train.cuda_graph),
          "On CUDA, record the training step and the evaluation once as CUDA graphs and replay them.");
   b.bind("train.threads", FIELD(train.threads),
