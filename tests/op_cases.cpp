@@ -64,6 +64,10 @@ const std::vector<OpCase>& op_cases() {
       {"relu", {{2, 3, 4}}, [](auto& x) { return relu(x[0]); }, 0.05},
       {"gelu", {{2, 3, 4}}, [](auto& x) { return gelu(scale(x[0], 3.0)); }, 0, {{64, 1000}}},
       {"square", {{2, 3, 4}}, [](auto& x) { return square(x[0]); }},
+      {"gelu then matmul, recomputed", {{2, 3, 4}, {2, 4, 5}},
+       [](auto& x) { return activation_matmul(scale(x[0], 3.0), x[1], UnaryOp::gelu); }, 0, {{4, 300, 64}, {4, 64, 70}}},
+      {"relu then matmul, recomputed", {{2, 3, 4}, {2, 4, 5}},
+       [](auto& x) { return activation_matmul(x[0], x[1], UnaryOp::relu); }, 0.05, {{4, 300, 64}, {4, 64, 70}}},
       {"sum axis", {{2, 3, 4}}, [](auto& x) { return sum(x[0], {1}); }, 0, {{3, 5000, 70}}},
       {"sum over a short middle axis of many rows", {{3, 4, 2, 5}}, [](auto& x) { return sum(x[0], {2}); }, 0,
        {{70000, 2, 8}}},  // more outer rows than a CUDA grid's z extent (token pairs of a large batch)

@@ -1,5 +1,5 @@
 // The memory check before a run (train/memory_estimate.h): each part of the estimate must bound what the
-// CPU allocator really holds at its peak for that part (measured 1.2x to 3.1x above it), without overstating
+// CPU allocator really holds at its peak for that part (measured 1.1x to 3.2x above it), without overstating
 // it so much that it refuses runs that fit.
 #include <doctest/doctest.h>
 

@@ -99,6 +99,7 @@ class Backend {
   virtual void binary(BinaryOp op, const Tensor& a, const StridedView& view_a, const Tensor& b,
                       const StridedView& view_b, Tensor& out) = 0;
   virtual void unary(UnaryOp op, const Tensor& x, Tensor& out, double scalar) = 0;
+  // Elementwise: dx may be dout itself.
   virtual void unary_backward(UnaryOp op, const Tensor& x, const Tensor& dout, Tensor& dx, double scalar) = 0;
   // x viewed as (outer, mid, inner) -> out (outer, inner), summed over mid in a fixed order.
   virtual void sum_mid(const Tensor& x, int64_t outer, int64_t mid, int64_t inner, Tensor& out) = 0;

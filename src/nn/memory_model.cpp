@@ -14,10 +14,11 @@ double activation_bytes(const TransformerConfig& c, double sequences, double T, 
   const double attention = T * (6 * D + 8 * H * E) + 3 * H * T * T, mlp = c.d_mlp > 0 ? T * (4 * D + 3 * M) : 0.0;
   // A training step keeps, per layer, only what the backward closures captured (the residual and the
   // normalised input, the head-major q, k, v and z, the pattern, and the scores for ReLU attention; the
-  // MLP's hidden layer before and after its activation), and adds gradients of about the same size.
+  // MLP's hidden layer before its activation, the activated one being recomputed), and adds gradients of about
+  // the same size.
   const double pattern_and_scores = is_relu_attention(c.attention) ? 2 * H * T * T : H * T * T;
   const double attention_saved = T * (2 * D + 4 * H * E) + pattern_and_scores;
-  const double mlp_saved = c.d_mlp > 0 ? T * (2 * D + 2 * M) : 0.0;
+  const double mlp_saved = c.d_mlp > 0 ? T * (2 * D + M) : 0.0;
   double saved = 0.0, widest_layer = 0.0;
   for (int l = 0; l < c.n_layers; ++l) {
     const bool has_attention = c.layer(l).attention, has_mlp = c.layer(l).mlp;

@@ -203,8 +203,15 @@ Tensor Transformer::mlp_block(int layer, const Tensor& x, ActivationHooks* hooks
   Tensor pre = matmul(reshape(x, {R, B * T, D}), parameter(prefix + "W_in"));
   if (config_.biases) pre = add(pre, reshape(parameter(prefix + "b_in"), {R, 1, M}));
   pre = hook(hooks, prefix + "hook_pre", reshape(pre, {R, B, T, M}));  // hooks see (R, B, T, M)
-  Tensor post = hook(hooks, prefix + "hook_post", config_.activation == Activation::relu ? relu(pre) : gelu(pre));
-  Tensor out = matmul(reshape(post, {R, B * T, M}), parameter(prefix + "W_out"));
+  const bool relu_mlp = config_.activation == Activation::relu;
+  Tensor out;
+  if (hooks && hooks->wants(prefix + "hook_post")) {
+    Tensor post = hook(hooks, prefix + "hook_post", relu_mlp ? relu(pre) : gelu(pre));
+    out = matmul(reshape(post, {R, B * T, M}), parameter(prefix + "W_out"));
+  } else {  // the same numbers, without keeping the activated hidden layer for the backward
+    out = activation_matmul(reshape(pre, {R, B * T, M}), parameter(prefix + "W_out"),
+                            relu_mlp ? UnaryOp::relu : UnaryOp::gelu);
+  }
   if (config_.biases) out = add(out, reshape(parameter(prefix + "b_out"), {R, 1, D}));
   return hook(hooks, "blocks." + std::to_string(layer) + ".hook_mlp_out", reshape(out, {R, B, T, D}));
 }

@@ -22,6 +22,8 @@ Tensor div(const Tensor& a, const Tensor& b);
 Tensor scale(const Tensor& x, double factor);
 Tensor relu(const Tensor& x);
 Tensor gelu(const Tensor& x);  // exact (erf) form, as torch.nn.GELU()
+// activation(x) @ w (activation relu or gelu), recomputing activation(x) in the backward instead of keeping it.
+Tensor activation_matmul(const Tensor& x, const Tensor& w, UnaryOp activation);
 Tensor square(const Tensor& x);
 
 // Reductions over the given axes (negative counts from the end).
