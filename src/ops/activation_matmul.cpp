@@ -9,25 +9,18 @@
 
 namespace mechlab {
 
-namespace {
-Tensor activated(UnaryOp op, const Tensor& x) {
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  backend_for(x.device()).unary(op, x, out, 0.0);
-  return out;
-}
-}  // namespace
-
 Tensor activation_matmul(const Tensor& x, const Tensor& w, UnaryOp activation) {
   if (activation != UnaryOp::relu && activation != UnaryOp::gelu)
     throw std::invalid_argument("activation_matmul: the activation must be relu or gelu");
+  auto activated = [activation](const Tensor& t) { return activation == UnaryOp::relu ? relu(t) : gelu(t); };
   Tensor out;
   {
-    NoGradGuard no_grad;  // the product's own node would keep activation(x) alive
-    out = matmul(activated(activation, x), w);
+    NoGradGuard no_grad;  // neither the activation's node nor the product's may keep activation(x) alive
+    out = matmul(activated(x), w);
   }
   // The weight's gradient first, so that the recomputed activation is gone before d activation exists.
-  return record(out, "activation_matmul", {x, w}, [x, w, activation](const Tensor& dout) -> std::vector<Tensor> {
-    const Tensor dw = w.requires_grad() ? matmul(activated(activation, x), dout, true, false) : Tensor();
+  return record(out, "activation_matmul", {x, w}, [x, w, activation, activated](const Tensor& dout) -> std::vector<Tensor> {
+    const Tensor dw = w.requires_grad() ? matmul(activated(x), dout, true, false) : Tensor();
     Tensor dx;
     if (x.requires_grad()) {  // d activation, turned into dx in place (the backward is elementwise)
       dx = matmul(dout, w, false, true);

@@ -152,17 +152,14 @@ void GemmPlans::run(DType dtype, const void* a, const void* b, void* c, const Ge
   auto planned = plans_.find({key, g.batch});
   if (planned == plans_.end()) planned = plans_.emplace(std::pair{key, g.batch}, make_plan(key, g.batch, g)).first;
   const Plan& plan = planned->second;
-  if (dtype == DType::f32) {
-    const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
-    check(cublasLtMatmul(handle_, plan.operation, &alpha, b, plan.a, a, plan.b, &beta, c, plan.c, c, plan.c, &algorithm,
-                         workspace_, workspace_bytes_, stream_),
-          what(g).c_str());
-  } else {
-    const double alpha = g.alpha, beta = g.beta;
-    check(cublasLtMatmul(handle_, plan.operation, &alpha, b, plan.a, a, plan.b, &beta, c, plan.c, c, plan.c, &algorithm,
-                         workspace_, workspace_bytes_, stream_),
-          what(g).c_str());
-  }
+  const float alpha32 = static_cast<float>(g.alpha), beta32 = static_cast<float>(g.beta);
+  const double alpha64 = g.alpha, beta64 = g.beta;
+  const bool f32 = dtype == DType::f32;
+  const cublasStatus_t status =
+      cublasLtMatmul(handle_, plan.operation, f32 ? static_cast<const void*>(&alpha32) : &alpha64, b, plan.a, a, plan.b,
+                     f32 ? static_cast<const void*>(&beta32) : &beta64, c, plan.c, c, plan.c, &algorithm, workspace_,
+                     workspace_bytes_, stream_);
+  if (status != CUBLAS_STATUS_SUCCESS) check(status, what(g).c_str());  // the message only when it failed
 }
 }  // namespace cuda
 
