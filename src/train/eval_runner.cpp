@@ -1,5 +1,7 @@
 #include "train/eval_runner.h"
 
+#include <optional>
+
 #include "autograd/grad_mode.h"
 
 namespace mechlab {
@@ -11,8 +13,10 @@ EvalRunner::EvalRunner(const Transformer& model, const Task& task, Batch batch, 
       host_batch_(batch_.to(Device::cpu)),
       use_graph_(use_graph && model.device() == Device::cuda) {}
 
-std::vector<Metrics> EvalRunner::evaluate() {
+std::vector<Metrics> EvalRunner::evaluate(PhaseTimes* times) {
   NoGradGuard no_grad;
+  PhaseTimes untimed;
+  std::optional<PhaseTimes::Scope> timed(std::in_place, times ? *times : untimed, "evaluation forward");
   // One eager run first fills the caches (cuBLAS, allocator) that a recording must not create.
   if (use_graph_ && !graph_ && eager_runs_ > 0)
     graph_ = record_work(model_.device(), [&] { tensors_ = task_.evaluation_tensors(model_, batch_); });
@@ -23,7 +27,8 @@ std::vector<Metrics> EvalRunner::evaluate() {
     ++eager_runs_;
   }
   Task::EvaluationTensors host;
-  for (const auto& [name, tensor] : tensors_) host[name] = tensor.to(Device::cpu);
+  for (const auto& [name, tensor] : tensors_) host[name] = tensor.to(Device::cpu);  // waits for the device
+  timed.emplace(times ? *times : untimed, "evaluation summaries");
   return task_.summarize(host, host_batch_);
 }
 

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "backend/recorded_work.h"
+#include "train/phase_times.h"
 #include "task/task.h"
 
 namespace mechlab {
@@ -13,7 +14,8 @@ class EvalRunner {
  public:
   // batch on the model's device; use_graph: record and replay on CUDA (ignored on the CPU).
   EvalRunner(const Transformer& model, const Task& task, Batch batch, bool use_graph);
-  std::vector<Metrics> evaluate();
+  // The device phase and the copies are timed as "evaluation forward", the host phase as "evaluation summaries".
+  std::vector<Metrics> evaluate(PhaseTimes* times = nullptr);
 
  private:
   const Transformer& model_;

@@ -14,6 +14,7 @@
 #include "io/metrics_log.h"
 #include "io/run_layout.h"
 #include "train/eval_runner.h"
+#include "train/phase_times.h"
 #include "train/progress.h"
 #include "train/step_runner.h"
 #include "train/step_schedule.h"
@@ -32,6 +33,8 @@ nlohmann::ordered_json record_of(nlohmann::ordered_json fields, const Metrics* m
   return fields;
 }
 
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
 // When to dump: outputs.dump_points log-spaced steps, every outputs.dump_every steps, or never (an empty
 // optional).
 std::optional<StepPlan> dump_plan(const OutputsConfig& outputs, int64_t last) {
@@ -48,6 +51,8 @@ Trainer::Trainer(const RunConfig& run, const Task& task, RunDirectory& directory
     : run_(run), task_(task), directory_(directory) {}
 
 TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
+  PhaseTimes times;
+  const auto run_start = Clock::now();
   const std::vector<ReplicaKey> keys = run_.replica_keys();
   const int64_t R = run_.replicas(), last = run_.train.steps;
   backend_for(run_.train.device).set_matmul_precision(run_.train.matmul_precision);
@@ -75,12 +80,13 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
   EvalRunner evaluation(model, task_, eval_batch, run_.train.cuda_graph);
   auto evaluate = [&] {
     fault_point("eval");
-    return evaluation.evaluate();
+    return evaluation.evaluate(&times);
   };
   // The checkpoint of a stop request only served this resume; it goes once a newer one exists, so the
   // finished run holds the checkpoints an uninterrupted one would.
   const bool resumed_off_schedule = resume.interruption && !checkpoints.contains(step);
   auto save_all = [&](CheckpointReason reason) {
+    const PhaseTimes::Scope timed = times.scope("checkpoints");
     for (int64_t r = 0; r < R; ++r) {
       fault_point("checkpoint");
       save_checkpoint(run_layout::checkpoint_path(dirs[r], step), model, &optimizer, r, step, run_.replica_config(r),
@@ -91,6 +97,7 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
     last_checkpoint = step;
   };
   auto dump = [&](int64_t at) {
+    const PhaseTimes::Scope timed = times.scope("dumps");
     fault_point("dump");
     write_probe_dump(model, probe, at, dirs);
     std::vector<fs::path> dump_dirs;
@@ -102,6 +109,7 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
       run_.analysis.enabled() ? std::optional(plan_analyses(run_.analysis.spec(), "analysis", run_, task_)) : std::nullopt;
   auto analyze_due = [&](int64_t at) {
     if (!analyses || !run_.analysis.due(at)) return;
+    const PhaseTimes::Scope timed = times.scope("analyses");
     fault_point("analysis");
     run_analysis_plan(*analyses, model, run_layout::analysis_dir(directory_.root(), at),
                       {{"step", at}, {"model", "the live model of the run, during training"}},
@@ -120,15 +128,17 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
   auto window_start = Clock::now();
   int64_t window_steps = 0;
   auto sample_for = [&](int64_t s) {
-    return task_.sample(keys, run_.train.batch_size, RandomStream::data, static_cast<uint32_t>(s));
+    return times.time("sampling",
+                      [&] { return task_.sample(keys, run_.train.batch_size, RandomStream::data, static_cast<uint32_t>(s)); });
   };
   Batch next_batch = step < last ? sample_for(step) : Batch{};
   while (step < last) {
     const Batch batch = std::move(next_batch);
     const std::vector<double> lrs = optimizer.learning_rates();
-    const Tensor step_losses = runner.step(batch);
+    const Tensor step_losses = times.time("steps", [&] { return runner.step(batch); });
     if (step + 1 < last) next_batch = sample_for(step + 1);  // on the host while the device runs the step
-    const std::vector<double> losses = step_losses.to_vector<double>();
+    // Waits for the device: the rest of the step's time.
+    const std::vector<double> losses = times.time("steps", [&] { return step_losses.to_vector<double>(); });
     ++step;
     ++window_steps;
     fault_point("step");
@@ -143,17 +153,18 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
 
     const bool eval_now = evaluations.contains(step);
     if (eval_now || step % run_.train.log_every == 0 || step == last) {
-      const double seconds = std::chrono::duration<double>(Clock::now() - window_start).count();
+      const double seconds = seconds_since(window_start);
       const double tokens = static_cast<double>(batch.targets.numel() * window_steps);
       const std::vector<Metrics> metrics = eval_now ? evaluate() : std::vector<Metrics>{};
       const std::vector<double> grad_norms = optimizer.last_grad_norms();
+      const PhaseTimes::Scope timed = times.scope("metrics");
       for (int64_t r = 0; r < R; ++r)
         logs[r].append(record_of({{"step", step},
                                   {"loss", losses[r]},
                                   {"lr", lrs[r]},
                                   {"grad_norm", grad_norms[r]},
                                   {"tokens_per_s", seconds > 0 ? tokens / seconds : 0.0},
-                                  {"elapsed_s", std::chrono::duration<double>(Clock::now() - start).count()}},
+                                  {"elapsed_s", seconds_since(start)}},
                                  eval_now ? &metrics[r] : nullptr));
       window_start = Clock::now();
       window_steps = 0;
@@ -170,19 +181,23 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
     if (stopping) {
       progress.finish();
       directory_.log(fmt::format("interrupted at step {}; checkpoint written", step));
+      directory_.log("time " + times.summary(seconds_since(run_start)));
       return TrainingOutcome::interrupted;
     }
   }
   progress.finish();
   if (stop.load()) {  // after the last step's checkpoint, before the summaries
     directory_.log(fmt::format("interrupted after step {}, before the summaries; checkpoint written", step));
+    directory_.log("time " + times.summary(seconds_since(run_start)));
     return TrainingOutcome::interrupted;
   }
   for (int64_t r = 0; r < R; ++r) {
+    const PhaseTimes::Scope timed = times.scope("summaries");
     fault_point("summary");
     write_summary(run_, r, dirs[r]);
   }
   directory_.log(fmt::format("finished {} steps", last));
+  directory_.log("time " + times.summary(seconds_since(run_start)));
   return TrainingOutcome::finished;
 }
 

@@ -9,6 +9,7 @@
 #include "nn/memory_model.h"
 #include "ops/ops.h"
 #include "tasks/bigram_backcopy/active_dormant.h"
+#include "task/parallel_replicas.h"
 #include "tasks/bigram_backcopy/interventions.h"
 
 namespace mechlab {
@@ -75,16 +76,16 @@ Batch BigramBackcopyTask::sample(const std::vector<ReplicaKey>& replicas, int64_
   const int64_t R = static_cast<int64_t>(replicas.size()), T = seq_len_;
   // Without BOS, the process's sequence is drawn one token longer and its BOS dropped, so x_0 is its x_1.
   const int64_t skip = bos_ ? 0 : 1;
-  std::vector<int32_t> inputs(R * batch_size * T), targets(R * batch_size * T), sequence(T + 1 + skip);
-  for (int64_t r = 0; r < R; ++r) {
-    const Philox rng(replicas[r], stream, step);
-    for (int64_t b = 0; b < batch_size; ++b) {
-      process_.sample(rng, static_cast<uint64_t>(b), T + 1 + skip, sequence.data());
-      const int64_t row = (r * batch_size + b) * T;
-      std::copy(sequence.begin() + skip, sequence.end() - 1, inputs.begin() + row);
-      std::copy(sequence.begin() + skip + 1, sequence.end(), targets.begin() + row);
+  std::vector<int32_t> inputs(R * batch_size * T), targets(R * batch_size * T);
+  for_example_chunks(R * batch_size, [&](int64_t begin, int64_t end) {
+    std::vector<int32_t> sequence(T + 1 + skip);
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t r = row / batch_size, b = row % batch_size;
+      process_.sample(Philox(replicas[r], stream, step), static_cast<uint64_t>(b), T + 1 + skip, sequence.data());
+      std::copy(sequence.begin() + skip, sequence.end() - 1, inputs.begin() + row * T);
+      std::copy(sequence.begin() + skip + 1, sequence.end(), targets.begin() + row * T);
     }
-  }
+  });
   return {Tensor::from_vector<int32_t>({R, batch_size, T}, inputs), Tensor::from_vector<int32_t>({R, batch_size, T}, targets),
           Tensor(), {}};
 }
@@ -139,7 +140,7 @@ std::vector<Metrics> BigramBackcopyTask::summarize(const EvaluationTensors& t, c
   std::vector<Metrics> metrics(R);
   // Split losses of one per-position loss tensor, as metrics named <loss>[suffix].
   auto split_losses = [&](const std::vector<float>& ce, const std::string& suffix) {
-    for (int64_t r = 0; r < R; ++r) {
+    for_each_replica(R, [&](int64_t r) {
       std::vector<double> bigram, backcopy, oracle, first, all;
       for (int64_t i = r * B * T; i < (r + 1) * B * T; ++i) {
         all.push_back(ce[i]);
@@ -157,7 +158,7 @@ std::vector<Metrics> BigramBackcopyTask::summarize(const EvaluationTensors& t, c
       metrics[r]["loss_backcopy" + suffix] = mean(backcopy);
       metrics[r]["loss_first" + suffix] = mean(first);
       if (suffix.empty()) metrics[r]["oracle_bigram_entropy"] = mean(oracle);
-    }
+    });
   };
   split_losses(ce, "");
   for (const auto& [name, tensor] : t)
@@ -165,20 +166,20 @@ std::vector<Metrics> BigramBackcopyTask::summarize(const EvaluationTensors& t, c
 
   for (int l = 0; t.count(fmt::format("resid_sq.L{}", l)); ++l) {
     const std::vector<float> resid = sqrt_on_host(t.at(fmt::format("resid_sq.L{}", l))).to_vector<float>();  // (R, B, T)
-    for (int64_t r = 0; r < R; ++r) {
+    for_each_replica(R, [&](int64_t r) {
       std::vector<double> bos, others;
       for (int64_t b = 0; b < B; ++b)
         for (int64_t i = 0; i < T; ++i) (i == 0 ? bos : others).push_back(resid[(r * B + b) * T + i]);
       metrics[r][fmt::format("resid_norm_bos.L{}", l)] = mean(bos);
       metrics[r][fmt::format("resid_norm_median.L{}", l)] = median(others);
-    }
+    });
     if (!t.count(fmt::format("pattern.L{}", l))) continue;
     const Tensor& pattern_tensor = t.at(fmt::format("pattern.L{}", l));
     const int64_t H = pattern_tensor.dim(2);
-    const std::vector<float> pattern = pattern_tensor.to_vector<float>();                                          // (R, B, H, T, T)
-    const std::vector<float> scores = t.at(fmt::format("scores.L{}", l)).to_vector<float>();                        // (R, B, H, T, T)
+    const float* pattern = pattern_tensor.data<float>();                                                            // (R, B, H, T, T)
+    const float* scores = t.at(fmt::format("scores.L{}", l)).data<float>();                                         // (R, B, H, T, T)
     const std::vector<float> value_norms = sqrt_on_host(t.at(fmt::format("value_sq.L{}", l))).to_vector<float>();  // (R, B, H, T)
-    for (int64_t r = 0; r < R; ++r)
+    for_each_replica(R, [&](int64_t r) {
       for (int64_t h = 0; h < H; ++h) {
         std::vector<double> bos_nontrigger, bos_trigger, prev_trigger, value_bos, value_others, gap_nontrigger, gap_trigger;
         for (int64_t b = 0; b < B; ++b) {
@@ -210,6 +211,7 @@ std::vector<Metrics> BigramBackcopyTask::summarize(const EvaluationTensors& t, c
         metrics[r]["value_norm_bos." + head] = mean(value_bos);
         metrics[r]["value_norm_median." + head] = median(value_others);
       }
+    });
   }
   return metrics;
 }

@@ -9,6 +9,7 @@
 #include "config/config_error.h"
 #include "nn/memory_model.h"
 #include "ops/ops.h"
+#include "task/parallel_replicas.h"
 #include "tasks/icl_linreg/baselines.h"
 #include "tasks/icl_linreg/circuits.h"
 
@@ -165,16 +166,15 @@ Batch IclLinregTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
   const int64_t R = static_cast<int64_t>(replicas.size()), T = prompt_length_ + 1, K = sampler_.outputs(), W = d_ + K;
   std::vector<float> inputs(R * batch_size * T * W, 0.0f), targets(R * batch_size * T * K, 0.0f),
       mask(R * batch_size * T, 0.0f);
-  for (int64_t r = 0; r < R; ++r) {
-    const Philox rng(replicas[r], stream, step);
-    for (int64_t b = 0; b < batch_size; ++b) {
-      const Prompt p = sampler_.sample(rng, static_cast<uint64_t>(b), prompt_length_);
-      const int64_t row = r * batch_size + b;
+  for_example_chunks(R * batch_size, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t r = row / batch_size, b = row % batch_size;
+      const Prompt p = sampler_.sample(Philox(replicas[r], stream, step), static_cast<uint64_t>(b), prompt_length_);
       write_prompt_tokens(p, &inputs[row * T * W]);
       for (int64_t k = 0; k < K; ++k) targets[(row * T + T - 1) * K + k] = static_cast<float>(p.y_query[k]);
       mask[row * T + T - 1] = 1.0f;
     }
-  }
+  });
   return {Tensor::from_vector<float>({R, batch_size, T, W}, inputs),
           Tensor::from_vector<float>({R, batch_size, T, K}, targets), Tensor::from_vector<float>({R, batch_size, T}, mask), {}};
 }

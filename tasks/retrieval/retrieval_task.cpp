@@ -8,6 +8,7 @@
 #include "config/config_error.h"
 #include "nn/attention_patterns.h"
 #include "ops/ops.h"
+#include "task/parallel_replicas.h"
 
 namespace mechlab {
 
@@ -89,10 +90,11 @@ Batch RetrievalTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
   const bool training = stream == RandomStream::data;
   const int depth = training && !uniform_depth_ ? shape_.steps : 0;
   std::vector<int32_t> tokens(R * B * T * (pairs() ? 2 : 1), 0), targets(R * B * T, 0);  // scored where loss_mask_for says
-  for (int64_t r = 0; r < R; ++r) {
-    const Philox rng(replicas[r], stream, step);
-    const Philox dataset(replicas[r], RandomStream::dataset, 0);
-    for (int64_t b = 0; b < B; ++b) {
+  for_example_chunks(R * B, [&](int64_t begin, int64_t end) {
+    for (int64_t example = begin; example < end; ++example) {
+      const int64_t r = example / B, b = example % B;
+      const Philox rng(replicas[r], stream, step);
+      const Philox dataset(replicas[r], RandomStream::dataset, 0);
       const bool finite = training && examples_ > 0;
       const RetrievalExample e =
           finite ? sample_example(dataset, rng.below(static_cast<uint64_t>(b), static_cast<uint32_t>(examples_)), shape_, depth)
@@ -124,7 +126,7 @@ Batch RetrievalTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
       }
       target(T - 1, e.query_chain);
     }
-  }
+  });
   Tensor inputs = pairs() ? Tensor::from_vector<int32_t>({R, B, T, 2}, tokens) : Tensor::from_vector<int32_t>({R, B, T}, tokens);
   return {inputs, Tensor::from_vector<int32_t>({R, B, T}, targets), loss_mask_for(inputs), {}};
 }
