@@ -2,6 +2,7 @@
 // row-major C = op(A) op(B) is computed as C^T = op(B)^T op(A)^T, which needs no copies. Plain FP32 unless
 // TF32 is asked for; deterministic on one GPU and independent of how many replicas share a product.
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -43,13 +44,16 @@ GemmPlans::GemmPlans(cudaStream_t stream, void* workspace, size_t workspace_byte
 }
 
 GemmPlans::~GemmPlans() {
-  for (auto& [key, plan] : plans_) {
-    cublasLtMatrixLayoutDestroy(plan.a);
-    cublasLtMatrixLayoutDestroy(plan.b);
-    cublasLtMatrixLayoutDestroy(plan.c);
-    cublasLtMatmulDescDestroy(plan.operation);
-  }
+  for (auto& [key, plan] : plans_) destroy(plan);
   cublasLtDestroy(handle_);
+}
+
+void GemmPlans::destroy(Plan& plan) {
+  cublasLtMatrixLayoutDestroy(plan.a);
+  cublasLtMatrixLayoutDestroy(plan.b);
+  cublasLtMatrixLayoutDestroy(plan.c);
+  cublasLtMatmulDescDestroy(plan.operation);
+  plan = Plan{};
 }
 
 // The column-major problem: Lt's A is our b, Lt's B is our a, and D = C is our c (n x m).
@@ -79,7 +83,7 @@ GemmPlans::Plan GemmPlans::make_plan(const ShapeKey& key, int64_t batch, const G
 int GemmPlans::candidates(const ShapeKey& key, int64_t batch, const GemmShape& g,
                           cublasLtMatmulHeuristicResult_t* results, int wanted) const {
   const auto [dtype_code, tf32, trans_a, trans_b, m, n, k, align_a, align_b, align_c, per_replica] = key;
-  const Plan plan = make_plan(key, batch, g);
+  Plan plan = make_plan(key, batch, g);
   cublasLtMatmulPreference_t preference = nullptr;
   check(cublasLtMatmulPreferenceCreate(&preference), "cublasLtMatmulPreferenceCreate");
   set(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, static_cast<uint64_t>(workspace_bytes_));
@@ -91,10 +95,7 @@ int GemmPlans::candidates(const ShapeKey& key, int64_t batch, const GemmShape& g
   const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(handle_, plan.operation, plan.a, plan.b, plan.c, plan.c,
                                                                 preference, wanted, results, &found);
   cublasLtMatmulPreferenceDestroy(preference);
-  cublasLtMatrixLayoutDestroy(plan.a);
-  cublasLtMatrixLayoutDestroy(plan.b);
-  cublasLtMatrixLayoutDestroy(plan.c);
-  cublasLtMatmulDescDestroy(plan.operation);
+  destroy(plan);
   return status == CUBLAS_STATUS_SUCCESS ? found : 0;
 }
 
@@ -108,23 +109,29 @@ int64_t GemmPlans::inner_splits(DType dtype, const void* a, const void* b, const
   return splits_[key] = std::max(splits, 1);
 }
 
+namespace {
+// The best candidate that runs on any batch count and does not split the inner dimension (a split is tuned
+// to one batch count; long sums are split by CudaBackend::gemm instead), or null.
+const cublasLtMatmulHeuristicResult_t* first_unsplit(const cublasLtMatmulHeuristicResult_t* results, int found) {
+  for (int i = 0; i < found; ++i) {
+    int splits = 1, batched = 0;
+    cublasLtMatmulAlgoConfigGetAttribute(&results[i].algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splits, sizeof splits,
+                                         nullptr);
+    cublasLtMatmulAlgoCapGetAttribute(&results[i].algo, CUBLASLT_ALGO_CAP_STRIDED_BATCH_SUPPORT, &batched,
+                                      sizeof batched, nullptr);
+    if (splits <= 1 && batched) return &results[i];
+  }
+  return nullptr;
+}
+}  // namespace
+
 const cublasLtMatmulAlgo_t& GemmPlans::algorithm_for(const ShapeKey& key, const GemmShape& g) {
   if (auto known = algorithms_.find(key); known != algorithms_.end()) return known->second;
   const auto [dtype_code, tf32, trans_a, trans_b, m, n, k, align_a, align_b, align_c, per_replica] = key;
   constexpr int kCandidates = 16;
   cublasLtMatmulHeuristicResult_t results[kCandidates] = {};
   const int found = candidates(key, std::max<int64_t>(1, per_replica), g, results, kCandidates);
-  // The best candidate that runs on any batch count and does not split the inner dimension (a split is
-  // tuned to one batch count; long sums are split by CudaBackend::gemm instead).
-  const cublasLtMatmulHeuristicResult_t* chosen = nullptr;
-  for (int i = 0; i < found && !chosen; ++i) {
-    int splits = 1, batched = 0;
-    cublasLtMatmulAlgoConfigGetAttribute(&results[i].algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splits, sizeof splits,
-                                         nullptr);
-    cublasLtMatmulAlgoCapGetAttribute(&results[i].algo, CUBLASLT_ALGO_CAP_STRIDED_BATCH_SUPPORT, &batched,
-                                      sizeof batched, nullptr);
-    if (splits <= 1 && batched) chosen = &results[i];
-  }
+  const cublasLtMatmulHeuristicResult_t* chosen = first_unsplit(results, found);
   if (!chosen && found > 0) {  // the first, with its split undone
     const int one = 1;
     const uint32_t none = CUBLASLT_REDUCTION_SCHEME_NONE;
@@ -138,6 +145,30 @@ const cublasLtMatmulAlgo_t& GemmPlans::algorithm_for(const ShapeKey& key, const 
   return algorithms_.emplace(key, chosen->algo).first->second;
 }
 
+const cublasLtMatmulAlgo_t& GemmPlans::batch_algorithm_for(const ShapeKey& key, const GemmShape& g) {
+  const cublasLtMatmulAlgo_t& one_replica = algorithm_for(key, g);
+  if (g.batch <= std::get<10>(key)) return one_replica;
+  if (auto known = batch_algorithms_.find({key, g.batch}); known != batch_algorithms_.end()) return known->second;
+  cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+  check(cudaStreamIsCapturing(stream_, &capturing), "cudaStreamIsCapturing");
+  if (capturing != cudaStreamCaptureStatusNone) return one_replica;  // the check would synchronise; not cached
+  constexpr int kCandidates = 8;
+  cublasLtMatmulHeuristicResult_t results[kCandidates] = {};
+  const cublasLtMatmulHeuristicResult_t* best = first_unsplit(results, candidates(key, g.batch, g, results, kCandidates));
+  const bool faster = best && std::memcmp(&best->algo, &one_replica, sizeof one_replica) != 0 &&
+                      same_bits(key, g, best->algo, one_replica);
+  return batch_algorithms_.emplace(std::pair{key, g.batch}, faster ? best->algo : one_replica).first->second;
+}
+
+cublasStatus_t GemmPlans::launch(const Plan& plan, const cublasLtMatmulAlgo_t& algorithm, DType dtype, double alpha,
+                                 const void* a, const void* b, double beta, void* c) {
+  const float alpha32 = static_cast<float>(alpha), beta32 = static_cast<float>(beta);
+  const bool f32 = dtype == DType::f32;
+  return cublasLtMatmul(handle_, plan.operation, f32 ? static_cast<const void*>(&alpha32) : &alpha, b, plan.a, a,
+                        plan.b, f32 ? static_cast<const void*>(&beta32) : &beta, c, plan.c, c, plan.c, &algorithm,
+                        workspace_, workspace_bytes_, stream_);
+}
+
 GemmPlans::ShapeKey GemmPlans::key_of(DType dtype, const void* a, const void* b, const void* c,
                                       const GemmShape& g) const {
   const size_t bytes = dtype == DType::f64 ? 8 : 4;
@@ -148,17 +179,10 @@ GemmPlans::ShapeKey GemmPlans::key_of(DType dtype, const void* a, const void* b,
 
 void GemmPlans::run(DType dtype, const void* a, const void* b, void* c, const GemmShape& g) {
   const ShapeKey key = key_of(dtype, a, b, c, g);
-  const cublasLtMatmulAlgo_t& algorithm = algorithm_for(key, g);
+  const cublasLtMatmulAlgo_t& algorithm = batch_algorithm_for(key, g);
   auto planned = plans_.find({key, g.batch});
   if (planned == plans_.end()) planned = plans_.emplace(std::pair{key, g.batch}, make_plan(key, g.batch, g)).first;
-  const Plan& plan = planned->second;
-  const float alpha32 = static_cast<float>(g.alpha), beta32 = static_cast<float>(g.beta);
-  const double alpha64 = g.alpha, beta64 = g.beta;
-  const bool f32 = dtype == DType::f32;
-  const cublasStatus_t status =
-      cublasLtMatmul(handle_, plan.operation, f32 ? static_cast<const void*>(&alpha32) : &alpha64, b, plan.a, a, plan.b,
-                     f32 ? static_cast<const void*>(&beta32) : &beta64, c, plan.c, c, plan.c, &algorithm, workspace_,
-                     workspace_bytes_, stream_);
+  const cublasStatus_t status = launch(planned->second, algorithm, dtype, g.alpha, a, b, g.beta, c);
   if (status != CUBLAS_STATUS_SUCCESS) check(status, what(g).c_str());  // the message only when it failed
 }
 }  // namespace cuda

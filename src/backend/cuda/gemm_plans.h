@@ -1,4 +1,4 @@
-// Products through cuBLASLt with one algorithm per product shape and batch per replica, however many replicas.
+// Products through cuBLASLt, each matrix of a batch summed in the same order however many replicas share it.
 //
 // cuBLAS picks its kernel (tile, split-K) from the whole problem, batch count included, so replica r of a
 // packed run (batch R) and the same seed alone (batch 1) were summed in different orders and drifted
@@ -8,6 +8,9 @@
 // algorithm here splits the inner dimension (a split runs on one batch count, not on others); where the
 // heuristic would split one replica's sum, CudaBackend::gemm cuts it into that many parts itself, as one
 // more batch, and adds the parts in a fixed order.
+// One replica's algorithm is tuned to a small problem (small tiles); a packed batch runs faster with the
+// tiles the heuristic picks for the whole batch. Such an algorithm is used only where it gives one
+// replica's bits: checked once per shape and batch count on synthetic operands (gemm_plans_check.cu).
 #pragma once
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -44,10 +47,17 @@ class GemmPlans {
   };
   ShapeKey key_of(DType dtype, const void* a, const void* b, const void* c, const GemmShape& g) const;
   Plan make_plan(const ShapeKey& key, int64_t batch, const GemmShape& g) const;
+  static void destroy(Plan& plan);
   // The heuristic's best algorithms (at most `wanted`) for `batch` matrices of the key's shape.
   int candidates(const ShapeKey& key, int64_t batch, const GemmShape& g, cublasLtMatmulHeuristicResult_t* results,
                  int wanted) const;
+  // The algorithm of one replica's problem, and the one for g.batch matrices (see the top of this file).
   const cublasLtMatmulAlgo_t& algorithm_for(const ShapeKey& key, const GemmShape& g);
+  const cublasLtMatmulAlgo_t& batch_algorithm_for(const ShapeKey& key, const GemmShape& g);
+  // Whether algorithms x and y give the same bits on synthetic operands of g's shape (two replicas' batch).
+  bool same_bits(const ShapeKey& key, const GemmShape& g, const cublasLtMatmulAlgo_t& x, const cublasLtMatmulAlgo_t& y);
+  cublasStatus_t launch(const Plan& plan, const cublasLtMatmulAlgo_t& algorithm, DType dtype, double alpha,
+                        const void* a, const void* b, double beta, void* c);
 
   cudaStream_t stream_;
   void* workspace_;
@@ -56,6 +66,7 @@ class GemmPlans {
   int64_t replicas_ = 1;
   cublasLtHandle_t handle_ = nullptr;
   std::map<ShapeKey, cublasLtMatmulAlgo_t> algorithms_;
+  std::map<std::pair<ShapeKey, int64_t>, cublasLtMatmulAlgo_t> batch_algorithms_;  // by shape and batch count
   std::map<ShapeKey, int64_t> splits_;
   std::map<std::pair<ShapeKey, int64_t>, Plan> plans_;  // by shape and batch count
 };

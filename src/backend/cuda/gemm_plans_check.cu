@@ -1,0 +1,75 @@
+// GemmPlans::same_bits: whether two cuBLASLt algorithms sum a product in the same order, tried on synthetic
+// operands. The order a kernel sums in depends on its code, not on the values, so values that make every
+// rounding visible (random-looking, of mixed sign) tell orders apart.
+#include <cstring>
+#include <vector>
+
+#include "backend/cuda/check.h"
+#include "backend/cuda/gemm_plans.h"
+
+namespace mechlab::cuda {
+
+namespace {
+// Values in [-1, 1) from a hash of the index: the same on every run.
+template <typename T> __global__ void synthetic_kernel(T* out, int64_t n, uint32_t salt) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i >= n) return;
+  uint32_t h = static_cast<uint32_t>(i) * 2654435761u ^ salt;
+  h ^= h >> 16;
+  h *= 0x7feb352du;
+  h ^= h >> 15;
+  h *= 0x846ca68bu;
+  h ^= h >> 16;
+  out[i] = static_cast<T>((h >> 8) * (1.0 / 8388608.0) - 1.0);
+}
+
+// A device buffer for the check, freed when it ends.
+struct Scratch {
+  void* data = nullptr;
+  Scratch(int64_t elements, DType dtype, uint32_t salt, cudaStream_t stream) {
+    check(cudaMalloc(&data, static_cast<size_t>(elements) * (dtype == DType::f64 ? 8 : 4)), "cudaMalloc (product check)");
+    if (dtype == DType::f64)
+      synthetic_kernel<<<blocks_for(elements), kThreads, 0, stream>>>(static_cast<double*>(data), elements, salt);
+    else
+      synthetic_kernel<<<blocks_for(elements), kThreads, 0, stream>>>(static_cast<float*>(data), elements, salt);
+    check_launch("synthetic operands");
+  }
+  ~Scratch() { cudaFree(data); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+};
+}  // namespace
+
+bool GemmPlans::same_bits(const ShapeKey& key, const GemmShape& g, const cublasLtMatmulAlgo_t& x,
+                          const cublasLtMatmulAlgo_t& y) {
+  const DType dtype = static_cast<DType>(std::get<0>(key));
+  const size_t bytes = dtype == DType::f64 ? 8 : 4;
+  GemmShape s = g;
+  s.batch = std::min<int64_t>(g.batch, 2 * std::get<10>(key));  // two replicas: the batch stride is used
+  auto extent = [&](int64_t stride, int64_t matrix) { return (s.batch - 1) * stride + matrix; };
+  const int64_t c_elements = extent(g.c_batch_stride, g.m * g.n);
+  const Scratch a(extent(g.a_batch_stride, g.m * g.k), dtype, 1, stream_);
+  const Scratch b(extent(g.b_batch_stride, g.k * g.n), dtype, 2, stream_);
+  const Scratch c_start(c_elements, dtype, 3, stream_), c_x(c_elements, dtype, 0, stream_), c_y(c_elements, dtype, 0, stream_);
+  Plan plan = make_plan(key, s.batch, s);
+  std::vector<char> host_x(c_elements * bytes), host_y(c_elements * bytes);
+  bool same = true;
+  // Both epilogues: a plain product, and a scaled one added to what c holds.
+  for (const auto& [alpha, beta] : {std::pair{1.0, 0.0}, std::pair{0.37, 1.0}}) {
+    for (const Scratch* c : {&c_x, &c_y})
+      check(cudaMemcpyAsync(c->data, c_start.data, c_elements * bytes, cudaMemcpyDeviceToDevice, stream_), "copy");
+    if (launch(plan, x, dtype, alpha, a.data, b.data, beta, c_x.data) != CUBLAS_STATUS_SUCCESS ||
+        launch(plan, y, dtype, alpha, a.data, b.data, beta, c_y.data) != CUBLAS_STATUS_SUCCESS) {
+      same = false;
+      break;
+    }
+    check(cudaMemcpyAsync(host_x.data(), c_x.data, host_x.size(), cudaMemcpyDeviceToHost, stream_), "copy to host");
+    check(cudaMemcpyAsync(host_y.data(), c_y.data, host_y.size(), cudaMemcpyDeviceToHost, stream_), "copy to host");
+    check(cudaStreamSynchronize(stream_), "product check");
+    same = same && std::memcmp(host_x.data(), host_y.data(), host_x.size()) == 0;
+  }
+  destroy(plan);
+  return same;
+}
+
+}  // namespace mechlab::cuda
