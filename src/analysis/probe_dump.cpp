@@ -7,6 +7,7 @@
 #include "io/npy.h"
 #include "io/run_layout.h"
 #include "ops/ops.h"
+#include "task/parallel_replicas.h"
 #include "tensor/replica_slice.h"
 
 namespace mechlab {
@@ -38,19 +39,21 @@ void write_probe_dump(const Transformer& model, const Batch& probe, int64_t step
   for (const Tensor& n : resid_norms) stacked.push_back(reshape(n, {n.dim(0), 1, n.dim(1), n.dim(2)}));
   Tensor all_resid = concat(stacked, 1);  // (R, L + 1, B, T)
 
-  for (size_t r = 0; r < replica_dirs.size(); ++r) {
+  // Each array to the host once, then every replica's files on every core.
+  std::vector<std::pair<std::string, Tensor>> arrays{{"logits.npy", logits.to(Device::cpu)},
+                                                     {"resid_norms.npy", all_resid.to(Device::cpu)}};
+  for (int l = 0; l < L; ++l) {
+    const std::string attn = "blocks." + std::to_string(l) + ".attn.";
+    if (!model.config().layer(l).attention) continue;
+    arrays.emplace_back(attn + "hook_pattern.npy", hooks.get(attn + "hook_pattern").to(Device::cpu));
+    arrays.emplace_back(attn + "value_norms.npy",
+                        head_value_norms(hooks.get(attn + "hook_v"), model.parameter(attn + "W_O")).to(Device::cpu));
+  }
+  for_each_replica(static_cast<int64_t>(replica_dirs.size()), [&](int64_t r) {
     const fs::path dir = run_layout::dump_dir(replica_dirs[r], step);
     fs::create_directories(dir);
-    save_npy(dir / "logits.npy", replica_slice(logits, r));
-    save_npy(dir / "resid_norms.npy", replica_slice(all_resid, r));
-    for (int l = 0; l < L; ++l) {
-      const std::string attn = "blocks." + std::to_string(l) + ".attn.";
-      if (!model.config().layer(l).attention) continue;
-      save_npy(dir / (attn + "hook_pattern.npy"), replica_slice(hooks.get(attn + "hook_pattern"), r));
-      Tensor value_norms = head_value_norms(hooks.get(attn + "hook_v"), model.parameter(attn + "W_O"));
-      save_npy(dir / (attn + "value_norms.npy"), replica_slice(value_norms, r));
-    }
-  }
+    for (const auto& [name, host] : arrays) save_npy(dir / name, replica_slice(host, r));
+  });
 }
 
 }  // namespace mechlab

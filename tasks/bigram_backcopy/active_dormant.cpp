@@ -10,6 +10,7 @@
 #include "io/npy.h"
 #include "nn/attention_patterns.h"
 #include "ops/ops.h"
+#include "task/parallel_replicas.h"
 #include "tensor/replica_slice.h"
 
 namespace mechlab {
@@ -87,9 +88,10 @@ void write_active_dormant(const Transformer& model, const BigramBackcopyProcess&
   const Tensor probe = active_dormant_probe(process, bos, kPrefixes, std::min(seq_len, kProbeLength));
   const Tensor table = last_position_sink_attention(model, probe, kPrefixes);
   const int64_t L = table.dim(1), H = table.dim(2), V = table.dim(3);
-  const std::vector<float> values = table.to_vector<float>();
-  for (size_t r = 0; r < dirs.size(); ++r) {
-    save_npy(dirs[r] / "active_dormant.npy", replica_slice(table, static_cast<int64_t>(r)));
+  const Tensor host = table.to(Device::cpu);  // once, then every replica's files on every core
+  const float* values = host.data<float>();
+  for_each_replica(static_cast<int64_t>(dirs.size()), [&](int64_t r) {
+    save_npy(dirs[r] / "active_dormant.npy", replica_slice(host, r));
     std::string csv = "layer,head,token,text,trigger,bos_attention,state\n";
     for (int64_t l = 0; l < L; ++l)
       for (int64_t h = 0; h < H; ++h)
@@ -100,7 +102,7 @@ void write_active_dormant(const Transformer& model, const BigramBackcopyProcess&
                              process.is_trigger(static_cast<int>(v)) ? 1 : 0, a, a >= kDormantCutoff ? "dormant" : "active");
         }
     write_file_atomically(dirs[r] / "active_dormant.csv", csv);
-  }
+  });
 }
 
 }  // namespace mechlab

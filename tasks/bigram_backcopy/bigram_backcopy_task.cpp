@@ -58,8 +58,10 @@ void BigramBackcopyTask::adapt_model(nlohmann::json& model) const {
 double BigramBackcopyTask::evaluation_bytes(const TransformerConfig& model, double sequences) const {
   const double T = static_cast<double>(seq_len_), H = model.n_heads, D = model.d_model;
   // Kept to the end: every layer's pattern, scores, values and residual, and each intervention's losses
-  // (four per layer and one per head; the interventions' passes run one after another).
-  const double kept = model.n_layers * (2 * H * T * T + H * T * model.head_width() + T * D + (4 + H) * T) + T;
+  // (four per layer and one per head; the interventions' passes run one after another); for a moment, one
+  // more pattern-sized product of the reductions (evaluation_tensors) and their per-query results.
+  const double kept =
+      model.n_layers * (2 * H * T * T + H * T * model.head_width() + T * D + (8 + H) * T) + H * T * T + T;
   return activation_bytes(model, sequences, T, false) + sequences * kept * 4.0;
 }
 
@@ -102,12 +104,25 @@ Task::EvaluationTensors BigramBackcopyTask::evaluation_tensors(const Transformer
   }
   const Tensor logits = model.forward(batch.inputs, &hooks);
   EvaluationTensors tensors{{"token_loss", token_cross_entropy(logits, batch.targets)}};  // (R, B, T)
+  const int64_t T = batch.inputs.dim(2);
+  if (!previous_position_mask_.defined() || previous_position_mask_.dim(0) != T ||
+      previous_position_mask_.device() != batch.inputs.device()) {
+    std::vector<float> mask(T * T, 0.0f);
+    for (int64_t i = 1; i < T; ++i) mask[i * T + i - 1] = 1.0f;
+    previous_position_mask_ = Tensor::from_vector<float>({T, T}, mask).to(batch.inputs.device());
+  }
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string block = fmt::format("blocks.{}", l);
     tensors[fmt::format("resid_sq.L{}", l)] = last_axis_squared_norms(hooks.get(block + ".hook_resid_post"));  // (R, B, T)
     if (!c.layer(l).attention) continue;
-    tensors[fmt::format("pattern.L{}", l)] = hooks.get(block + ".attn.hook_pattern");  // (R, B, H, T, T)
-    tensors[fmt::format("scores.L{}", l)] = hooks.get(block + ".attn.hook_attn_scores");  // (R, B, H, T, T)
+    // Each query's row of the pattern and scores reduced on the device to what the metrics read, so a
+    // T x T pattern per head never travels to the host. Picking one entry by a 0/1 mask is exact.
+    const Tensor pattern = hooks.get(block + ".attn.hook_pattern"), scores = hooks.get(block + ".attn.hook_attn_scores");
+    tensors[fmt::format("bos_attn.L{}", l)] = slice(pattern, 4, 0, 1);                              // (R, B, H, T, 1)
+    tensors[fmt::format("prev_attn.L{}", l)] = sum(mul(pattern, previous_position_mask_), {4});    // (R, B, H, T)
+    tensors[fmt::format("bos_score.L{}", l)] = slice(scores, 4, 0, 1);                               // (R, B, H, T, 1)
+    // The sum of each query's visible scores (the linear kind masks causally).
+    tensors[fmt::format("score_sum.L{}", l)] = sum(attention_pattern(scores, AttentionKind::linear), {4});  // (R, B, H, T)
     tensors[fmt::format("value_sq.L{}", l)] =
         head_value_squared_norms(hooks.get(block + ".attn.hook_v"), model.parameter(block + ".attn.W_O"));  // (R, B, H, T)
   }
@@ -173,32 +188,33 @@ std::vector<Metrics> BigramBackcopyTask::summarize(const EvaluationTensors& t, c
       metrics[r][fmt::format("resid_norm_bos.L{}", l)] = mean(bos);
       metrics[r][fmt::format("resid_norm_median.L{}", l)] = median(others);
     });
-    if (!t.count(fmt::format("pattern.L{}", l))) continue;
-    const Tensor& pattern_tensor = t.at(fmt::format("pattern.L{}", l));
-    const int64_t H = pattern_tensor.dim(2);
-    const float* pattern = pattern_tensor.data<float>();                                                            // (R, B, H, T, T)
-    const float* scores = t.at(fmt::format("scores.L{}", l)).data<float>();                                         // (R, B, H, T, T)
+    if (!t.count(fmt::format("bos_attn.L{}", l))) continue;
+    const Tensor& bos_tensor = t.at(fmt::format("bos_attn.L{}", l));
+    const int64_t H = bos_tensor.dim(2);
+    const float* bos_attn = bos_tensor.data<float>();                                   // (R, B, H, T)
+    const float* prev_attn = t.at(fmt::format("prev_attn.L{}", l)).data<float>();      // (R, B, H, T)
+    const float* bos_score = t.at(fmt::format("bos_score.L{}", l)).data<float>();      // (R, B, H, T)
+    const float* score_sum = t.at(fmt::format("score_sum.L{}", l)).data<float>();      // (R, B, H, T)
     const std::vector<float> value_norms = sqrt_on_host(t.at(fmt::format("value_sq.L{}", l))).to_vector<float>();  // (R, B, H, T)
     for_each_replica(R, [&](int64_t r) {
       for (int64_t h = 0; h < H; ++h) {
         std::vector<double> bos_nontrigger, bos_trigger, prev_trigger, value_bos, value_others, gap_nontrigger, gap_trigger;
         for (int64_t b = 0; b < B; ++b) {
-          const float* p = &pattern[(((r * B + b) * H + h) * T) * T];
-          const float* s = &scores[(((r * B + b) * H + h) * T) * T];
-          const float* vn = &value_norms[((r * B + b) * H + h) * T];
+          const int64_t row = ((r * B + b) * H + h) * T;  // the head's query rows
+          const float* vn = &value_norms[row];
           value_bos.push_back(vn[0]);
           for (int64_t i = 1; i < T; ++i) {
             value_others.push_back(vn[i]);
-            double others = 0.0;  // the BOS logit against the mean logit of the other visible keys
-            for (int64_t j = 1; j <= i; ++j) others += s[i * T + j];
-            const double gap = s[i * T] - others / static_cast<double>(i);
+            // The BOS logit against the mean logit of the other visible keys.
+            const double s0 = bos_score[row + i];
+            const double gap = s0 - (score_sum[row + i] - s0) / static_cast<double>(i);
             const bool trigger = process_.is_trigger(tokens[(r * B + b) * T + i]);
             (trigger ? gap_trigger : gap_nontrigger).push_back(gap);
             if (trigger) {
-              bos_trigger.push_back(p[i * T]);
-              prev_trigger.push_back(p[i * T + i - 1]);
+              bos_trigger.push_back(bos_attn[row + i]);
+              prev_trigger.push_back(prev_attn[row + i]);
             } else {
-              bos_nontrigger.push_back(p[i * T]);
+              bos_nontrigger.push_back(bos_attn[row + i]);
             }
           }
         }

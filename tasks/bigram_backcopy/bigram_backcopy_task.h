@@ -53,6 +53,10 @@ class BigramBackcopyTask final : public Task {
   bool bos_;
   bool interventions_;
   BigramBackcopyProcess process_;
+  // The (T, T) mask with ones at (i, i - 1) that picks each query's attention on the previous position out of
+  // the pattern on the device, built at the first evaluation (an eager one) so that a recorded evaluation
+  // copies nothing from the host.
+  mutable Tensor previous_position_mask_;
 };
 
 }  // namespace mechlab
