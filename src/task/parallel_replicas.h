@@ -1,5 +1,5 @@
-// Host work of a task spread over the cores: drawing a batch's examples and summarising an evaluation
-// replica by replica. Each example and each replica's summary depends only on its own inputs, so the
+// Host work spread over the cores: drawing a batch's examples, and summarising an evaluation or writing a
+// dump replica by replica. Each example and each replica's output depends only on its own inputs, so the
 // results are bitwise the same for any thread count (train.threads bounds the cores used).
 #pragma once
 #include <tbb/parallel_for.h>

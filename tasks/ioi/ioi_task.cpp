@@ -8,6 +8,7 @@
 #include "config/config_error.h"
 #include "nn/attention_patterns.h"
 #include "ops/ops.h"
+#include "task/parallel_replicas.h"
 
 namespace mechlab {
 
@@ -93,22 +94,22 @@ Batch IoiTask::sample(const std::vector<ReplicaKey>& replicas, int64_t batch_siz
   const int64_t R = static_cast<int64_t>(replicas.size());
   const bool by_epoch = prompts_.preset() == IoiPreset::symbolic && stream == RandomStream::data;
   const uint64_t n = static_cast<uint64_t>(prompts_.symbolic_count());
-  std::vector<IoiPrompt> prompts;
-  prompts.reserve(R * batch_size);
-  for (int64_t r = 0; r < R; ++r) {
+  std::vector<IoiPrompt> prompts(R * batch_size);
+  for_each_replica(R, [&](int64_t r) {
     std::vector<uint64_t> order;  // symbolic training: the order of the epoch `ordered`
     uint64_t ordered = ~uint64_t{0};
     for (int64_t b = 0; b < batch_size; ++b) {
+      IoiPrompt& prompt = prompts[r * batch_size + b];
       if (!by_epoch) {
-        prompts.push_back(prompt_at(replicas[r], stream, step, b));
+        prompt = prompt_at(replicas[r], stream, step, b);
         continue;
       }
       // Epoch after epoch through the 60 sequences, each epoch in its own order.
       const uint64_t global = static_cast<uint64_t>(step) * static_cast<uint64_t>(batch_size) + static_cast<uint64_t>(b);
       if (global / n != ordered) order = epoch_order(replicas[r], ordered = global / n);
-      prompts.push_back(prompts_.sample(Philox(replicas[r], stream, step), order[global % n], false));
+      prompt = prompts_.sample(Philox(replicas[r], stream, step), order[global % n], false);
     }
-  }
+  });
   return batch_of(prompts, R, batch_size);
 }
 
