@@ -181,7 +181,13 @@ TEST_CASE("a finished run extended with --resume train.steps=N equals a run of N
   REQUIRE(run_mechlab({"run", config, "--out", out, "train.steps=60"}).exit_code == 0);
   ProcessResult extended = run_mechlab({"run", config, "--out", out, "train.steps=100", "--resume"});
   REQUIRE(extended.exit_code == 0);
-  CHECK(read_text(dir / "run" / "log.txt").find("extending from 60 to 100 steps") != std::string::npos);
+  const std::string log = read_text(dir / "run" / "log.txt");
+  CHECK(log.find("extending from 60 to 100 steps") != std::string::npos);
+  // Each training ends its log with where the time went, the extension too.
+  CHECK(log.find("finished 100 steps") < log.rfind(" time "));
+  const std::string time_line = log.substr(log.rfind(" time "));
+  for (const char* phase : {" s: ", " steps ", " sampling ", " evaluation forward ", " checkpoints ", " other "})
+    CHECK_MESSAGE(time_line.find(phase) != std::string::npos, time_line);
   CHECK(json::parse(read_text(dir / "run" / "config.json"))["train"]["steps"] == 100);
   const fs::path last = fs::path("checkpoints") / "step_00000100.safetensors";
   CHECK(read_text(dir / "run" / last) == read_text(dir / "straight" / last));
