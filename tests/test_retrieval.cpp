@@ -331,3 +331,30 @@ TEST_CASE("one layer at D = 2 beats guessing on depth 2 through the softmax norm
   for (int h = 0; h < 4; ++h) strongest = std::min(strongest, number_after("head L0H" + std::to_string(h) + ": corr(preference for the linked value assignment, score for hop 1) = "));
   CHECK(strongest < -0.5);
 }
+
+TEST_CASE("the counting model of causal retrieval: two layers follow every order to depth 3, three to depth 4, deeper chains only some") {
+  // scripts/figures/retrieval_causal_orders.py: the fractions of a chain's orders that L causal layers can follow
+  // (docs/studies/retrieval.md quotes them beside the measured plateaus).
+  if (!python_imports("itertools, json")) {
+    skip_test("the counting model needs /usr/bin/python3");
+    return;
+  }
+  TempDir dir;
+  const fs::path table_path = dir / "fractions.json";
+  const std::string command = "/usr/bin/python3 " + source_dir() + "/scripts/figures/retrieval_causal_orders.py" +
+                              " --layers 1 2 3 --max-depth 5 --json " + table_path.string() + " > " +
+                              (dir / "log").string() + " 2>&1";
+  const int status = std::system(command.c_str());
+  INFO(read_text(dir / "log"));
+  REQUIRE(status == 0);
+  const nlohmann::json f = nlohmann::json::parse(read_text(table_path));
+  CHECK(f["1"]["1"].get<double>() == 1.0);
+  CHECK(f["1"]["2"].get<double>() == 0.0);  // one layer composes nothing
+  for (const char* depth : {"1", "2", "3"}) CHECK(f["2"][depth].get<double>() == 1.0);
+  // Two layers at depth 4 only where hop 3's assignment comes after both of its neighbours: 8 of the 24 orders,
+  // as the order split of a trained two-layer model found.
+  CHECK(f["2"]["4"].get<double>() == doctest::Approx(1.0 / 3).epsilon(1e-12));
+  CHECK(f["2"]["5"].get<double>() == 0.0);
+  CHECK(f["3"]["4"].get<double>() == 1.0);
+  CHECK(f["3"]["5"].get<double>() == 0.75);  // 90 of 120
+}
