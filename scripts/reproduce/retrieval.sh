@@ -2,14 +2,17 @@
 # Reproduces the retrieval study (docs/studies/retrieval.md): multi-step variable retrieval in the pair-token
 # and triple-token layouts, one run per setting with its seeds trained together as replicas.
 #
-#   scripts/reproduce/retrieval.sh [--small|--paper|--depth-law] [--device cpu|cuda] [--jobs N] [--only REGEX]
+#   scripts/reproduce/retrieval.sh [--small|--paper|--depth-law|--three-layers] [--device cpu|cuda] [--jobs N] [--only REGEX]
 #                                  [--time-limit SECONDS] [--runs-only|--figures-only]
 #
 # --small (default): d_model 64, short runs of the pair-token settings (one layer; two layers with and without
 #   the curriculum), on the CPU in about 10 minutes on 2 cores. --paper: d_model 128, batch 1024, 8 seeds per
 #   setting, the layers x depth grid and the triple-token depth law, for one GPU (TF32 products). --depth-law: the
 #   triple-token depth law alone, trained 12k steps (about 25 minutes of one H200 for the three settings at once,
-#   beyond --paper's budget; run it as several --time-limit commands). --jobs N trains N
+#   beyond --paper's budget; run it as several --time-limit commands). --three-layers: three pair-token layers at
+#   D = 5 and 8 trained 24k steps (about 12 minutes of one H200 for the two at once, --jobs 2), then the order
+#   split at depth 5 of every D = 5 seed (scripts/figures/retrieval_order.py; replica_<r>/order_depth5.txt and
+#   .json) to set beside scripts/figures/retrieval_causal_orders.py's count. --jobs N trains N
 #   settings at once (default 1; on a GPU several runs share the device well); --only REGEX trains the settings
 #   whose names match it (awk). MECHLAB_BINARY names a mechlab to use instead of building one. Runs go to
 #   results/retrieval/<scale>/<setting>, the emergence table and figures to results/retrieval/<scale>/figures.
@@ -25,6 +28,7 @@ while [ $# -gt 0 ]; do
     --small) scale=small ;;
     --paper) scale=paper ;;
     --depth-law) scale=depth_law ;;
+    --three-layers) scale=three_layers ;;
     --device)
       [ $# -ge 2 ] || { echo "retrieval.sh: --device needs cpu or cuda" >&2; exit 2; }
       device="$2"; shift ;;
@@ -39,8 +43,8 @@ while [ $# -gt 0 ]; do
       time_limit="$2"; shift ;;
     --runs-only) figures=0 ;;
     --figures-only) runs=0 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "retrieval.sh: unknown argument '$1'; use --small, --paper, --depth-law, --device cpu|cuda, --jobs N, --only REGEX, --time-limit SECONDS, --runs-only or --figures-only" >&2; exit 2 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "retrieval.sh: unknown argument '$1'; use --small, --paper, --depth-law, --three-layers, --device cpu|cuda, --jobs N, --only REGEX, --time-limit SECONDS, --runs-only or --figures-only" >&2; exit 2 ;;
   esac
   shift
 done
@@ -77,8 +81,17 @@ depth_law_settings() {
   # --paper's triple-token settings, twice as long: at 6k steps four layers are still leaving their first plateau.
   paper_settings | awk '$1 ~ /^triple_/ {print $0, "train.steps=12000"}'
 }
-# The settings whose heads are mean-ablated per depth after training (configs/retrieval/ablate_heads.json).
+three_layers_settings() {
+  # Past the grid's 8k steps: where three layers' staircase ends (docs/studies/retrieval.md, "Three layers at
+  # D = 5 and 8").
+  local p="model.n_layers=3 train.steps=24000 train.matmul_precision=tf32"
+  echo "pair_L3_D5 pair_2layer task.steps=5 $p"
+  echo "pair_L3_D8 pair_2layer task.steps=8 $p"
+}
+# The settings whose heads are mean-ablated per depth after training (configs/retrieval/ablate_heads.json), and
+# those whose seeds' accuracy at a depth is split by the order of the query chain (SETTING:DEPTH).
 ablated_settings="pair_L2_D4"
+order_split_settings="pair_L3_D5:5"
 
 study="$root/results/retrieval/$scale"
 if [ "$runs" = 1 ]; then
@@ -123,6 +136,16 @@ if [ "$runs" = 1 ]; then
       "$mechlab" analyze "$study/$name" "$root/configs/retrieval/ablate_heads.json" ${device:+--device "$device"} \
         > "$study/$name.analysis.log" 2>&1 || { echo "== $name analysis FAILED (see $study/$name.analysis.log)" >&2; exit 1; }
     fi
+  done
+  for entry in $order_split_settings; do
+    name=${entry%:*} depth=${entry#*:}
+    for replica in "$study/$name"/replica_*; do
+      [ -f "$replica/summary.json" ] && [ ! -f "$replica/order_depth$depth.json" ] || continue
+      echo "== $name/$(basename "$replica"): accuracy at depth $depth by the order of the chain" >&2
+      /usr/bin/python3 "$root/scripts/figures/retrieval_order.py" "$replica" --depth "$depth" --mechlab "$mechlab" \
+        --json "$replica/order_depth$depth.json" > "$replica/order_depth$depth.txt" 2>&1 ||
+        { echo "== order split FAILED (see $replica/order_depth$depth.txt)" >&2; exit 1; }
+    done
   done
 fi
 if [ "$figures" = 1 ]; then draw_figures retrieval.py "$study"; fi
