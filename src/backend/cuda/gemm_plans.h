@@ -11,12 +11,14 @@
 // One replica's algorithm is tuned to a small problem (small tiles); a packed batch runs faster with the
 // tiles the heuristic picks for the whole batch. Such an algorithm is used only where it gives one
 // replica's bits: checked once per shape and batch count on synthetic operands (gemm_plans_check.cu).
+// Where cuBLASLt refuses a packed call, the batch runs one replica's matrices at a time.
 #pragma once
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "backend/backend.h"
@@ -54,10 +56,16 @@ class GemmPlans {
   // The algorithm of one replica's problem, and the one for g.batch matrices (see the top of this file).
   const cublasLtMatmulAlgo_t& algorithm_for(const ShapeKey& key, const GemmShape& g);
   const cublasLtMatmulAlgo_t& batch_algorithm_for(const ShapeKey& key, const GemmShape& g);
-  // Whether algorithms x and y give the same bits on synthetic operands of g's shape (two replicas' batch).
-  bool same_bits(const ShapeKey& key, const GemmShape& g, const cublasLtMatmulAlgo_t& x, const cublasLtMatmulAlgo_t& y);
+  // Whether `batched` on two replicas' matrices at once gives the bits of `one_replica` on each replica's
+  // matrices alone, on synthetic operands of g's shape.
+  bool same_bits(const ShapeKey& key, const GemmShape& g, const cublasLtMatmulAlgo_t& batched,
+                 const cublasLtMatmulAlgo_t& one_replica);
+  const Plan& plan_for(const ShapeKey& key, int64_t batch, const GemmShape& g);
   cublasStatus_t launch(const Plan& plan, const cublasLtMatmulAlgo_t& algorithm, DType dtype, double alpha,
                         const void* a, const void* b, double beta, void* c);
+  // `algorithm` on g.batch matrices, one replica's at a time, as each seed alone runs it.
+  cublasStatus_t launch_by_replica(const ShapeKey& key, const GemmShape& g, const cublasLtMatmulAlgo_t& algorithm,
+                                   DType dtype, double alpha, const void* a, const void* b, double beta, void* c);
 
   cudaStream_t stream_;
   void* workspace_;
@@ -67,6 +75,7 @@ class GemmPlans {
   cublasLtHandle_t handle_ = nullptr;
   std::map<ShapeKey, cublasLtMatmulAlgo_t> algorithms_;
   std::map<std::pair<ShapeKey, int64_t>, cublasLtMatmulAlgo_t> batch_algorithms_;  // by shape and batch count
+  std::set<std::pair<ShapeKey, int64_t>> by_replica_;  // shapes and batch counts whose batched call was refused
   std::map<ShapeKey, int64_t> splits_;
   std::map<std::pair<ShapeKey, int64_t>, Plan> plans_;  // by shape and batch count
 };

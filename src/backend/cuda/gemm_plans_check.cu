@@ -1,5 +1,5 @@
-// GemmPlans::same_bits: whether two cuBLASLt algorithms sum a product in the same order, tried on synthetic
-// operands. The order a kernel sums in depends on its code, not on the values, so values that make every
+// GemmPlans::same_bits: whether a batched cuBLASLt algorithm sums each matrix of a packed product in the order
+// one replica's algorithm sums it alone, tried on synthetic operands. The order a kernel sums in depends on its code, not on the values, so values that make every
 // rounding visible (random-looking, of mixed sign) tell orders apart.
 #include <cstring>
 #include <vector>
@@ -40,8 +40,8 @@ struct Scratch {
 };
 }  // namespace
 
-bool GemmPlans::same_bits(const ShapeKey& key, const GemmShape& g, const cublasLtMatmulAlgo_t& x,
-                          const cublasLtMatmulAlgo_t& y) {
+bool GemmPlans::same_bits(const ShapeKey& key, const GemmShape& g, const cublasLtMatmulAlgo_t& batched,
+                          const cublasLtMatmulAlgo_t& one_replica) {
   const DType dtype = static_cast<DType>(std::get<0>(key));
   const size_t bytes = dtype == DType::f64 ? 8 : 4;
   GemmShape s = g;
@@ -51,15 +51,15 @@ bool GemmPlans::same_bits(const ShapeKey& key, const GemmShape& g, const cublasL
   const Scratch a(extent(g.a_batch_stride, g.m * g.k), dtype, 1, stream_);
   const Scratch b(extent(g.b_batch_stride, g.k * g.n), dtype, 2, stream_);
   const Scratch c_start(c_elements, dtype, 3, stream_), c_x(c_elements, dtype, 0, stream_), c_y(c_elements, dtype, 0, stream_);
-  Plan plan = make_plan(key, s.batch, s);
+  const Plan& plan = plan_for(key, s.batch, s);
   std::vector<char> host_x(c_elements * bytes), host_y(c_elements * bytes);
   bool same = true;
   // Both epilogues: a plain product, and a scaled one added to what c holds.
   for (const auto& [alpha, beta] : {std::pair{1.0, 0.0}, std::pair{0.37, 1.0}}) {
     for (const Scratch* c : {&c_x, &c_y})
       check(cudaMemcpyAsync(c->data, c_start.data, c_elements * bytes, cudaMemcpyDeviceToDevice, stream_), "copy");
-    if (launch(plan, x, dtype, alpha, a.data, b.data, beta, c_x.data) != CUBLAS_STATUS_SUCCESS ||
-        launch(plan, y, dtype, alpha, a.data, b.data, beta, c_y.data) != CUBLAS_STATUS_SUCCESS) {
+    if (launch(plan, batched, dtype, alpha, a.data, b.data, beta, c_x.data) != CUBLAS_STATUS_SUCCESS ||
+        launch_by_replica(key, s, one_replica, dtype, alpha, a.data, b.data, beta, c_y.data) != CUBLAS_STATUS_SUCCESS) {
       same = false;
       break;
     }
@@ -68,7 +68,6 @@ bool GemmPlans::same_bits(const ShapeKey& key, const GemmShape& g, const cublasL
     check(cudaStreamSynchronize(stream_), "product check");
     same = same && std::memcmp(host_x.data(), host_y.data(), host_x.size()) == 0;
   }
-  destroy(plan);
   return same;
 }
 
