@@ -16,7 +16,8 @@ EvalRunner::EvalRunner(const Transformer& model, const Task& task, Batch batch, 
 std::vector<Metrics> EvalRunner::evaluate(PhaseTimes* times) {
   NoGradGuard no_grad;
   PhaseTimes untimed;
-  std::optional<PhaseTimes::Scope> timed(std::in_place, times ? *times : untimed, "evaluation forward");
+  PhaseTimes& timing = times ? *times : untimed;
+  std::optional<PhaseTimes::Scope> timed(std::in_place, timing, "evaluation forward");
   // One eager run first fills the caches (cuBLAS, allocator) that a recording must not create.
   if (use_graph_ && !graph_ && eager_runs_ > 0)
     graph_ = record_work(model_.device(), [&] { tensors_ = task_.evaluation_tensors(model_, batch_); });
@@ -28,7 +29,7 @@ std::vector<Metrics> EvalRunner::evaluate(PhaseTimes* times) {
   }
   Task::EvaluationTensors host;
   for (const auto& [name, tensor] : tensors_) host[name] = tensor.to(Device::cpu);  // waits for the device
-  timed.emplace(times ? *times : untimed, "evaluation summaries");
+  timed.emplace(timing, "evaluation summaries");
   return task_.summarize(host, host_batch_);
 }
 

@@ -53,6 +53,7 @@ Trainer::Trainer(const RunConfig& run, const Task& task, RunDirectory& directory
 TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
   PhaseTimes times;
   const auto run_start = Clock::now();
+  auto log_times = [&] { directory_.log("time " + times.summary(seconds_since(run_start))); };
   const std::vector<ReplicaKey> keys = run_.replica_keys();
   const int64_t R = run_.replicas(), last = run_.train.steps;
   backend_for(run_.train.device).set_matmul_precision(run_.train.matmul_precision);
@@ -181,14 +182,14 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
     if (stopping) {
       progress.finish();
       directory_.log(fmt::format("interrupted at step {}; checkpoint written", step));
-      directory_.log("time " + times.summary(seconds_since(run_start)));
+      log_times();
       return TrainingOutcome::interrupted;
     }
   }
   progress.finish();
   if (stop.load()) {  // after the last step's checkpoint, before the summaries
     directory_.log(fmt::format("interrupted after step {}, before the summaries; checkpoint written", step));
-    directory_.log("time " + times.summary(seconds_since(run_start)));
+    log_times();
     return TrainingOutcome::interrupted;
   }
   for (int64_t r = 0; r < R; ++r) {
@@ -197,7 +198,7 @@ TrainingOutcome Trainer::train(const std::atomic<bool>& stop) {
     write_summary(run_, r, dirs[r]);
   }
   directory_.log(fmt::format("finished {} steps", last));
-  directory_.log("time " + times.summary(seconds_since(run_start)));
+  log_times();
   return TrainingOutcome::finished;
 }
 
