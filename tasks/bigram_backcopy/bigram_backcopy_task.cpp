@@ -8,8 +8,8 @@
 #include "config/config_error.h"
 #include "nn/memory_model.h"
 #include "ops/ops.h"
-#include "tasks/bigram_backcopy/active_dormant.h"
 #include "task/parallel_replicas.h"
+#include "tasks/bigram_backcopy/active_dormant.h"
 #include "tasks/bigram_backcopy/interventions.h"
 
 namespace mechlab {
