@@ -4,8 +4,10 @@
 // study's figure script), and the one-layer shortcut at D = 2.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -357,4 +359,32 @@ TEST_CASE("the counting model of causal retrieval: two layers follow every order
   CHECK(f["2"]["5"].get<double>() == 0.0);
   CHECK(f["3"]["4"].get<double>() == 1.0);
   CHECK(f["3"]["5"].get<double>() == 0.75);  // 90 of 120
+}
+
+TEST_CASE("the counting model set beside a measured order split groups each order by the count's verdict") {
+  // retrieval_causal_orders.py --compare reads retrieval_order.py's table (hops listed by position). A synthetic
+  // split at depth 5: accuracy 0.5 where hop 5's assignment comes after both hop 3's and hop 4's, 1 elsewhere.
+  // The count misses 30 of those 40 orders, so the three groups must read 0.5, 0.5 and 1.
+  if (!python_imports("itertools, json")) {
+    skip_test("the counting model needs /usr/bin/python3");
+    return;
+  }
+  TempDir dir;
+  nlohmann::json orders = nlohmann::json::array();
+  std::vector<int> sequence{1, 2, 3, 4, 5};
+  do {
+    const auto at = [&](int hop) { return std::find(sequence.begin(), sequence.end(), hop) - sequence.begin(); };
+    const bool late_value = at(5) > at(3) && at(5) > at(4);
+    orders.push_back({{"order", sequence}, {"count", 10}, {"accuracy", late_value ? 0.5 : 1.0}});
+  } while (std::next_permutation(sequence.begin(), sequence.end()));
+  const fs::path split = dir / "split.json";
+  std::ofstream(split) << nlohmann::json{{"run", "synthetic"}, {"depth", 5}, {"accuracy", 5.0 / 6}, {"orders", orders}};
+  const std::string command = "/usr/bin/python3 " + source_dir() + "/scripts/figures/retrieval_causal_orders.py" +
+                              " --layers 3 --max-depth 5 --failing 3 5 --compare " + split.string() + " > " +
+                              (dir / "log").string() + " 2>&1";
+  const int status = std::system(command.c_str());
+  const std::string log = read_text(dir / "log");
+  INFO(log);
+  REQUIRE(status == 0);
+  CHECK(log.find("| synthetic | 0.833 | 0.500 (30, 300) | 0.500 (10, 100) | 1.000 (80, 800) |") != std::string::npos);
 }

@@ -3,6 +3,7 @@
 (docs/studies/retrieval.md, "What a causal stack can follow").
 
     scripts/figures/retrieval_causal_orders.py [--layers 1 2 3 4] [--max-depth 10] [--failing L K] [--json OUT]
+                                               [--compare ORDER_JSON...]
 
 A query k hops deep follows the chain of its k assignments, hop 1 its own ("v_k = v_(k-1)") to hop k
 ("v_1 = value"), which stand in random order among the sequence's positions. The model: after each layer the
@@ -17,7 +18,10 @@ middle assignment comes after both of the ones it reads.
 
 Prints, for each number of layers, the fraction of the k! orders (20000 sampled for k > 7) that the stack
 follows at each depth; --failing L K lists the orders L layers miss at depth K (hops in order of position) and
-which pairwise orders they share. No dependencies beyond Python.
+which pairwise orders they share. --compare (with --failing L K) reads the per-order accuracies that
+scripts/figures/retrieval_order.py --json wrote for trained models at depth K and prints, for each, the accuracy
+in the orders the count says L layers miss, in the other orders that share every pairwise relation the missed
+ones share (the count's finer distinction), and in the rest. No dependencies beyond Python.
 """
 import argparse
 import itertools
@@ -68,9 +72,13 @@ def main():
     parser.add_argument("--max-depth", type=int, default=10)
     parser.add_argument("--failing", type=int, nargs=2, metavar=("L", "K"))
     parser.add_argument("--json", help="write the fractions here: {layers: {depth: fraction}}")
+    parser.add_argument("--compare", nargs="+", metavar="ORDER_JSON",
+                        help="retrieval_order.py --json tables at depth K to set beside --failing L K")
     args = parser.parse_args()
     if min(args.layers) < 1 or args.max_depth < 1:
         sys.exit("retrieval_causal_orders.py: --layers and --max-depth must be at least 1")
+    if args.compare and not args.failing:
+        sys.exit("retrieval_causal_orders.py: --compare needs --failing L K (the layers and the depth to compare at)")
 
     table = {L: {k: fraction(L, k) for k in range(1, args.max_depth + 1)} for L in args.layers}
     print("| layers | " + " | ".join(f"depth {k}" for k in range(1, args.max_depth + 1)) + " |")
@@ -87,10 +95,49 @@ def main():
         missed = [o for o in every if not follows(o, L)]
         print(f"\n{L} layer(s), depth {k}: {len(missed)} of {len(every)} orders missed (hops listed by position):")
         print(" ".join("".join(str(h) for h in sorted(range(1, k + 1), key=lambda h: o[h - 1])) for o in missed))
-        for i, j in itertools.combinations(range(1, k + 1), 2):
-            share = sum(o[i - 1] < o[j - 1] for o in missed) / max(1, len(missed))
-            if share in (0.0, 1.0):
-                print(f"every missed order has hop {i} {'before' if share else 'after'} hop {j}")
+        shared = shared_relations(missed, k)
+        for i, j, before in shared:
+            print(f"every missed order has hop {i} {'before' if before else 'after'} hop {j}")
+        if args.compare:
+            compare(args.compare, L, k, missed, shared)
+
+
+def shared_relations(missed, k):
+    """The pairwise relations (i, j, i before j) that every missed order has."""
+    relations = []
+    for i, j in itertools.combinations(range(1, k + 1), 2):
+        share = sum(o[i - 1] < o[j - 1] for o in missed) / max(1, len(missed))
+        if share in (0.0, 1.0):
+            relations.append((i, j, share == 1.0))
+    return relations
+
+
+def compare(paths, layers, k, missed, shared):
+    """Accuracy of each trained model in the missed orders, the look-alikes the count follows, and the rest."""
+    def hop_positions(sequence):  # retrieval_order.py lists hops by position; the count indexes positions by hop
+        return tuple(sequence.index(h) for h in range(1, k + 1))
+
+    missed = set(missed)
+    like_missed = lambda o: all((o[i - 1] < o[j - 1]) == before for i, j, before in shared)
+    print(f"\ntrained models at depth {k} against {layers} layer(s)' count: accuracy (orders, examples)")
+    print("| model | all | missed by the count | sharing their pairwise relations, followed by the count | rest |")
+    print("|---|---:|---:|---:|---:|")
+    for path in paths:
+        with open(path) as f:
+            table = json.load(f)
+        if table["depth"] != k or len(table["orders"][0]["order"]) != k:
+            sys.exit(f"retrieval_causal_orders.py: {path} is a split at depth {table['depth']}, not {k}")
+        groups = {"missed": [], "alike": [], "rest": []}
+        for row in table["orders"]:
+            o = hop_positions(row["order"])
+            group = "missed" if o in missed else "alike" if like_missed(o) else "rest"
+            groups[group].append((row["count"], row["accuracy"]))
+
+        def cell(rows):
+            n = sum(c for c, _ in rows)
+            return f"{sum(c * a for c, a in rows) / n:.3f} ({len(rows)}, {n})" if n else "- (0, 0)"
+        print(f"| {table['run']} | {table['accuracy']:.3f} | " +
+              " | ".join(cell(groups[g]) for g in ("missed", "alike", "rest")) + " |")
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@
 # --small (default): d_model 64, short runs of the pair-token settings (one layer; two layers with and without
 #   the curriculum), on the CPU in about 10 minutes on 2 cores. --paper: d_model 128, batch 1024, 8 seeds per
 #   setting, the layers x depth grid and the triple-token depth law, for one GPU (TF32 products). --depth-law: the
-#   triple-token depth law alone, trained 12k steps (about 25 minutes of one H200 for the three settings at once,
-#   beyond --paper's budget; run it as several --time-limit commands). --three-layers: three pair-token layers at
+#   triple-token depth law alone with 8 seeds, two layers trained 6k steps, three 12k and four 16k (about 20 minutes
+#   of one H200 for the three settings at once, beyond --paper's budget; run it as several --time-limit commands). --three-layers: three pair-token layers at
 #   D = 5 and 8 trained 24k steps (about 12 minutes of one H200 for the two at once, --jobs 2), then the order
 #   split at depth 5 of every D = 5 seed (scripts/figures/retrieval_order.py; replica_<r>/order_depth5.txt and
-#   .json) to set beside scripts/figures/retrieval_causal_orders.py's count. --jobs N trains N
+#   .json), set beside scripts/figures/retrieval_causal_orders.py's count in order_depth5_vs_count.md. --jobs N trains N
 #   settings at once (default 1; on a GPU several runs share the device well); --only REGEX trains the settings
 #   whose names match it (awk). MECHLAB_BINARY names a mechlab to use instead of building one. Runs go to
 #   results/retrieval/<scale>/<setting>, the emergence table and figures to results/retrieval/<scale>/figures.
@@ -78,8 +78,11 @@ paper_settings() {
   done
 }
 depth_law_settings() {
-  # --paper's triple-token settings, twice as long: at 6k steps four layers are still leaving their first plateau.
-  paper_settings | awk '$1 ~ /^triple_/ {print $0, "train.steps=12000"}'
+  # --paper's triple-token settings with 8 seeds, each depth of model trained as long as it keeps gaining depths:
+  # two layers solve theirs by 2k steps, three by 8k, four were still rising at 12k.
+  paper_settings | awk '$1 ~ /^triple_/ {
+    steps = $1 ~ /L2/ ? 6000 : $1 ~ /L3/ ? 12000 : 16000
+    sub(/seeds=\[0,1,2,3\]/, "seeds=[0,1,2,3,4,5,6,7]"); print $0, "train.steps=" steps }'
 }
 three_layers_settings() {
   # Past the grid's 8k steps: where three layers' staircase ends (docs/studies/retrieval.md, "Three layers at
@@ -146,6 +149,11 @@ if [ "$runs" = 1 ]; then
         --json "$replica/order_depth$depth.json" > "$replica/order_depth$depth.txt" 2>&1 ||
         { echo "== order split FAILED (see $replica/order_depth$depth.txt)" >&2; exit 1; }
     done
+    # The splits beside the counting model's verdict on each order (docs/studies/retrieval.md).
+    layers=$("${scale}_settings" | awk -v n="$name" '$1 == n' | grep -o 'n_layers=[0-9]*' | cut -d= -f2)
+    splits=("$study/$name"/replica_*/order_depth"$depth".json)
+    [ -f "${splits[0]}" ] && /usr/bin/python3 "$root/scripts/figures/retrieval_causal_orders.py" --max-depth "$depth" \
+      --failing "$layers" "$depth" --compare "${splits[@]}" > "$study/$name/order_depth${depth}_vs_count.md"
   done
 fi
 if [ "$figures" = 1 ]; then draw_figures retrieval.py "$study"; fi
