@@ -10,6 +10,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -49,6 +53,7 @@ double step_flops(const TransformerConfig& c, int64_t B, int64_t T) {
 struct StepTiming {
   double median_s = 0, fastest_s = 0, mean_s = 0, gpu_busy_fraction = 0, final_loss = 0, memory_mb = 0;
   double peak_live_mb = 0;  // the most bytes in live tensors at once (the allocator holds memory_mb)
+  std::vector<std::pair<DType, GemmShape>> products;  // one step's products, with --products on CUDA
 };
 
 double device_memory_used_mb() {
@@ -62,7 +67,7 @@ double device_memory_used_mb() {
 // Times `steps` steps after `warmup` untimed ones. Batches are sampled up front (as the trainer samples
 // the next batch while the device works) and cycled.
 StepTiming time_steps(const TransformerConfig& config, int64_t replicas, int64_t batch, int64_t length, Device device,
-                      bool graph, int warmup, int steps) {
+                      bool graph, int warmup, int steps, bool log_products) {
   std::vector<ReplicaKey> keys;
   for (int64_t r = 0; r < replicas; ++r) keys.push_back({1, static_cast<uint32_t>(r)});
   const double memory_before = device_memory_used_mb();
@@ -118,10 +123,52 @@ StepTiming time_steps(const TransformerConfig& config, int64_t replicas, int64_t
     timing.gpu_busy_fraction = gpu_ms / 1e3 / wall;
     cudaEventDestroy(begin);
     cudaEventDestroy(end);
+    if (log_products) {  // one more step, launched kernel by kernel, so that every product passes gemm()
+      StepRunner eager(model, optimizer, false);
+      cuda_backend()->log_products(&timing.products);
+      eager.step(batches[0]).to_vector<double>();
+      cuda_backend()->log_products(nullptr);
+    }
   }
 #endif
   return timing;
 }
+
+#ifdef MECHLAB_HAS_CUDA
+// --products: a step's products grouped by shape, each timed alone as the step runs it and at cuBLASLt's
+// fastest algorithm (CudaBackend::time_product). Returns the totals per step, in ms: {ours, fastest}.
+std::pair<double, double> print_products(const std::vector<std::pair<DType, GemmShape>>& products, bool table) {
+  using Key = std::tuple<int, int64_t, int64_t, int64_t, int64_t, bool, bool, int64_t, int64_t, int64_t, double, double>;
+  std::map<Key, std::pair<GemmShape, int>> groups;
+  for (const auto& [dtype, g] : products) {
+    const Key key{static_cast<int>(dtype), g.batch, g.m, g.n, g.k, g.trans_a, g.trans_b, g.a_batch_stride,
+                  g.b_batch_stride, g.c_batch_stride, g.alpha, g.beta};
+    auto [it, fresh] = groups.try_emplace(key, g, 0);
+    ++it->second.second;
+  }
+  if (table) {
+    fmt::print("\n| product (batch x m x k @ k x n) | per step | GFLOP per step | ms per step | fastest ms | TFLOP/s | fastest TFLOP/s |\n");
+    fmt::print("|---|---:|---:|---:|---:|---:|---:|\n");
+  }
+  double ours = 0, fastest = 0, flops = 0;
+  for (const auto& [key, group] : groups) {
+    const auto& [g, count] = group;
+    const auto [ms, best_ms] = cuda_backend()->time_product(static_cast<DType>(std::get<0>(key)), g, 20);
+    const double f = 2.0 * g.batch * g.m * g.n * g.k * count;
+    ours += ms * count;
+    fastest += best_ms * count;
+    flops += f;
+    if (table)
+      fmt::print("| {} x {}x{}{} @ {}x{}{}{} | {} | {:.2f} | {:.3f} | {:.3f} | {:.1f} | {:.1f} |\n", g.batch, g.m, g.k,
+                 g.trans_a ? "^T" : "", g.k, g.n, g.trans_b ? "^T" : "", g.beta != 0 ? " (+= c)" : "", count, f / 1e9,
+                 ms * count, best_ms * count, f / (ms * count) / 1e9, best_ms > 0 ? f / (best_ms * count) / 1e9 : 0.0);
+  }
+  if (table)
+    fmt::print("| all products | {} | {:.2f} | {:.3f} | {:.3f} | {:.1f} | {:.1f} |\n", products.size(), flops / 1e9, ours,
+               fastest, flops / ours / 1e9, flops / fastest / 1e9);
+  return {ours, fastest};
+}
+#endif
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -129,7 +176,7 @@ int main(int argc, char** argv) {
   int threads = 2, steps = 30, warmup = 5;
   int64_t batch = 32, length = 64, replicas = 1;
   std::string device_name = "cpu", format = "table";
-  bool no_graph = false, tf32 = false, fused = false;
+  bool no_graph = false, tf32 = false, fused = false, products = false;
   TransformerConfig config;
   config.n_layers = 2;
   config.n_heads = 4;
@@ -152,9 +199,15 @@ int main(int argc, char** argv) {
   app.add_flag("--no-graph", no_graph, "on CUDA, launch every kernel instead of replaying a CUDA graph");
   app.add_flag("--fused-attention", fused, "on CUDA, the fused attention kernels (train.fused_attention)");
   app.add_flag("--tf32", tf32, "on CUDA, TF32 tensor-core products (train.matmul_precision = tf32)");
+  app.add_flag("--products", products,
+               "on CUDA, also time each of a step's products alone, as the step runs it and at cuBLASLt's fastest");
   CLI11_PARSE(app, argc, argv);
   config.n_ctx = static_cast<int>(length);
   const Device device = device_name == "cuda" ? Device::cuda : Device::cpu;
+  if (products && device != Device::cuda) {
+    fmt::print(stderr, "mechlab_bench: --products times cuBLASLt's algorithms; use it with --device cuda\n");
+    return 2;
+  }
   if (device == Device::cuda && !cuda_backend_or_null()) {
     fmt::print(stderr, "mechlab_bench: no usable CUDA GPU\n");
     return 1;
@@ -163,7 +216,7 @@ int main(int argc, char** argv) {
   backend_for(device).allow_fused_attention(fused);
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
 
-  const StepTiming t = time_steps(config, replicas, batch, length, device, !no_graph, warmup, steps);
+  const StepTiming t = time_steps(config, replicas, batch, length, device, !no_graph, warmup, steps, products);
   const double flops = step_flops(config, batch, length) * static_cast<double>(replicas);
   if (format == "json") {
     nlohmann::ordered_json record{{"impl", "mechlab"}, {"device", device_name}, {"graph", device == Device::cuda && !no_graph}, {"tf32", device == Device::cuda && tf32},
@@ -173,6 +226,13 @@ int main(int argc, char** argv) {
                                   {"replicas", replicas}, {"steps", steps}, {"ms_per_step", t.mean_s * 1e3},
                                   {"final_loss", t.final_loss}, {"gpu_memory_mb", t.memory_mb}, {"peak_live_mb", t.peak_live_mb},
                                   {"kernel_fraction", t.gpu_busy_fraction}, {"gflops", flops / t.mean_s / 1e9}};
+#ifdef MECHLAB_HAS_CUDA
+    if (!t.products.empty()) {
+      const auto [ours, fastest] = print_products(t.products, false);
+      record["products_ms"] = ours;
+      record["products_fastest_ms"] = fastest;
+    }
+#endif
     fmt::print("{}\n", record.dump());
     return 0;
   }
@@ -189,6 +249,9 @@ int main(int argc, char** argv) {
     fmt::print("| {:<44} | {:>11.2f} MB |\n", "GPU memory used", t.memory_mb);
     fmt::print("| {:<44} | {:>11.2f} MB |\n", "peak bytes in live tensors", t.peak_live_mb);
     fmt::print("| {:<44} | {:>14.2f} |\n", "GPU busy fraction", t.gpu_busy_fraction);
+#ifdef MECHLAB_HAS_CUDA
+    if (!t.products.empty()) print_products(t.products, true);
+#endif
     return 0;
   }
   const double eigen_rate = eigen_gflops(threads, 1024);

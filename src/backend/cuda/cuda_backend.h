@@ -14,6 +14,7 @@
 #include <utility>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "backend/backend.h"
 #include "backend/block_pool.h"
@@ -50,6 +51,12 @@ class CudaBackend final : public Backend {
   void gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmShape& shape) override;
   void set_matmul_precision(MatmulPrecision precision) override;
   void set_replica_count(int64_t replicas) override { gemm_plans_->set_replica_count(replicas); }
+  // mechlab_bench --products: while a log is set, gemm() appends every product it is asked for; time_product
+  // times one on synthetic operands as gemm() runs it and at cuBLASLt's fastest algorithm for its whole batch
+  // (gemm_plans_fastest.cu), in milliseconds per product.
+  using ProductLog = std::vector<std::pair<DType, GemmShape>>;
+  void log_products(ProductLog* log) { product_log_ = log; }
+  std::pair<double, double> time_product(DType dtype, const GemmShape& g, int repeats);
   void binary(BinaryOp op, const Tensor& a, const StridedView& view_a, const Tensor& b, const StridedView& view_b,
               Tensor& out) override;
   void unary(UnaryOp op, const Tensor& x, Tensor& out, double scalar) override;
@@ -92,6 +99,7 @@ class CudaBackend final : public Backend {
   bool fused_attention_allowed_ = false;  // train.fused_attention
   void* cublas_workspace_ = nullptr;
   std::unique_ptr<cuda::GemmPlans> gemm_plans_;
+  ProductLog* product_log_ = nullptr;
   mutable std::mutex mutex_;
   size_t live_bytes_ = 0, peak_live_bytes_ = 0;
   int current_pool_ = 0;                                // 0: the shared cache

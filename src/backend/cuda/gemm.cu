@@ -217,6 +217,7 @@ void CudaBackend::set_matmul_precision(MatmulPrecision precision) {
 }
 
 void CudaBackend::gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmShape& g) {
+  if (product_log_) product_log_->push_back({a.dtype(), g});
   if (g.batch == 0 || g.m == 0 || g.n == 0) return;
   if (g.k == 0) {  // an empty sum: c = beta c
     if (g.beta == 0.0) fill(c, 0.0);

@@ -12,6 +12,7 @@
 // tiles the heuristic picks for the whole batch. Such an algorithm is used only where it gives one
 // replica's bits: checked once per shape and batch count on synthetic operands (gemm_plans_check.cu).
 // Where cuBLASLt refuses a packed call, the batch runs one replica's matrices at a time.
+// gemm_plans_fastest.cu times every candidate of a product, to measure how far the plans are from cuBLASLt's best.
 #pragma once
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -38,6 +39,9 @@ class GemmPlans {
   void run(DType dtype, const void* a, const void* b, void* c, const GemmShape& g);
   // How many parts cuBLASLt's heuristic would split the inner dimension of one replica's product into.
   int64_t inner_splits(DType dtype, const void* a, const void* b, const void* c, const GemmShape& g);
+  // mechlab_bench --products: the fastest of cuBLASLt's candidates for g's whole batch (split or not, bits
+  // not kept), in milliseconds per product over `repeats` launches on the operands given; 0 if none runs.
+  double fastest_ms(DType dtype, const void* a, const void* b, void* c, const GemmShape& g, int repeats);
 
  private:
   // What the algorithm depends on: everything but the batch count, which enters only as the batch per

@@ -1,38 +1,22 @@
 // GemmPlans::same_bits: whether a batched cuBLASLt algorithm sums each matrix of a packed product in the order
-// one replica's algorithm sums it alone, tried on synthetic operands. The order a kernel sums in depends on its code, not on the values, so values that make every
-// rounding visible (random-looking, of mixed sign) tell orders apart.
+// one replica's algorithm sums it alone, tried on synthetic operands. The order a kernel sums in depends on its
+// code, not on the values, so values that make every rounding visible (synthetic_operands.cuh) tell orders apart.
 #include <cstring>
 #include <vector>
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/gemm_plans.h"
+#include "backend/cuda/synthetic_operands.cuh"
 
 namespace mechlab::cuda {
 
 namespace {
-// Values in [-1, 1) from a hash of the index: the same on every run.
-template <typename T> __global__ void synthetic_kernel(T* out, int64_t n, uint32_t salt) {
-  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (i >= n) return;
-  uint32_t h = static_cast<uint32_t>(i) * 2654435761u ^ salt;
-  h ^= h >> 16;
-  h *= 0x7feb352du;
-  h ^= h >> 15;
-  h *= 0x846ca68bu;
-  h ^= h >> 16;
-  out[i] = static_cast<T>((h >> 8) * (1.0 / 8388608.0) - 1.0);
-}
-
-// A device buffer for the check, freed when it ends.
+// A device buffer of synthetic values for the check, freed when it ends.
 struct Scratch {
   void* data = nullptr;
   Scratch(int64_t elements, DType dtype, uint32_t salt, cudaStream_t stream) {
     check(cudaMalloc(&data, static_cast<size_t>(elements) * (dtype == DType::f64 ? 8 : 4)), "cudaMalloc (product check)");
-    if (dtype == DType::f64)
-      synthetic_kernel<<<blocks_for(elements), kThreads, 0, stream>>>(static_cast<double*>(data), elements, salt);
-    else
-      synthetic_kernel<<<blocks_for(elements), kThreads, 0, stream>>>(static_cast<float*>(data), elements, salt);
-    check_launch("synthetic operands");
+    fill_synthetic(data, elements, dtype, salt, stream);
   }
   ~Scratch() { cudaFree(data); }
   Scratch(const Scratch&) = delete;
@@ -46,7 +30,7 @@ bool GemmPlans::same_bits(const ShapeKey& key, const GemmShape& g, const cublasL
   const size_t bytes = dtype == DType::f64 ? 8 : 4;
   GemmShape s = g;
   s.batch = std::min<int64_t>(g.batch, 2 * std::get<10>(key));  // two replicas: the batch stride is used
-  auto extent = [&](int64_t stride, int64_t matrix) { return (s.batch - 1) * stride + matrix; };
+  auto extent = [&](int64_t stride, int64_t matrix) { return batch_extent(s.batch, stride, matrix); };
   const int64_t c_elements = extent(g.c_batch_stride, g.m * g.n);
   const Scratch a(extent(g.a_batch_stride, g.m * g.k), dtype, 1, stream_);
   const Scratch b(extent(g.b_batch_stride, g.k * g.n), dtype, 2, stream_);

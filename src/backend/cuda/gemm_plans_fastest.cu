@@ -1,0 +1,35 @@
+// GemmPlans::fastest_ms: the time of a product at the fastest algorithm cuBLASLt offers for its whole batch,
+// splits of the inner sum included, whatever bits it gives. mechlab_bench --products sets it beside the time of
+// the plans' algorithm, which must give one replica's bits: what the products of a step could cost at best.
+#include "backend/cuda/check.h"
+#include "backend/cuda/gemm_plans.h"
+
+namespace mechlab::cuda {
+
+double GemmPlans::fastest_ms(DType dtype, const void* a, const void* b, void* c, const GemmShape& g, int repeats) {
+  const ShapeKey key = key_of(dtype, a, b, c, g);
+  constexpr int kCandidates = 32;
+  cublasLtMatmulHeuristicResult_t results[kCandidates] = {};
+  const int found = candidates(key, g.batch, g, results, kCandidates);
+  const Plan& plan = plan_for(key, g.batch, g);
+  cudaEvent_t start = nullptr, stop = nullptr;
+  check(cudaEventCreate(&start), "cudaEventCreate");
+  check(cudaEventCreate(&stop), "cudaEventCreate");
+  double fastest = 0;
+  for (int i = 0; i < found; ++i) {
+    if (launch(plan, results[i].algo, dtype, g.alpha, a, b, g.beta, c) != CUBLAS_STATUS_SUCCESS) continue;  // warm-up
+    bool ran = true;
+    check(cudaEventRecord(start, stream_), "cudaEventRecord");
+    for (int r = 0; r < repeats && ran; ++r) ran = launch(plan, results[i].algo, dtype, g.alpha, a, b, g.beta, c) == CUBLAS_STATUS_SUCCESS;
+    check(cudaEventRecord(stop, stream_), "cudaEventRecord");
+    check(cudaEventSynchronize(stop), "timing a product");
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    if (ran && (fastest == 0 || ms / repeats < fastest)) fastest = ms / repeats;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return fastest;
+}
+
+}  // namespace mechlab::cuda

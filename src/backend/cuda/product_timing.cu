@@ -1,0 +1,38 @@
+// CudaBackend::time_product (mechlab_bench --products): one product of a step timed alone on synthetic
+// operands, as gemm() runs it (the plans' algorithm, the inner sum cut into parts where gemm() cuts it) and at
+// cuBLASLt's fastest algorithm for the whole batch.
+#include <utility>
+
+#include "backend/cuda/check.h"
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/synthetic_operands.cuh"
+
+namespace mechlab {
+
+std::pair<double, double> CudaBackend::time_product(DType dtype, const GemmShape& g, int repeats) {
+  ProductLog* log = std::exchange(product_log_, nullptr);  // these products are not the step's
+  auto operand = [&](int64_t stride, int64_t matrix, uint32_t salt) {
+    Tensor t = Tensor::empty({cuda::batch_extent(g.batch, stride, matrix)}, dtype, Device::cuda);
+    cuda::fill_synthetic(t.raw(), t.numel(), dtype, salt, stream_);
+    return t;
+  };
+  const Tensor a = operand(g.a_batch_stride, g.m * g.k, 1), b = operand(g.b_batch_stride, g.k * g.n, 2);
+  Tensor c = operand(g.c_batch_stride, g.m * g.n, 3);
+  gemm(a, b, c, g);  // plans, algorithms and their bit check, outside the timing
+  cudaEvent_t start = nullptr, stop = nullptr;
+  cuda::check(cudaEventCreate(&start), "cudaEventCreate");
+  cuda::check(cudaEventCreate(&stop), "cudaEventCreate");
+  cuda::check(cudaEventRecord(start, stream_), "cudaEventRecord");
+  for (int r = 0; r < repeats; ++r) gemm(a, b, c, g);
+  cuda::check(cudaEventRecord(stop, stream_), "cudaEventRecord");
+  cuda::check(cudaEventSynchronize(stop), "timing a product");
+  float ms = 0;
+  cuda::check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  const double fastest = gemm_plans_->fastest_ms(dtype, a.raw(), b.raw(), c.raw(), g, repeats);
+  product_log_ = log;
+  return {ms / repeats, fastest};
+}
+
+}  // namespace mechlab
