@@ -59,16 +59,16 @@ if [ "$runs" = 1 ]; then
 fi
 if [ "$figures" = 1 ]; then
   draw_figures ioi.py "$study"
-  /usr/bin/python3 "$root/scripts/figures/ioi_roles.py" "$study"/symbolic_{1layer_2heads,2layers_1head,1layer_1head} --name symbolic
-  /usr/bin/python3 "$root/scripts/figures/ioi_one_layer.py" "$study/symbolic_1layer_1head" > "$study/figures/single_head.txt"
-  /usr/bin/python3 "$root/scripts/figures/ioi_one_layer.py" "$study/symbolic_1layer_2heads" > "$study/figures/two_heads_edits.txt"
+  "$python" "$root/scripts/figures/ioi_roles.py" "$study"/symbolic_{1layer_2heads,2layers_1head,1layer_1head} --name symbolic
+  "$python" "$root/scripts/figures/ioi_one_layer.py" "$study/symbolic_1layer_1head" > "$study/figures/single_head.txt"
+  "$python" "$root/scripts/figures/ioi_one_layer.py" "$study/symbolic_1layer_2heads" > "$study/figures/two_heads_edits.txt"
   echo "$study/figures/single_head.txt"
   echo "$study/figures/two_heads_edits.txt"
   if [ "$templates" = 1 ]; then
     for run in templates_2layers_mlp templates_3layers_mlp; do
-      /usr/bin/python3 "$root/scripts/figures/ioi_circuits.py" "$study/$run" --mechlab "$mechlab" --seeds 8 \
+      "$python" "$root/scripts/figures/ioi_circuits.py" "$study/$run" --mechlab "$mechlab" --seeds 8 \
         ${device:+--device "$device"}
     done
-    /usr/bin/python3 "$root/scripts/figures/ioi_roles.py" "${template_runs[@]/#/$study/}" --name templates
+    "$python" "$root/scripts/figures/ioi_roles.py" "${template_runs[@]/#/$study/}" --name templates
   fi
 fi

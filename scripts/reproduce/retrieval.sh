@@ -14,7 +14,8 @@
 #   split at depth 5 of every D = 5 seed (scripts/figures/retrieval_order.py; replica_<r>/order_depth5.txt and
 #   .json), set beside scripts/figures/retrieval_causal_orders.py's count in order_depth5_vs_count.md. --jobs N trains N
 #   settings at once (default 1; on a GPU several runs share the device well); --only REGEX trains the settings
-#   whose names match it (awk). MECHLAB_BINARY names a mechlab to use instead of building one. Runs go to
+#   whose names match it (awk). MECHLAB_BINARY names a mechlab to use instead of building one, PYTHON a Python
+#   with NumPy for the order splits and figures (default /usr/bin/python3, set up by scripts/setup). Runs go to
 #   results/retrieval/<scale>/<setting>, the emergence table and figures to results/retrieval/<scale>/figures.
 #   Every run starts with --resume: rerunning continues interrupted runs and leaves finished ones alone.
 #   --time-limit SECONDS stops the command after that long: running settings get SIGTERM (they checkpoint and
@@ -43,7 +44,7 @@ while [ $# -gt 0 ]; do
       time_limit="$2"; shift ;;
     --runs-only) figures=0 ;;
     --figures-only) runs=0 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "retrieval.sh: unknown argument '$1'; use --small, --paper, --depth-law, --three-layers, --device cpu|cuda, --jobs N, --only REGEX, --time-limit SECONDS, --runs-only or --figures-only" >&2; exit 2 ;;
   esac
   shift
@@ -145,15 +146,16 @@ if [ "$runs" = 1 ]; then
     for replica in "$study/$name"/replica_*; do
       [ -f "$replica/summary.json" ] && [ ! -f "$replica/order_depth$depth.json" ] || continue
       echo "== $name/$(basename "$replica"): accuracy at depth $depth by the order of the chain" >&2
-      /usr/bin/python3 "$root/scripts/figures/retrieval_order.py" "$replica" --depth "$depth" --mechlab "$mechlab" \
+      "$python" "$root/scripts/figures/retrieval_order.py" "$replica" --depth "$depth" --mechlab "$mechlab" \
         --json "$replica/order_depth$depth.json" > "$replica/order_depth$depth.txt" 2>&1 ||
         { echo "== order split FAILED (see $replica/order_depth$depth.txt)" >&2; exit 1; }
     done
     # The splits beside the counting model's verdict on each order (docs/studies/retrieval.md).
-    layers=$("${scale}_settings" | awk -v n="$name" '$1 == n' | grep -o 'n_layers=[0-9]*' | cut -d= -f2)
     splits=("$study/$name"/replica_*/order_depth"$depth".json)
-    [ -f "${splits[0]}" ] && /usr/bin/python3 "$root/scripts/figures/retrieval_causal_orders.py" --max-depth "$depth" \
-      --failing "$layers" "$depth" --compare "${splits[@]}" > "$study/$name/order_depth${depth}_vs_count.md"
+    [ -f "${splits[0]}" ] || continue  # a setting this scale does not train
+    layers=$("${scale}_settings" | awk -v n="$name" '$1 == n' | grep -o 'n_layers=[0-9]*' | cut -d= -f2)
+    "$python" "$root/scripts/figures/retrieval_causal_orders.py" --max-depth "$depth" --failing "$layers" "$depth" \
+      --compare "${splits[@]}" > "$study/$name/order_depth${depth}_vs_count.md"
   done
 fi
 if [ "$figures" = 1 ]; then draw_figures retrieval.py "$study"; fi

@@ -1,6 +1,10 @@
 # Sourced by the study scripts beside it (which set $root to the repository): training a study's configs
 # into its results folder and drawing its figures.
 
+# The Python that draws figures and runs the NumPy analyses: Debian's, where scripts/setup --figures installs
+# NumPy and matplotlib; $PYTHON names another (a machine whose system Python lacks them).
+python="${PYTHON:-/usr/bin/python3}"
+
 # check_device SCRIPT DEVICE: "", cpu or cuda, else a one-line error and exit 2.
 check_device() {
   case "$2" in ""|cpu|cuda) ;; *) echo "$1: --device must be cpu or cuda, got '$2'" >&2; exit 2 ;; esac
@@ -30,6 +34,6 @@ train_runs() {
 
 # draw_figures FIGURE_SCRIPT STUDY_DIR: scripts/figures/FIGURE_SCRIPT over the study's runs.
 draw_figures() {
-  "$root/scripts/setup" --figures
-  /usr/bin/python3 "$root/scripts/figures/$1" "$2"
+  [ -n "${PYTHON:-}" ] || "$root/scripts/setup" --figures
+  "$python" "$root/scripts/figures/$1" "$2"
 }

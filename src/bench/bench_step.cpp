@@ -143,8 +143,7 @@ std::pair<double, double> print_products(const std::vector<std::pair<DType, Gemm
   for (const auto& [dtype, g] : products) {
     const Key key{static_cast<int>(dtype), g.batch, g.m, g.n, g.k, g.trans_a, g.trans_b, g.a_batch_stride,
                   g.b_batch_stride, g.c_batch_stride, g.alpha, g.beta};
-    auto [it, fresh] = groups.try_emplace(key, g, 0);
-    ++it->second.second;
+    ++groups.try_emplace(key, g, 0).first->second.second;
   }
   if (table) {
     fmt::print("\n| product (batch x m x k @ k x n) | per step | GFLOP per step | ms per step | fastest ms | TFLOP/s | fastest TFLOP/s |\n");

@@ -217,13 +217,13 @@ void CudaBackend::set_matmul_precision(MatmulPrecision precision) {
 }
 
 void CudaBackend::gemm(const Tensor& a, const Tensor& b, Tensor& c, const GemmShape& g) {
-  if (product_log_) product_log_->push_back({a.dtype(), g});
   if (g.batch == 0 || g.m == 0 || g.n == 0) return;
   if (g.k == 0) {  // an empty sum: c = beta c
     if (g.beta == 0.0) fill(c, 0.0);
     else unary(UnaryOp::scale, c, c, g.beta);
     return;
   }
+  if (product_log_) product_log_->push_back({a.dtype(), g});
   // c = a^T b with a (k, m) and b (k, n): consecutive rows of both are one more matrix of a strided batch,
   // so a long k is summed as `parts` products (one batch) whose results are added in order.
   const bool packed = g.a_batch_stride == g.k * g.m && g.b_batch_stride == g.k * g.n && g.c_batch_stride == g.m * g.n;
