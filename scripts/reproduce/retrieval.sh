@@ -8,11 +8,12 @@
 # --small (default): d_model 64, short runs of the pair-token settings (one layer; two layers with and without
 #   the curriculum), on the CPU in about 10 minutes on 2 cores. --paper: d_model 128, batch 1024, 8 seeds per
 #   setting, the layers x depth grid and the triple-token depth law, for one GPU (TF32 products). --depth-law: the
-#   triple-token depth law alone with 8 seeds, two layers trained 6k steps, three 12k and four 16k (about 20 minutes
-#   of one H200 for the three settings at once, beyond --paper's budget; run it as several --time-limit commands). --three-layers: three pair-token layers at
-#   D = 5 and 8 trained 24k steps (about 12 minutes of one H200 for the two at once, --jobs 2), then the order
-#   split at depth 5 of every D = 5 seed (scripts/figures/retrieval_order.py; replica_<r>/order_depth5.txt and
-#   .json), set beside scripts/figures/retrieval_causal_orders.py's count in order_depth5_vs_count.md. --jobs N trains N
+#   triple-token depth law alone with 8 seeds, two layers trained 6k steps, three 12k and four 16k (about 20
+#   minutes of one H200 for the three settings at once, beyond --paper's budget; run it as several --time-limit
+#   commands). --three-layers: three pair-token layers at D = 5 and 8 trained 24k steps (about 12 minutes of one
+#   H200 for the two at once, --jobs 2), then the order split at depth 5 of every D = 5 seed
+#   (scripts/figures/retrieval_order.py; replica_<r>/order_depth5.txt and .json), set beside
+#   scripts/figures/retrieval_causal_orders.py's count in order_depth5_vs_count.md. --jobs N trains N
 #   settings at once (default 1; on a GPU several runs share the device well); --only REGEX trains the settings
 #   whose names match it (awk). MECHLAB_BINARY names a mechlab to use instead of building one, PYTHON a Python
 #   with NumPy for the order splits and figures (default /usr/bin/python3, set up by scripts/setup). Runs go to
@@ -44,7 +45,7 @@ while [ $# -gt 0 ]; do
       time_limit="$2"; shift ;;
     --runs-only) figures=0 ;;
     --figures-only) runs=0 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "retrieval.sh: unknown argument '$1'; use --small, --paper, --depth-law, --three-layers, --device cpu|cuda, --jobs N, --only REGEX, --time-limit SECONDS, --runs-only or --figures-only" >&2; exit 2 ;;
   esac
   shift
