@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch twin of mechlab's GPU benchmark: trains the same pre-LN transformer on random tokens
-in plain fp32 and prints one JSON line (time per step, final loss, peak memory) for scripts/bench_gpu.
+in plain fp32 and prints one JSON line (time per step, final loss, peak memory allocated and reserved) for scripts/bench_gpu.
 Diagnostics go to stderr so stdout stays one parseable line."""
 import argparse
 import json
@@ -221,6 +221,7 @@ def report(a, device, elapsed, last_losses):
         "ms_per_step": elapsed * 1e3 / a.steps,  # all models together
         "final_loss": sum(l.item() for l in last_losses) / a.models,  # mean over models of the last step
         "max_memory_mb": torch.cuda.max_memory_allocated(device) / 2**20,
+        "max_reserved_mb": torch.cuda.max_memory_reserved(device) / 2**20,  # what its allocator held
         "torch": torch.__version__, "tf32": a.tf32,
         "compile_mode": a.compile_mode, "warmup": a.warmup, "gpu": torch.cuda.get_device_name(device),
     }), flush=True)
