@@ -48,7 +48,8 @@ class Seed:
 
     def __init__(self, path, depth):
         records = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        evals = [r for r in records if "accuracy.depth1" in r]
+        # An evaluation record: it has the evaluation loss (a small evaluation batch can miss a depth's key).
+        evals = [r for r in records if "eval_loss" in r]
         if not evals:
             fail(f"{path}/metrics.jsonl has no evaluation yet; wait for the run's first evaluation")
         self.path = path
@@ -56,7 +57,7 @@ class Seed:
         self.accuracy = {k: np.array([r.get(f"accuracy.depth{k}", np.nan) for r in evals]) for k in range(1, depth + 1)}
         # With the dense target: the accuracy at the assignments of each depth (v_k, k hops from its value).
         self.assignment = {k: np.array([r.get(f"assignment_accuracy.depth{k}", np.nan) for r in evals])
-                           for k in range(1, depth + 1)} if "assignment_accuracy.depth1" in evals[-1] else None
+                           for k in range(1, depth + 1)} if any(k.startswith("assignment_accuracy.") for k in evals[-1]) else None
         heads = {}
         for key in evals[-1]:
             m = SCORE.match(key)
