@@ -28,6 +28,21 @@ Tensor reshape(const Tensor& x, const Shape& requested) {
   });
 }
 
+namespace {
+// Whether permuting `shape` by `order` leaves the elements in memory order: the axes longer than one stay in
+// their order (axes of length one can move anywhere). Then the permuted tensor is a view, not a copy.
+bool keeps_memory_order(const Shape& shape, const std::vector<int>& order) {
+  int last = -1;
+  for (int axis : order) {
+    axis = normalize_axis(axis, static_cast<int>(shape.size()));
+    if (shape[axis] == 1) continue;
+    if (axis < last) return false;
+    last = axis;
+  }
+  return true;
+}
+}  // namespace
+
 Tensor permute(const Tensor& x, const std::vector<int>& order) {
   if (static_cast<int>(order.size()) != x.ndim())
     throw std::invalid_argument("permute: order has " + std::to_string(order.size()) + " axes for a tensor of " +
@@ -42,6 +57,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& order) {
     view_x.shape.push_back(x.shape()[axis]);
     view_x.strides.push_back(x_strides[axis]);
   }
+  if (keeps_memory_order(x.shape(), order)) return reshape(x, view_x.shape);  // e.g. heads first with one head
   Tensor out = Tensor::empty(view_x.shape, x.dtype(), x.device());
   backend_for(x.device()).strided_copy(x, view_x, out, StridedView::contiguous(view_x.shape), false);
   return record(out, "permute", {x}, [inverse](const Tensor& dout) -> std::vector<Tensor> {
