@@ -78,6 +78,8 @@ const std::vector<OpCase>& op_cases() {
       {"mean last axis", {{2, 3, 4}}, [](auto& x) { return mean(x[0], {-1}); }, 0, {{300, 1000}}},
       {"reshape", {{2, 3, 4}}, [](auto& x) { return reshape(x[0], {4, -1}); }},
       {"permute", {{2, 3, 4}}, [](auto& x) { return permute(x[0], {2, 0, 1}); }, 0, {{64, 33, 16}}},
+      {"permute moving only an axis of length one (a view)", {{2, 3, 1, 4}},
+       [](auto& x) { return permute(x[0], {0, 2, 1, 3}); }},
       {"transpose", {{2, 3, 4, 5}}, [](auto& x) { return transpose(x[0], 1, 3); }},
       {"slice", {{2, 5, 3}}, [](auto& x) { return slice(x[0], 1, 1, 4); }},
       {"concat", {{2, 2, 3}, {2, 4, 3}}, [](auto& x) { return concat({x[0], x[1]}, 1); }},

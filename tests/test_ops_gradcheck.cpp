@@ -41,6 +41,17 @@ TEST_CASE("a tensor used by several ops accumulates every gradient") {
   for (size_t i = 0; i < values.size(); ++i) CHECK(grads[i] == doctest::Approx(2 * values[i] + 3).epsilon(1e-14));
 }
 
+TEST_CASE("a permute that keeps the memory order is a view, any other a copy") {
+  const Tensor x = random_tensor({2, 3, 1, 4}, 9);
+  const Tensor heads_first = permute(x, {0, 2, 1, 3});  // (2, 1, 3, 4): one head moved ahead of 3 positions
+  CHECK(heads_first.shape() == Shape{2, 1, 3, 4});
+  CHECK(heads_first.raw() == x.raw());
+  CHECK(heads_first.to_vector<double>() == x.to_vector<double>());
+  const Tensor swapped = permute(x, {1, 0, 2, 3});
+  CHECK(swapped.raw() != x.raw());
+  CHECK(swapped.to_vector<double>()[4] == x.to_vector<double>()[12]);  // swapped[0][1] is x[1][0]
+}
+
 TEST_CASE("evaluation mode records nothing") {
   Tensor w = random_tensor({3, 3}, 8);
   w.set_requires_grad(true);
