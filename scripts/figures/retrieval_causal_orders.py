@@ -123,12 +123,16 @@ def compare(paths, layers, k, missed, shared):
     print("| model | all | missed by the count | sharing their pairwise relations, followed by the count | rest |")
     print("|---|---:|---:|---:|---:|")
     for path in paths:
-        with open(path) as f:
-            table = json.load(f)
-        if table["depth"] != k or len(table["orders"][0]["order"]) != k:
-            sys.exit(f"retrieval_causal_orders.py: {path} is a split at depth {table['depth']}, not {k}")
+        try:
+            with open(path) as f:
+                table = json.load(f)
+            depth, orders = table["depth"], table["orders"]
+            if depth != k or any(sorted(row["order"]) != list(range(1, k + 1)) for row in orders):
+                sys.exit(f"retrieval_causal_orders.py: {path} is a split at depth {depth}, not {k}")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            sys.exit(f"retrieval_causal_orders.py: {path} is not a table of retrieval_order.py --json ({e!r})")
         groups = {"missed": [], "alike": [], "rest": []}
-        for row in table["orders"]:
+        for row in orders:
             o = hop_positions(row["order"])
             group = "missed" if o in missed else "alike" if like_missed(o) else "rest"
             groups[group].append((row["count"], row["accuracy"]))
