@@ -53,10 +53,15 @@ class CudaBackend final : public Backend {
   void set_replica_count(int64_t replicas) override { gemm_plans_->set_replica_count(replicas); }
   // mechlab_bench --products: while a log is set, gemm() appends every product it is asked for; time_product
   // times one on synthetic operands as gemm() runs it and at cuBLASLt's fastest algorithm for its whole batch
-  // (gemm_plans_fastest.cu), in milliseconds per product.
+  // (gemm_plans_fastest.cu), in milliseconds per product, and counts the algorithms that would fuse a bias into
+  // it (BIAS) or sum its B operand's columns as a bias gradient (BGRADB).
   using ProductLog = std::vector<std::pair<DType, GemmShape>>;
+  struct ProductTiming {
+    double ms = 0, fastest_ms = 0;
+    int bias_algorithms = 0, bias_gradient_algorithms = 0;
+  };
   void log_products(ProductLog* log) { product_log_ = log; }
-  std::pair<double, double> time_product(DType dtype, const GemmShape& g, int repeats);
+  ProductTiming time_product(DType dtype, const GemmShape& g, int repeats);
   void binary(BinaryOp op, const Tensor& a, const StridedView& view_a, const Tensor& b, const StridedView& view_b,
               Tensor& out) override;
   void unary(UnaryOp op, const Tensor& x, Tensor& out, double scalar) override;

@@ -81,9 +81,12 @@ GemmPlans::Plan GemmPlans::make_plan(const ShapeKey& key, int64_t batch, const G
 }
 
 int GemmPlans::candidates(const ShapeKey& key, int64_t batch, const GemmShape& g,
-                          cublasLtMatmulHeuristicResult_t* results, int wanted) const {
+                          cublasLtMatmulHeuristicResult_t* results, int wanted, cublasLtEpilogue_t epilogue) const {
   const auto [dtype_code, tf32, trans_a, trans_b, m, n, k, align_a, align_b, align_c, per_replica] = key;
   Plan plan = make_plan(key, batch, g);
+  if (epilogue != CUBLASLT_EPILOGUE_DEFAULT)
+    check(cublasLtMatmulDescSetAttribute(plan.operation, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue),
+          "CUBLASLT_MATMUL_DESC_EPILOGUE");
   cublasLtMatmulPreference_t preference = nullptr;
   check(cublasLtMatmulPreferenceCreate(&preference), "cublasLtMatmulPreferenceCreate");
   set(preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, static_cast<uint64_t>(workspace_bytes_));

@@ -42,6 +42,10 @@ class GemmPlans {
   // mechlab_bench --products: the fastest of cuBLASLt's candidates for g's whole batch (split or not, bits
   // not kept), in milliseconds per product over `repeats` launches on the operands given; 0 if none runs.
   double fastest_ms(DType dtype, const void* a, const void* b, void* c, const GemmShape& g, int repeats);
+  // How many algorithms cuBLASLt's heuristic offers for g with `epilogue` (a bias added, a bias gradient summed,
+  // ...) fused in: whether such a fusion is available at this precision at all.
+  int epilogue_candidates(DType dtype, const void* a, const void* b, const void* c, const GemmShape& g,
+                          cublasLtEpilogue_t epilogue) const;
 
  private:
   // What the algorithm depends on: everything but the batch count, which enters only as the batch per
@@ -56,7 +60,7 @@ class GemmPlans {
   static void destroy(Plan& plan);
   // The heuristic's best algorithms (at most `wanted`) for `batch` matrices of the key's shape.
   int candidates(const ShapeKey& key, int64_t batch, const GemmShape& g, cublasLtMatmulHeuristicResult_t* results,
-                 int wanted) const;
+                 int wanted, cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT) const;
   // The algorithm of one replica's problem, and the one for g.batch matrices (see the top of this file).
   const cublasLtMatmulAlgo_t& algorithm_for(const ShapeKey& key, const GemmShape& g);
   const cublasLtMatmulAlgo_t& batch_algorithm_for(const ShapeKey& key, const GemmShape& g);

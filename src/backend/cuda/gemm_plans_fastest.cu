@@ -1,6 +1,7 @@
 // GemmPlans::fastest_ms: the time of a product at the fastest algorithm cuBLASLt offers for its whole batch,
 // splits of the inner sum included, whatever bits it gives. mechlab_bench --products sets it beside the time of
 // the plans' algorithm, which must give one replica's bits: what the products of a step could cost at best.
+// GemmPlans::epilogue_candidates asks whether a fused epilogue exists for a product at all.
 #include "backend/cuda/check.h"
 #include "backend/cuda/gemm_plans.h"
 
@@ -30,6 +31,13 @@ double GemmPlans::fastest_ms(DType dtype, const void* a, const void* b, void* c,
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   return fastest;
+}
+
+int GemmPlans::epilogue_candidates(DType dtype, const void* a, const void* b, const void* c, const GemmShape& g,
+                                   cublasLtEpilogue_t epilogue) const {
+  constexpr int kCandidates = 32;
+  cublasLtMatmulHeuristicResult_t results[kCandidates] = {};
+  return candidates(key_of(dtype, a, b, c, g), g.batch, g, results, kCandidates, epilogue);
 }
 
 }  // namespace mechlab::cuda

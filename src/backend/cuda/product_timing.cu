@@ -1,7 +1,9 @@
 // CudaBackend::time_product (mechlab_bench --products): one product of a step timed alone on synthetic
 // operands, as gemm() runs it (the plans' algorithm, the inner sum cut into parts where gemm() cuts it) and at
-// cuBLASLt's fastest algorithm for the whole batch.
+// cuBLASLt's fastest algorithm for the whole batch; and whether cuBLASLt could fuse a bias or its gradient in.
 #include <utility>
+
+#include <cublasLt.h>
 
 #include "backend/cuda/check.h"
 #include "backend/cuda/cuda_backend.h"
@@ -9,7 +11,7 @@
 
 namespace mechlab {
 
-std::pair<double, double> CudaBackend::time_product(DType dtype, const GemmShape& g, int repeats) {
+CudaBackend::ProductTiming CudaBackend::time_product(DType dtype, const GemmShape& g, int repeats) {
   ProductLog* log = std::exchange(product_log_, nullptr);  // these products are not the step's
   auto operand = [&](int64_t stride, int64_t matrix, uint32_t salt) {
     Tensor t = Tensor::empty({cuda::batch_extent(g.batch, stride, matrix)}, dtype, Device::cuda);
@@ -30,9 +32,14 @@ std::pair<double, double> CudaBackend::time_product(DType dtype, const GemmShape
   cuda::check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
-  const double fastest = gemm_plans_->fastest_ms(dtype, a.raw(), b.raw(), c.raw(), g, repeats);
+  ProductTiming timing;
+  timing.ms = ms / repeats;
+  timing.fastest_ms = gemm_plans_->fastest_ms(dtype, a.raw(), b.raw(), c.raw(), g, repeats);
+  timing.bias_algorithms = gemm_plans_->epilogue_candidates(dtype, a.raw(), b.raw(), c.raw(), g, CUBLASLT_EPILOGUE_BIAS);
+  timing.bias_gradient_algorithms =
+      gemm_plans_->epilogue_candidates(dtype, a.raw(), b.raw(), c.raw(), g, CUBLASLT_EPILOGUE_BGRADB);
   product_log_ = log;
-  return {ms / repeats, fastest};
+  return timing;
 }
 
 }  // namespace mechlab
