@@ -8,9 +8,9 @@
 # --small (default): d_model 64, short runs of the pair-token settings (one layer; two layers with and without
 #   the curriculum), on the CPU in about 10 minutes on 2 cores. --paper: d_model 128, batch 1024, 8 seeds per
 #   setting, the layers x depth grid and the triple-token depth law, for one GPU (TF32 products). --depth-law: the
-#   triple-token depth law alone with 8 seeds, two layers trained 6k steps, three 12k and four 16k (about 20
-#   minutes of one H200 for the three settings at once, beyond --paper's budget; run it as several --time-limit
-#   commands). --three-layers: three pair-token layers at D = 5 and 8 trained 24k steps (about 12 minutes of one
+#   triple-token depth law alone with 8 seeds, two layers trained 6k steps, three 12k and four 16k at D = 8,
+#   then how many layers D = 2 and 4 need (about 23 minutes of one H200 with --jobs 3, beyond --paper's budget;
+#   run it as several --time-limit commands). --three-layers: three pair-token layers at D = 5 and 8 trained 24k steps (about 12 minutes of one
 #   H200 for the two at once, --jobs 2), then the order split at depth 5 of every D = 5 seed
 #   (scripts/figures/retrieval_order.py; replica_<r>/order_depth5.txt and .json), set beside
 #   scripts/figures/retrieval_causal_orders.py's count in order_depth5_vs_count.md. --jobs N trains N
@@ -85,6 +85,14 @@ depth_law_settings() {
   paper_settings | awk '$1 ~ /^triple_/ {
     steps = $1 ~ /L2/ ? 6000 : $1 ~ /L3/ ? 12000 : 16000
     sub(/seeds=\[0,1,2,3\]/, "seeds=[0,1,2,3,4,5,6,7]"); print $0, "train.steps=" steps }'
+  # How many layers chains of D = 2 and 4 need (shorter chains, fewer steps; after the three above, so they fill
+  # the GPU as those end).
+  local layers depth
+  for cell in 1:2 2:2 2:4 3:4; do
+    layers=${cell%:*} depth=${cell#*:}
+    echo "triple_L${layers}_D${depth} triple_dense_rotary model.n_layers=$layers task.steps=$depth" \
+      "seeds=[0,1,2,3,4,5,6,7] train.matmul_precision=tf32 train.steps=$((depth == 2 ? 4000 : 8000))"
+  done
 }
 three_layers_settings() {
   # Past the grid's 8k steps: where three layers' staircase ends (docs/studies/retrieval.md, "Three layers at
