@@ -4,6 +4,7 @@
 // GemmPlans::epilogue_candidates asks whether a fused epilogue exists for a product at all.
 #include "backend/cuda/check.h"
 #include "backend/cuda/gemm_plans.h"
+#include "backend/cuda/stream_timer.cuh"
 
 namespace mechlab::cuda {
 
@@ -13,23 +14,18 @@ double GemmPlans::fastest_ms(DType dtype, const void* a, const void* b, void* c,
   cublasLtMatmulHeuristicResult_t results[kCandidates] = {};
   const int found = candidates(key, g.batch, g, results, kCandidates);
   const Plan& plan = plan_for(key, g.batch, g);
-  cudaEvent_t start = nullptr, stop = nullptr;
-  check(cudaEventCreate(&start), "cudaEventCreate");
-  check(cudaEventCreate(&stop), "cudaEventCreate");
+  auto launched = [&](const cublasLtMatmulAlgo_t& algorithm) {
+    return launch(plan, algorithm, dtype, g.alpha, a, b, g.beta, c) == CUBLAS_STATUS_SUCCESS;
+  };
   double fastest = 0;
   for (int i = 0; i < found; ++i) {
-    if (launch(plan, results[i].algo, dtype, g.alpha, a, b, g.beta, c) != CUBLAS_STATUS_SUCCESS) continue;  // warm-up
+    if (!launched(results[i].algo)) continue;  // also the warm-up
     bool ran = true;
-    check(cudaEventRecord(start, stream_), "cudaEventRecord");
-    for (int r = 0; r < repeats && ran; ++r) ran = launch(plan, results[i].algo, dtype, g.alpha, a, b, g.beta, c) == CUBLAS_STATUS_SUCCESS;
-    check(cudaEventRecord(stop, stream_), "cudaEventRecord");
-    check(cudaEventSynchronize(stop), "timing a product");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    const float ms = elapsed_ms(stream_, [&] {
+      for (int r = 0; r < repeats && ran; ++r) ran = launched(results[i].algo);
+    });
     if (ran && (fastest == 0 || ms / repeats < fastest)) fastest = ms / repeats;
   }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
   return fastest;
 }
 

@@ -5,8 +5,8 @@
 
 #include <cublasLt.h>
 
-#include "backend/cuda/check.h"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/stream_timer.cuh"
 #include "backend/cuda/synthetic_operands.cuh"
 
 namespace mechlab {
@@ -21,19 +21,10 @@ CudaBackend::ProductTiming CudaBackend::time_product(DType dtype, const GemmShap
   const Tensor a = operand(g.a_batch_stride, g.m * g.k, 1), b = operand(g.b_batch_stride, g.k * g.n, 2);
   Tensor c = operand(g.c_batch_stride, g.m * g.n, 3);
   gemm(a, b, c, g);  // plans, algorithms and their bit check, outside the timing
-  cudaEvent_t start = nullptr, stop = nullptr;
-  cuda::check(cudaEventCreate(&start), "cudaEventCreate");
-  cuda::check(cudaEventCreate(&stop), "cudaEventCreate");
-  cuda::check(cudaEventRecord(start, stream_), "cudaEventRecord");
-  for (int r = 0; r < repeats; ++r) gemm(a, b, c, g);
-  cuda::check(cudaEventRecord(stop, stream_), "cudaEventRecord");
-  cuda::check(cudaEventSynchronize(stop), "timing a product");
-  float ms = 0;
-  cuda::check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
   ProductTiming timing;
-  timing.ms = ms / repeats;
+  timing.ms = cuda::elapsed_ms(stream_, [&] {
+    for (int r = 0; r < repeats; ++r) gemm(a, b, c, g);
+  }) / repeats;
   timing.fastest_ms = gemm_plans_->fastest_ms(dtype, a.raw(), b.raw(), c.raw(), g, repeats);
   timing.bias_algorithms = gemm_plans_->epilogue_candidates(dtype, a.raw(), b.raw(), c.raw(), g, CUBLASLT_EPILOGUE_BIAS);
   timing.bias_gradient_algorithms =
