@@ -10,9 +10,9 @@
 #   setting, the layers x depth grid and the triple-token depth law, for one GPU (TF32 products). --depth-law: the
 #   triple-token depth law alone with 8 seeds, two layers trained 6k steps, three 12k and four 16k at D = 8,
 #   then how many layers D = 2 and 4 need (about 23 minutes of one H200 with --jobs 3, beyond --paper's budget;
-#   run it as several --time-limit commands). --three-layers: three pair-token layers at D = 5 and 8 trained 24k steps (about 12 minutes of one
-#   H200 for the two at once, --jobs 2), then the order split at depth 5 of every D = 5 seed
-#   (scripts/figures/retrieval_order.py; replica_<r>/order_depth5.txt and .json), set beside
+#   run it as several --time-limit commands). --three-layers: three pair-token layers at D = 5 and 8 trained 24k
+#   steps (about 12 minutes of one H200 for the two at once, --jobs 2), then the order split at depth 5 of every
+#   D = 5 seed (scripts/figures/retrieval_order.py; replica_<r>/order_depth5.txt and .json), set beside
 #   scripts/figures/retrieval_causal_orders.py's count in order_depth5_vs_count.md. --jobs N trains N
 #   settings at once (default 1; on a GPU several runs share the device well); --only REGEX trains the settings
 #   whose names match it (awk). MECHLAB_BINARY names a mechlab to use instead of building one, PYTHON a Python
