@@ -378,11 +378,16 @@ def depth_law(settings, out):
         medians.append(float(np.median(solved)))
         ax.plot([s.layers], [medians[-1]], "r_", ms=20, mew=2, label="median" if s is runs[0] else None)
     layers = [s.layers for s in runs]
-    if medians[0] > 0:  # Lutz's shape: the depth solved at least doubles with each added layer
-        ax.plot(layers, [medians[0] * 2 ** (l - layers[0]) for l in layers], "b--", lw=1, label="doubling per layer")
+    # Lutz's shape: the depth solved at least doubles with each added layer, drawn from two layers (the acceptance's
+    # 2 -> 4) where there are two
+    anchor = layers.index(2) if 2 in layers else 0
+    if medians[anchor] > 0:
+        ax.plot(layers, [medians[anchor] * 2 ** (l - layers[anchor]) for l in layers], "b--", lw=1,
+                label="doubling per layer")
+    ax.scatter(layers, [s.depth for s in runs], marker="_", s=300, color="grey",
+               label="each run's chain length D (the most there is to solve)")
     top = max(max(s.depth for s in runs), 1)
-    ax.axhline(top, color="grey", lw=0.8, ls=":", label=f"chain length D = {top} (the most there is to solve)")
-    ticks = [0] + [2 ** k for k in range(int(np.log2(top)) + 1)]
+    ticks = sorted({0, top} | {2 ** k for k in range(int(np.log2(top)) + 1)})
     ax.set_yscale("symlog", base=2, linthresh=1)
     ax.set_yticks(ticks, [str(t) for t in ticks])
     ax.set_xticks(layers)
@@ -394,12 +399,13 @@ def depth_law(settings, out):
 
 
 def dense_runs(settings):
-    """per layer count, the dense triple-token run at the longest chains any of them has, in order of layers (runs
-    of shorter chains, which answer how many layers those need, stay in emergence.md)"""
-    dense = [s for s in settings.values()
-             if s.layout == "triple_tokens" and all(seed.assignment is not None for seed in s.seeds)]
-    longest = max((s.depth for s in dense), default=0)
-    by_layers = {s.layers: s for s in dense if s.depth == longest}
+    """per layer count, the dense triple-token run at the longest chains it has, in order of layers (its runs of
+    shorter chains, which answer how many layers those need, stay in emergence.md)"""
+    by_layers = {}
+    for s in settings.values():
+        if s.layout == "triple_tokens" and all(seed.assignment is not None for seed in s.seeds):
+            if s.layers not in by_layers or s.depth > by_layers[s.layers].depth:
+                by_layers[s.layers] = s
     return [by_layers[layers] for layers in sorted(by_layers)]
 
 

@@ -8,13 +8,14 @@
 # --small (default): d_model 64, short runs of the pair-token settings (one layer; two layers with and without
 #   the curriculum), on the CPU in about 10 minutes on 2 cores. --paper: d_model 128, batch 1024, 8 seeds per
 #   setting, the layers x depth grid and the triple-token depth law, for one GPU (TF32 products). --depth-law: the
-#   triple-token depth law alone with 8 seeds, two layers trained 6k steps, three 12k and four 16k at D = 8,
-#   then how many layers D = 2 and 4 need (about 23 minutes of one H200 with --jobs 3, beyond --paper's budget;
-#   run it as several --time-limit commands). --three-layers: three pair-token layers at D = 5 and 8 trained 24k
+#   triple-token depth law alone with 8 seeds at D = 8, two layers trained 6k steps, three 12k and four 24k, then
+#   how many layers D = 2 and 4 need (about 28 minutes of one H200, beyond --paper's budget; the GPU is full
+#   with these, so --jobs only overlaps them; run it as several --time-limit commands; --only '_D8$' is the law
+#   alone, about 24 minutes). --three-layers: three pair-token layers at D = 5 and 8 trained 24k
 #   steps (about 12 minutes of one H200 for the two at once, --jobs 2), then the order split at depth 5 of every
 #   D = 5 seed (scripts/figures/retrieval_order.py; replica_<r>/order_depth5.txt and .json), set beside
 #   scripts/figures/retrieval_causal_orders.py's count in order_depth5_vs_count.md. --jobs N trains N
-#   settings at once (default 1; on a GPU several runs share the device well); --only REGEX trains the settings
+#   settings at once (default 1; small runs share a GPU well, the depth law's fill it); --only REGEX trains the settings
 #   whose names match it (awk). MECHLAB_BINARY names a mechlab to use instead of building one, PYTHON a Python
 #   with NumPy for the order splits and figures (default /usr/bin/python3, set up by scripts/setup). Runs go to
 #   results/retrieval/<scale>/<setting>, the emergence table and figures to results/retrieval/<scale>/figures.
@@ -81,9 +82,11 @@ paper_settings() {
 }
 depth_law_settings() {
   # --paper's triple-token settings with 8 seeds, each depth of model trained as long as it keeps gaining depths:
-  # two layers solve theirs by 2k steps, three by 8k, four were still rising at 12k.
+  # two layers solve theirs by 2.5k steps, three stop near 4 by 12k; four layers, which solve 5 - 7 at 12k - 16k,
+  # get 24k. At D = 12 four layers solved less than at D = 8 (median 5 at 16k steps, docs/studies/retrieval.md),
+  # so all three keep D = 8, where 8 is 2x three layers' 4.
   paper_settings | awk '$1 ~ /^triple_/ {
-    steps = $1 ~ /L2/ ? 6000 : $1 ~ /L3/ ? 12000 : 16000
+    steps = $1 ~ /L2/ ? 6000 : $1 ~ /L3/ ? 12000 : 24000
     sub(/seeds=\[0,1,2,3\]/, "seeds=[0,1,2,3,4,5,6,7]"); print $0, "train.steps=" steps }'
   # How many layers chains of D = 2 and 4 need (shorter chains, fewer steps; after the three above, so they fill
   # the GPU as those end).
