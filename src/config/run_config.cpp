@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "config/config_error.h"
 #include "config/run_schema.h"
 #include "config/value_check.h"
@@ -14,6 +16,19 @@ void check_name(const std::string& name) {
   if (!config_detail::is_plain_name(name))
     throw ConfigError("name", "'" + name + "' cannot name a run directory; use letters, digits, '.', '_' and '-' "
                                            "(not starting with '.'), e.g. bigram_backcopy_quick");
+}
+
+// AdamW scales every weight by 1 - lr * weight_decay at each step (the schedule's factor is at most 1): from 1 on
+// that zeroes or flips the weights, and the run diverges with a message that blames the learning rate.
+void check_decoupled_decay(const OptimizerConfig& optim) {
+  if (optim.kind != OptimizerKind::adamw || optim.weight_decay == 0) return;
+  const double lr = *std::max_element(optim.lr.begin(), optim.lr.end());
+  if (lr * optim.weight_decay >= 1)
+    throw ConfigError("optim.weight_decay", fmt::format("{:g} times optim.lr {:g} is {:g}, so AdamW would scale every "
+                                                        "weight by 1 - {:g} each step; use a weight decay below {:g} "
+                                                        "(1 / lr; 0.01 - 0.1 is usual)",
+                                                        optim.weight_decay, lr, lr * optim.weight_decay,
+                                                        lr * optim.weight_decay, 1 / lr));
 }
 }  // namespace
 
@@ -38,6 +53,7 @@ RunConfig run_config_from_resolved(const nlohmann::json& resolved) {
     throw ConfigError("analysis.steps", "give the steps to run analysis.analyses at (or analysis.every)");
   if (run.optim.schedule.kind == ScheduleKind::warmup_cosine && run.optim.schedule.warmup_steps > run.train.steps)
     throw ConfigError("optim.warmup_steps", "is longer than train.steps (" + std::to_string(run.train.steps) + ")");
+  check_decoupled_decay(run.optim);
   return run;
 }
 

@@ -98,7 +98,9 @@ ConfigBinding<RunConfig> build_run_binding() {
   b.bind("optim.beta2", FIELD(optim.beta2), "Adam beta2 (1 would divide by a zero bias correction).",
          {.min = 0.0, .max = 1.0, .max_exclusive = true});
   b.bind("optim.eps", FIELD(optim.eps), "Adam epsilon.", {.min = 0.0, .min_exclusive = true});
-  b.bind("optim.weight_decay", FIELD(optim.weight_decay), "Weight decay.", {.min = 0.0});
+  b.bind("optim.weight_decay", FIELD(optim.weight_decay),
+         "Weight decay: SGD and Adam add weight_decay * w to the gradient; AdamW scales the weights by "
+         "1 - lr * weight_decay each step, so lr * weight_decay must stay below 1.", {.min = 0.0});
   b.bind("optim.momentum", FIELD(optim.momentum), "SGD momentum.", {.min = 0.0, .max = 1.0, .max_exclusive = true});
   b.bind("optim.clip_norm", FIELD(optim.clip_norm),
          "Clip each replica's global gradient norm to this; 0 turns clipping off.", {.min = 0.0});
