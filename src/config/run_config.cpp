@@ -24,11 +24,11 @@ void check_decoupled_decay(const OptimizerConfig& optim) {
   if (optim.kind != OptimizerKind::adamw || optim.weight_decay == 0) return;
   const double lr = *std::max_element(optim.lr.begin(), optim.lr.end());
   if (lr * optim.weight_decay >= 1)
-    throw ConfigError("optim.weight_decay", fmt::format("{:g} times optim.lr {:g} is {:g}, so AdamW would scale every "
-                                                        "weight by 1 - {:g} each step; use a weight decay below {:g} "
+    throw ConfigError("optim.weight_decay", fmt::format("{:g} times optim.lr {:g} is {:g}, so AdamW would multiply "
+                                                        "every weight by {:g} each step; use a weight decay below {:g} "
                                                         "(1 / lr; 0.01 - 0.1 is usual)",
                                                         optim.weight_decay, lr, lr * optim.weight_decay,
-                                                        lr * optim.weight_decay, 1 / lr));
+                                                        1 - lr * optim.weight_decay, 1 / lr));
 }
 }  // namespace
 
