@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
       device="$2"; shift ;;
     --runs-only) figures=0 ;;
     --figures-only) runs=0 ;;
-    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;  # the header
+    -h|--help) print_usage "$0"; exit 0 ;;
     *) echo "icl_linreg.sh: unknown argument '$1'; use --device cpu|cuda, --runs-only or --figures-only" >&2; exit 2 ;;
   esac
   shift

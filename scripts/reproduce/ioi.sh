@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
       device="$2"; shift ;;
     --runs-only) figures=0 ;;
     --figures-only) runs=0 ;;
-    -h|--help) sed -n '2,/^set /{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) print_usage "$0"; exit 0 ;;
     *) echo "ioi.sh: unknown argument '$1'; use --templates, --device cpu|cuda, --runs-only or --figures-only" >&2; exit 2 ;;
   esac
   shift

@@ -17,8 +17,8 @@
 #   scripts/figures/retrieval_causal_orders.py's count in order_depth5_vs_count.md. --jobs N trains N
 #   settings at once (default 1; small runs share a GPU well, the depth law's fill it); --only REGEX trains the
 #   settings whose names match it (awk). MECHLAB_BINARY names a mechlab to use instead of building one, PYTHON a
-#   Python with NumPy for the order splits and figures (default /usr/bin/python3, set up by scripts/setup). Runs go to
-#   results/retrieval/<scale>/<setting>, the emergence table and figures to results/retrieval/<scale>/figures.
+#   Python with NumPy for the order splits and figures (default /usr/bin/python3, set up by scripts/setup). Runs go
+#   to results/retrieval/<scale>/<setting>, the emergence table and figures to results/retrieval/<scale>/figures.
 #   Every run starts with --resume: rerunning continues interrupted runs and leaves finished ones alone.
 #   --time-limit SECONDS stops the command after that long: running settings get SIGTERM (they checkpoint and
 #   exit), none starts later, the command exits 3, and the same command run again continues where it stopped.
@@ -46,7 +46,7 @@ while [ $# -gt 0 ]; do
       time_limit="$2"; shift ;;
     --runs-only) figures=0 ;;
     --figures-only) runs=0 ;;
-    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;  # the header
+    -h|--help) print_usage "$0"; exit 0 ;;
     *) echo "retrieval.sh: unknown argument '$1'; use --small, --paper, --depth-law, --three-layers, --device cpu|cuda, --jobs N, --only REGEX, --time-limit SECONDS, --runs-only or --figures-only" >&2; exit 2 ;;
   esac
   shift

@@ -10,6 +10,12 @@ check_device() {
   case "$2" in ""|cpu|cuda) ;; *) echo "$1: --device must be cpu or cuda, got '$2'" >&2; exit 2 ;; esac
 }
 
+# print_usage SCRIPT: the script's header comment (the lines after #! up to the first that is not a comment),
+# without the leading "# ", for --help.
+print_usage() {
+  awk 'NR > 1 && !/^#/ { exit } NR > 1' "$1" | sed 's/^# \{0,1\}//'
+}
+
 # mechlab_binary: prints the mechlab to use: $MECHLAB_BINARY when set (one built elsewhere, e.g. for a GPU machine
 # without the build tools), else ours, installed and built first.
 mechlab_binary() {
