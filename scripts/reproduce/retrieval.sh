@@ -8,10 +8,10 @@
 # --small (default): d_model 64, short runs of the pair-token settings (one layer; two layers with and without
 #   the curriculum), on the CPU in about 10 minutes on 2 cores. --paper: d_model 128, batch 1024, 8 seeds per
 #   setting, the layers x depth grid and the triple-token depth law, for one GPU (TF32 products). --depth-law: the
-#   triple-token depth law alone with 8 seeds at D = 8, two layers trained 6k steps, three 12k and four 24k, then
-#   how many layers D = 2 and 4 need (about 28 minutes of one H200, beyond --paper's budget; the GPU is full
-#   with these, so --jobs only overlaps them; run it as several --time-limit commands; --only '_D8$' is the law
-#   alone, about 24 minutes). --three-layers: three pair-token layers at D = 5 and 8 trained 24k
+#   triple-token depth law alone with 8 seeds at D = 8, two to four layers trained 24k steps each, then how
+#   many layers D = 2 and 4 need (about 40 minutes of one H200, beyond --paper's budget; the GPU is full with
+#   these, so --jobs only overlaps them; run it as several --time-limit commands; --only '_D8$' is the law
+#   alone, about 35 minutes). --three-layers: three pair-token layers at D = 5 and 8 trained 24k
 #   steps (about 12 minutes of one H200 for the two at once, --jobs 2), then the order split at depth 5 of every
 #   D = 5 seed (scripts/figures/retrieval_order.py; replica_<r>/order_depth5.txt and .json), set beside
 #   scripts/figures/retrieval_causal_orders.py's count in order_depth5_vs_count.md. --jobs N trains N
@@ -81,13 +81,11 @@ paper_settings() {
   done
 }
 depth_law_settings() {
-  # --paper's triple-token settings with 8 seeds, each depth of model trained as long as it keeps gaining depths:
-  # two layers solve theirs by 2.5k steps, three stop near 4 by 12k; four layers, which solve 5 - 7 at 12k - 16k,
-  # get 24k. At D = 12 four layers solved less than at D = 8 (median 5 at 16k steps, docs/studies/retrieval.md),
-  # so all three keep D = 8, where 8 is 2x three layers' 4.
+  # --paper's triple-token settings with 8 seeds and one budget, 24k steps: four layers need that long to solve
+  # D = 8 (docs/studies/retrieval.md), and two and three layers get as many, so that the law compares layers, not
+  # budgets. D = 8 for all three: at D = 12 four layers solved less (median 5 at 16k steps).
   paper_settings | awk '$1 ~ /^triple_/ {
-    steps = $1 ~ /L2/ ? 6000 : $1 ~ /L3/ ? 12000 : 24000
-    sub(/seeds=\[0,1,2,3\]/, "seeds=[0,1,2,3,4,5,6,7]"); print $0, "train.steps=" steps }'
+    sub(/seeds=\[0,1,2,3\]/, "seeds=[0,1,2,3,4,5,6,7]"); print $0, "train.steps=24000" }'
   # How many layers chains of D = 2 and 4 need (shorter chains, fewer steps; after the three above, so they fill
   # the GPU as those end).
   local layers depth
