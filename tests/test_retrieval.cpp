@@ -1,7 +1,8 @@
 // Multi-step retrieval: the chain process (distinct variables, the query k hops from its answer, the depth
 // distributions), the batches of both layouts (inputs, targets, loss masks, a finite training set), hop scores on
 // hand-made patterns, a short training run in which one layer solves depth 1 and no deeper query (read back by the
-// study's figure script), and the one-layer shortcut at D = 2.
+// study's figure script), the figure script's dense-target tables on hand-made runs, and the one-layer shortcut
+// at D = 2.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -301,6 +302,52 @@ TEST_CASE("retrieval dense target: accuracy at the assignments of each depth, fr
       CHECK(m.at("assignment_accuracy.depth4") == 0.0);
     }
   }
+}
+
+TEST_CASE("scripts/figures/retrieval.py on dense runs: the assignment depth solved, when each depth passes 90%, how it grew") {
+  if (!python_imports("numpy, matplotlib")) {
+    skip_test("the figures need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
+    return;
+  }
+  // Two hand-made triple-token runs (two and three layers) of two seeds, D = 3, evaluated every 100 steps.
+  // Seed 0 passes 90% at depth 1, 2, 3 at steps 100, 200, 400; seed 1 at 200 and 300, and never at depth 3.
+  const std::vector<std::vector<std::vector<double>>> accuracy = {  // [seed][depth - 1][evaluation]
+      {{0, .95, 1, 1, 1}, {0, .5, .92, 1, 1}, {0, .3, .4, .6, .91}},
+      {{0, .5, .95, 1, 1}, {0, .4, .5, .95, .97}, {.3, .3, .3, .3, .3}}};
+  TempDir dir;
+  for (int layers : {2, 3}) {
+    const fs::path run = dir / ("triple_L" + std::to_string(layers) + "_D3");
+    const nlohmann::json config = {
+        {"task", {{"steps", 3}, {"chains", 4}, {"layout", "triple_tokens"}, {"query_depth", "uniform"}}},
+        {"model", {{"n_layers", layers}}}, {"train", {{"steps", 400}}}};
+    fs::create_directories(run);
+    write_text(run / "config.json", config.dump());
+    for (size_t seed = 0; seed < accuracy.size(); ++seed) {
+      std::string lines;
+      for (int e = 0; e < 5; ++e) {
+        nlohmann::json record = {{"step", 100 * e}, {"eval_loss", 1.0}};
+        for (int k = 1; k <= 3; ++k) {
+          record["accuracy.depth" + std::to_string(k)] = 0.25;
+          record["assignment_accuracy.depth" + std::to_string(k)] = accuracy[seed][k - 1][e];
+        }
+        lines += record.dump() + "\n";
+      }
+      fs::create_directories(run / ("replica_" + std::to_string(seed)));
+      write_text(run / ("replica_" + std::to_string(seed)) / "metrics.jsonl", lines);
+    }
+  }
+  const std::string command = "/usr/bin/python3 " + source_dir() + "/scripts/figures/retrieval.py " + dir.path().string() +
+                              " --out " + (dir / "figures").string() + " --only emergence depth_law > " +
+                              (dir / "figures.log").string() + " 2>&1";
+  const int status = std::system(command.c_str());
+  INFO(read_text(dir / "figures.log"));
+  REQUIRE(status == 0);
+  const nlohmann::json table = nlohmann::json::parse(read_text(dir / "figures" / "emergence.json"))["triple_L2_D3"];
+  CHECK(table["assignment_depth_solved"] == nlohmann::json({3, 2}));
+  CHECK(table["assignment_depth_pass"] == nlohmann::json({{"1", {100, 200}}, {"2", {200, 300}}, {"3", {400, nullptr}}}));
+  CHECK(table["assignment_depth_solved_through_training"] ==
+        nlohmann::json({{"100", {1, 0}}, {"200", {2, 1}}, {"300", {2, 2}}, {"400", {3, 2}}}));
+  CHECK(read_text(dir / "figures" / "depth_law.png").substr(1, 3) == "PNG");
 }
 
 TEST_CASE("one layer at D = 2 beats guessing on depth 2 through the softmax normalisation (scripts/figures/retrieval_shortcut.py)") {

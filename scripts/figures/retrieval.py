@@ -9,12 +9,15 @@ STUDY_DIR/figures):
 
     emergence     emergence.md and emergence.json: per setting and seed, the step at which each depth's
                   accuracy passes 90% and each head's score passes 0.5, whether the staircase is strict and
-                  which head emerged with each rise; final accuracy per depth (mean and range over seeds)
+                  which head emerged with each rise; final accuracy per depth (mean and range over seeds); with
+                  the dense target also per assignment depth, and the assignment depth solved per seed at a
+                  quarter, half and three quarters of the run and at its end
     staircase     accuracy per depth over training with every head's score, one panel per seed
     order         the emergence order of heads against the depths' rises, every seed
     success_map   layers x depth: the fraction of seeds that solve every depth, with the bound t >= log_3(2D)
     depth_law     triple-token dense runs: the assignment depth solved (the dense target's accuracy at every
-                  depth up to it >= 90%, metrics assignment_accuracy.depth<k>) against layers
+                  depth up to it >= 90%, metrics assignment_accuracy.depth<k>) against layers, each run's
+                  steps under its layer count
     depth_curves  the same runs through training: accuracy at each assignment depth, one panel per layer count
                   (the mean over seeds, and each seed faintly)
     attention     the stacked heads of a pair-token run following one chain (last dump, probe example with the
@@ -97,12 +100,12 @@ class Setting:
     def solves_all(self, seed):
         return all(seed.final(k) >= SOLVED for k in range(1, self.depth + 1))
 
-    def depth_solved(self, seed, assignments=False):
+    def depth_solved(self, seed, assignments=False, at=-1):
         """The largest k with every query depth (or, with assignments, every assignment depth of the dense target)
-        1..k at or above SOLVED at the last evaluation."""
-        final = (lambda k: float(seed.assignment[k][-1])) if assignments else seed.final
+        1..k at or above SOLVED at evaluation `at` (the last by default)."""
+        series = seed.assignment if assignments else seed.accuracy
         k = 0
-        while k < self.depth and final(k + 1) >= SOLVED:
+        while k < self.depth and float(series[k + 1][at]) >= SOLVED:
             k += 1
         return k
 
@@ -169,10 +172,23 @@ def summary_of(s):
         entry["final_assignment_accuracy"] = {k: [float(seed.assignment[k][-1]) for seed in s.seeds]
                                               for k in range(1, s.depth + 1)}
         entry["assignment_depth_solved"] = [s.depth_solved(seed, assignments=True) for seed in s.seeds]
+        entry["assignment_depth_pass"] = {k: [seed.passes(seed.assignment[k], SOLVED) for seed in s.seeds]
+                                          for k in range(1, s.depth + 1)}
+        entry["assignment_depth_solved_through_training"] = solved_through_training(s)
     ablation = last_head_ablation(s, rows)
     if ablation:
         entry["last_head_ablation"] = ablation
     return entry
+
+
+def solved_through_training(s):
+    """{step: assignment depth solved per seed} at the evaluations a quarter, half and three quarters of the way
+    through the run (the seeds' common ones), and at its end: how the depth a model solves grew."""
+    steps = s.seeds[0].steps
+    if any(len(seed.steps) != len(steps) for seed in s.seeds):
+        return {}
+    picks = sorted({int(np.searchsorted(steps, steps[-1] * q)) for q in (0.25, 0.5, 0.75)} | {len(steps) - 1})
+    return {int(steps[i]): [s.depth_solved(seed, assignments=True, at=i) for seed in s.seeds] for i in picks}
 
 
 def markdown_of(name, s, entry):
@@ -195,6 +211,17 @@ def markdown_of(name, s, entry):
                   "(min - max): " + "; ".join(f"{k}: {np.mean(dense[k]):.3f} ({min(dense[k]):.2f} - {max(dense[k]):.2f})"
                                               for k in range(1, s.depth + 1)) + ". Assignment depth solved per seed: "
                   + ", ".join(str(d) for d in entry["assignment_depth_solved"]) + "."]
+        passing = []
+        for k, steps in entry["assignment_depth_pass"].items():
+            reached = [step for step in steps if step is not None]
+            if reached:
+                passing.append(f"{k}: {fmt_step(int(np.median(reached)))} ({len(reached)}/{len(steps)})")
+        lines += ["", "Median step at which assignment depth k passes 90% (seeds that reach it): " + "; ".join(passing) + "."]
+        growth = entry["assignment_depth_solved_through_training"]
+        if growth:
+            lines += ["", "Assignment depth solved per seed through training: " + "; ".join(
+                f"at {fmt_step(step)}, {', '.join(map(str, solved))} (median {np.median(solved):g})"
+                for step, solved in growth.items()) + "."]
     if any(r["heads"] for r in rows):
         lines += ["", f"Heads emerging: a head's first evaluation with a score >= {EMERGED}. Scores rising with a depth: "
                   f"those that gained >= {RISE} from the evaluation at which the previous depth passed 90% (step 0 for "
@@ -390,7 +417,8 @@ def depth_law(settings, out):
     ticks = sorted({0, top} | {2 ** k for k in range(int(np.log2(top)) + 1)})
     ax.set_yscale("symlog", base=2, linthresh=1)
     ax.set_yticks(ticks, [str(t) for t in ticks])
-    ax.set_xticks(layers)
+    # The runs' budgets can differ by layer count; the ticks say how long each trained.
+    ax.set_xticks(layers, [f"{s.layers}\n{s.seeds[0].steps[-1] / 1000:g}k steps" for s in runs])
     ax.set_xlabel("layers")
     ax.set_ylabel(f"assignment depth solved (all up to it >= {SOLVED:.0%})")
     ax.set_title("triple tokens, dense target, rotary positions", fontsize=10)
