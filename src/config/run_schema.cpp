@@ -66,7 +66,8 @@ ConfigBinding<RunConfig> build_run_binding() {
          "exactly when biases is true.");
   b.bind("model.layernorm_eps", FIELD(model.layernorm_eps), "LayerNorm epsilon.", {.min = 0.0, .min_exclusive = true});
   b.bind("model.positions", FIELD(model.positions),
-         "Position information: learned or sinusoidal vectors added to the input, rotary (queries and keys rotated "
+         "Position information: learned or sinusoidal vectors added to the input (sinusoidal: feature i at position t "
+         "is sin for even i, cos for odd i, of t / 10000^(2 floor(i/2) / d_model)), rotary (queries and keys rotated "
          "by their position, GPT-NeoX's half-split form), or none.");
   b.bind("model.rotary_base", FIELD(model.rotary_base),
          "Rotary positions: features i and i + E/2 of a head turn by t * base^(-2i/E) at position t (Lutz 2025: 2000).",
