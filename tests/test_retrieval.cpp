@@ -1,12 +1,13 @@
 // Multi-step retrieval: the chain process (distinct variables, the query k hops from its answer, the depth
-// distributions), the batches of both layouts (inputs, targets, loss masks, a finite training set), hop scores on
+// distributions and schedules), the batches of both layouts (inputs, targets, loss masks, a finite training set), hop scores on
 // hand-made patterns, a short training run in which one layer solves depth 1 and no deeper query (read back by the
-// study's figure script), the figure script's dense-target tables on hand-made runs, and the one-layer shortcut
-// at D = 2.
+// study's figure script), a run under an explicit depth schedule, the figure script's dense-target tables on
+// hand-made runs, and the one-layer shortcut at D = 2.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -85,6 +86,49 @@ TEST_CASE("retrieval chains, interleaved: each chain in step order, every assign
   }
   // Interleaved, not one chain after another (3 changes an example): a random order changes chain 3/4 of the time.
   CHECK(chain_changes / 500.0 > 9.0);
+}
+
+namespace {
+// The hops from each query of a pair-token batch (R, B, T, 2) to its answer, read back from the tokens.
+std::vector<int> query_depths(const Batch& batch, int variables) {
+  const int64_t examples = batch.inputs.dim(0) * batch.inputs.dim(1), T = batch.inputs.dim(2);
+  const std::vector<int32_t> x = batch.inputs.to_vector<int32_t>();
+  std::vector<int> depths;
+  for (int64_t e = 0; e < examples; ++e) {
+    std::vector<Assignment> assignments;
+    for (int64_t t = 0; t + 1 < T; ++t)
+      assignments.push_back({x[(e * T + t) * 2], x[(e * T + t) * 2 + 1] - (variables + 1), 0, 0});
+    depths.push_back(hops_to_value(assignments, x[(e * T + T - 1) * 2 + 1] - (variables + 1), variables));
+  }
+  return depths;
+}
+}  // namespace
+
+TEST_CASE("retrieval query depths: uniform and fixed are one-stage schedules, bit for bit; a schedule's stages") {
+  const std::vector<ReplicaKey> keys = {{5, 0}, {6, 1}};
+  using json = nlohmann::json;
+  auto schedule = [](json stages) { return options({{"query_depth", "schedule"}, {"depth_schedule", std::move(stages)}}); };
+  const RetrievalTask uniform(options()), fixed(options({{"query_depth", "fixed"}}));
+  const RetrievalTask as_uniform(schedule({{{"from_step", 0}, {"max_depth", 4}}}));
+  const RetrievalTask as_fixed(schedule({{{"from_step", 0}, {"min_depth", 4}, {"max_depth", 4}}}));
+  for (uint32_t step : {0u, 17u}) {
+    CHECK(uniform.sample(keys, 16, RandomStream::data, step).inputs.to_vector<int32_t>() ==
+          as_uniform.sample(keys, 16, RandomStream::data, step).inputs.to_vector<int32_t>());
+    CHECK(fixed.sample(keys, 16, RandomStream::data, step).inputs.to_vector<int32_t>() ==
+          as_fixed.sample(keys, 16, RandomStream::data, step).inputs.to_vector<int32_t>());
+  }
+  // Depth 1 until step 10, then 2 or 3; evaluation batches at every depth throughout.
+  const RetrievalTask staged(schedule({{{"from_step", 0}, {"max_depth", 1}}, {{"from_step", 10}, {"min_depth", 2}, {"max_depth", 3}}}));
+  auto seen = [&](uint32_t step, RandomStream stream) {
+    const std::vector<int> depths = query_depths(staged.sample(keys, 128, stream, step), 64);
+    return std::set<int>(depths.begin(), depths.end());
+  };
+  CHECK(seen(0, RandomStream::data) == std::set<int>{1});
+  CHECK(seen(9, RandomStream::data) == std::set<int>{1});
+  CHECK(seen(10, RandomStream::data) == std::set<int>{2, 3});
+  CHECK(seen(5000, RandomStream::data) == std::set<int>{2, 3});
+  CHECK(seen(0, RandomStream::eval_data) == std::set<int>{1, 2, 3, 4});
+  CHECK(seen(5000, RandomStream::eval_data) == std::set<int>{1, 2, 3, 4});
 }
 
 TEST_CASE("retrieval batches: pair and triple layouts, query-only and dense targets, a finite training set") {
@@ -302,6 +346,28 @@ TEST_CASE("retrieval dense target: accuracy at the assignments of each depth, fr
       CHECK(m.at("assignment_accuracy.depth4") == 0.0);
     }
   }
+}
+
+TEST_CASE("an explicit depth schedule trains what it schedules: depth 1 alone, then forgotten once only depths 2 - 4 are asked") {
+  TempDir dir;
+  const fs::path run = dir / "run";
+  const ProcessResult r = run_mechlab({"run", source_dir() + "/configs/retrieval/quick_1layer.json", "train.steps=1500",
+                                       "task.query_depth=schedule",
+                                       R"(task.depth_schedule=[{"from_step": 0, "max_depth": 1}, {"from_step": 1000, "min_depth": 2, "max_depth": 4}])",
+                                       "--out", run.string()});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  std::map<int, double> depth1;  // step -> accuracy at depth 1
+  std::ifstream in(run / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json record = nlohmann::json::parse(line);
+    if (record.contains("accuracy.depth1")) depth1[record["step"].get<int>()] = record["accuracy.depth1"].get<double>();
+  }
+  REQUIRE(depth1.count(0));
+  REQUIRE(depth1.count(1000));
+  REQUIRE(depth1.count(1500));
+  CHECK(depth1[0] < 0.2);
+  CHECK(depth1[1000] >= 0.95);  // the first stage asks depth 1 only, which one layer solves
+  CHECK(depth1[1500] < 0.7);    // the second never asks it, and the model loses it
 }
 
 TEST_CASE("scripts/figures/retrieval.py on dense runs: the assignment depth solved, when each depth passes 90%, how it grew") {

@@ -43,6 +43,8 @@ from study_figures import fail, save_figure as save  # noqa: E402
 SOLVED = 0.9  # a depth is solved when its accuracy reaches this
 EMERGED = 0.5  # a head has emerged when its score reaches this
 RISE = 0.2  # a hop or pointer score rises with a depth when it gains this between that depth's rise and the last
+DEPTHS = {"uniform": "uniform depths (curriculum)", "fixed": "fixed depth D",
+          "schedule": "depths by stage (task.depth_schedule)"}  # the training queries, as emergence.md names them
 SCORE = re.compile(r"^(hop(\d+)|pointer)\.L(\d+)H(\d+)$")
 
 
@@ -87,7 +89,8 @@ class Setting:
         self.config = json.loads((path / "config.json").read_text())
         task, model = self.config["task"], self.config["model"]
         self.depth, self.layers, self.layout = task["steps"], model["n_layers"], task["layout"]
-        self.curriculum = task["query_depth"] == "uniform"
+        self.query_depth = task["query_depth"]  # uniform (the implicit curriculum), fixed or schedule
+        self.curriculum = self.query_depth != "fixed"
         replicas = sorted(path.glob("replica_*"), key=lambda p: int(p.name.split("_")[1]))
         self.seeds = [Seed(p, self.depth) for p in replicas if (p / "metrics.jsonl").exists()]
         if not replicas and (path / "metrics.jsonl").exists():
@@ -196,7 +199,7 @@ def markdown_of(name, s, entry):
     rows, finals = entry["per_seed"], entry["final_accuracy"]
     lines = [f"## {name}", "",
              f"{s.layout}, {s.layers} layer(s), D = {s.depth}, "
-             f"{'uniform depths (curriculum)' if s.curriculum else 'fixed depth D'}, {entry['steps']} steps, "
+             f"{DEPTHS[s.query_depth]}, {entry['steps']} steps, "
              f"{entry['seeds']} seeds; {entry['seeds_solving_every_depth']} solve every depth.", "",
              "| depth | final accuracy, mean (min - max) | seeds < 2x chance | median step passing 90% |",
              "|---:|---|---:|---:|"]

@@ -123,6 +123,10 @@ Schema& Schema::boolean_list(const std::string& path, json default_value, const 
   return add(std::move(entry));
 }
 
+Schema& Schema::object_list(const std::string& path, const std::string& description) {
+  return add(entry_of(path, ValueType::object_list, json::array(), description));
+}
+
 Schema& Schema::section_by(const std::string& prefix, const std::string& selector_key,
                            std::function<const Schema*(const std::string&)> lookup,
                            std::function<std::vector<std::string>()> known) {

@@ -54,6 +54,8 @@ class Schema {
                        double min = -std::numeric_limits<double>::infinity(),
                        double max = std::numeric_limits<double>::infinity(), bool scalar_or_list = false);
   Schema& boolean_list(const std::string& path, nlohmann::json default_value, const std::string& description);
+  // A list of objects, [] by default, whose contents its consumer checks.
+  Schema& object_list(const std::string& path, const std::string& description);
 
   // A section whose keys depend on a value in the config: with prefix "task" and selector_key "task.name",
   // resolve() and apply_override() check task.name, then check every other task.* key against

@@ -5,10 +5,12 @@
 
 namespace mechlab {
 
-RetrievalExample sample_example(const Philox& rng, uint64_t index, const ChainShape& s, int depth) {
+RetrievalExample sample_example(const Philox& rng, uint64_t index, const ChainShape& s, int lowest, int highest) {
   const int n = s.chains * s.steps;
-  if (s.steps < 1 || s.chains < 1 || s.variables < n || s.values < 1 || depth < 0 || depth > s.steps)
-    throw std::invalid_argument("sample_example: needs variables >= chains * steps and 0 <= depth <= steps");
+  if (s.steps < 1 || s.chains < 1 || s.variables < n || s.values < 1 || lowest < 1 || lowest > highest ||
+      highest > s.steps)
+    throw std::invalid_argument(
+        "sample_example: needs variables >= chains * steps and 1 <= lowest <= highest <= steps");
   // Each example owns a block of draws: the variables, the values, the shuffle, the query.
   const uint64_t base = index * static_cast<uint64_t>(2 * s.variables + 2 * n + 8);
   uint64_t draw = base;
@@ -36,9 +38,18 @@ RetrievalExample sample_example(const Philox& rng, uint64_t index, const ChainSh
     }
   }
   e.query_chain = static_cast<int>(rng.below(draw++, static_cast<uint32_t>(s.chains)));
-  e.query_depth = depth > 0 ? depth : 1 + static_cast<int>(rng.below(draw++, static_cast<uint32_t>(s.steps)));
+  // The last draw of an example's block, so a range of one depth, which draws nothing, leaves the rest alike.
+  e.query_depth = lowest == highest
+                      ? lowest
+                      : lowest + static_cast<int>(rng.below(draw++, static_cast<uint32_t>(highest - lowest + 1)));
   e.query_variable = pool[e.query_chain * s.steps + e.query_depth - 1];
   return e;
+}
+
+RetrievalExample sample_example(const Philox& rng, uint64_t index, const ChainShape& shape, int depth) {
+  if (depth < 0 || depth > shape.steps) throw std::invalid_argument("sample_example: needs 0 <= depth <= steps");
+  return depth == 0 ? sample_example(rng, index, shape, 1, shape.steps)
+                    : sample_example(rng, index, shape, depth, depth);
 }
 
 int hops_to_value(const std::vector<Assignment>& assignments, int query_variable, int variables) {

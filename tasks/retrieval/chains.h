@@ -38,7 +38,9 @@ struct ChainShape {
 };
 
 // Example `index` of the context `rng`: variables drawn without replacement, values with replacement, the
-// query chain uniform, its depth `depth` (1 .. D) or, when depth is 0, uniform over 1 .. D.
+// query chain uniform, its depth uniform over lowest .. highest (1 <= lowest <= highest <= D).
+RetrievalExample sample_example(const Philox& rng, uint64_t index, const ChainShape& shape, int lowest, int highest);
+// The same with the query's depth `depth` (1 .. D) or, when depth is 0, uniform over 1 .. D.
 RetrievalExample sample_example(const Philox& rng, uint64_t index, const ChainShape& shape, int depth);
 
 // A written example read back from a batch's inputs: its assignments in order (chain and step left 0) and how many

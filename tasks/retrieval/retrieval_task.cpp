@@ -33,7 +33,7 @@ RetrievalTask::RetrievalTask(const nlohmann::json& options)
     : shape_{checked(options)["steps"].get<int>(), options["chains"].get<int>(), options["variables"].get<int>(),
              options["values"].get<int>(), options["order"] == "interleaved"},
       pair_layout_(options["layout"] == "pair_token"),
-      uniform_depth_(options["query_depth"] == "uniform"),
+      depth_stages_(depth_stages(options)),
       dense_(options["target"] == "dense"),
       examples_(options["data"] == "finite" ? options["examples"].get<int64_t>() : 0) {}
 
@@ -50,8 +50,15 @@ Schema RetrievalTask::options() {
   s.choice("order", "shuffled", {"shuffled", "interleaved"},
            "shuffled: the assignments in random order; interleaved: each chain in step order (v_1 = value first), "
            "the chains randomly interleaved (Lutz's renaming chains; needed by target dense).");
-  s.choice("query_depth", "uniform", {"uniform", "fixed"},
-           "uniform: each training query k hops deep, k uniform over 1 .. D (the implicit curriculum); fixed: always D.");
+  s.choice("query_depth", "uniform", {"uniform", "fixed", "schedule"},
+           "uniform: each training query k hops deep, k uniform over 1 .. D (the implicit curriculum); fixed: always D; "
+           "schedule: as task.depth_schedule says, stage by stage.");
+  s.object_list("depth_schedule",
+                "With query_depth schedule, the stages of an explicit curriculum: a list of {\"from_step\": S, "
+                "\"max_depth\": k, \"min_depth\": j}, from step S on each training query's depth uniform over j .. k "
+                "(min_depth 1 if left out); the first stage from step 0, each later one from a later step. E.g. "
+                "[{\"from_step\": 0, \"max_depth\": 1}, {\"from_step\": 2000, \"max_depth\": 2}] adds depth 2 at "
+                "step 2000. Evaluation measures every depth whatever the stage.");
   s.choice("target", "query_only", {"query_only", "dense"},
            "query_only: the answer at the query; dense: also, at every assignment (its rhs token in the triple layout), "
            "the value of its chain (needs order interleaved).");
@@ -88,7 +95,8 @@ Batch RetrievalTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
   const int64_t R = static_cast<int64_t>(replicas.size()), B = batch_size, T = sequence_length();
   const int V = shape_.variables;
   const bool training = stream == RandomStream::data;
-  const int depth = training && !uniform_depth_ ? shape_.steps : 0;
+  // Training queries as the stage in force says; evaluation queries at every depth.
+  const DepthStage depths = training ? stage_at(depth_stages_, step) : DepthStage{0, 1, shape_.steps};
   std::vector<int32_t> tokens(R * B * T * (pairs() ? 2 : 1), 0), targets(R * B * T, 0);  // scored where loss_mask_for says
   for_example_chunks(R * B, [&](int64_t begin, int64_t end) {
     for (int64_t example = begin; example < end; ++example) {
@@ -97,8 +105,9 @@ Batch RetrievalTask::sample(const std::vector<ReplicaKey>& replicas, int64_t bat
       const Philox dataset(replicas[r], RandomStream::dataset, 0);
       const bool finite = training && examples_ > 0;
       const RetrievalExample e =
-          finite ? sample_example(dataset, rng.below(static_cast<uint64_t>(b), static_cast<uint32_t>(examples_)), shape_, depth)
-                 : sample_example(rng, static_cast<uint64_t>(b), shape_, depth);
+          finite ? sample_example(dataset, rng.below(static_cast<uint64_t>(b), static_cast<uint32_t>(examples_)), shape_,
+                                  depths.lowest, depths.highest)
+                 : sample_example(rng, static_cast<uint64_t>(b), shape_, depths.lowest, depths.highest);
       const int64_t row = (r * B + b) * T;
       auto target = [&](int64_t t, int chain) { targets[row + t] = value_token(e.values[chain]); };
       for (size_t i = 0; i < e.assignments.size(); ++i) {

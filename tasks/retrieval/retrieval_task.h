@@ -6,6 +6,7 @@
 #include "config/schema.h"
 #include "task/task.h"
 #include "tasks/retrieval/chains.h"
+#include "tasks/retrieval/depth_schedule.h"
 #include "tasks/retrieval/hop_scores.h"
 
 namespace mechlab {
@@ -21,9 +22,9 @@ class RetrievalTask final : public Task {
   void adapt_model(nlohmann::json& model) const override;
   int64_t sequence_length() const override;
   std::string sequence_length_key() const override { return "task.steps"; }
-  // Training batches: the query depth task.query_depth says, from fresh examples or the finite set
-  // (task.data); evaluation batches (eval_data): fresh examples, depths uniform over 1 .. D, so every depth is
-  // measured whatever the curriculum. Targets: the chain's value at the query (and with task.target dense at
+  // Training batches: the query depths task.query_depth (and task.depth_schedule) say at the step, from fresh
+  // examples or the finite set (task.data); evaluation batches (eval_data): fresh examples, depths uniform over
+  // 1 .. D, so every depth is measured whatever the curriculum. Targets: the chain's value at the query (and with task.target dense at
   // every assignment, its chain's value).
   Batch sample(const std::vector<ReplicaKey>& replicas, int64_t batch_size, RandomStream stream,
                uint32_t step) const override;
@@ -57,7 +58,7 @@ class RetrievalTask final : public Task {
 
   ChainShape shape_;
   bool pair_layout_ = true;
-  bool uniform_depth_ = true;  // the implicit curriculum
+  std::vector<DepthStage> depth_stages_;  // the training queries' depths through training
   bool dense_ = false;
   int64_t examples_ = 0;       // 0: fresh examples every step
   // The one-hot table (R, K, K) that turns ids into rows on the device, built at the first
