@@ -370,13 +370,15 @@ TEST_CASE("an explicit depth schedule trains what it schedules: depth 1 alone, t
   CHECK(depth1[1500] < 0.7);    // the second never asks it, and the model loses it
 }
 
-TEST_CASE("scripts/figures/retrieval.py on dense runs: the assignment depth solved, when each depth passes 90%, how it grew") {
+TEST_CASE("scripts/figures/retrieval.py on dense runs: the assignment depth solved, when each depth passes 90%, how it grew, the loss plateaus") {
   if (!python_imports("numpy, matplotlib")) {
     skip_test("the figures need python3-numpy and python3-matplotlib (scripts/setup --figures installs them)");
     return;
   }
   // Two hand-made triple-token runs (two and three layers) of two seeds, D = 3, evaluated every 100 steps.
   // Seed 0 passes 90% at depth 1, 2, 3 at steps 100, 200, 400; seed 1 at 200 and 300, and never at depth 3.
+  // The evaluation loss sits at 2 from step 100 to 300, then drops: one plateau.
+  const std::vector<double> loss = {4, 2, 2, 2, 1};
   const std::vector<std::vector<std::vector<double>>> accuracy = {  // [seed][depth - 1][evaluation]
       {{0, .95, 1, 1, 1}, {0, .5, .92, 1, 1}, {0, .3, .4, .6, .91}},
       {{0, .5, .95, 1, 1}, {0, .4, .5, .95, .97}, {.3, .3, .3, .3, .3}}};
@@ -391,7 +393,7 @@ TEST_CASE("scripts/figures/retrieval.py on dense runs: the assignment depth solv
     for (size_t seed = 0; seed < accuracy.size(); ++seed) {
       std::string lines;
       for (int e = 0; e < 5; ++e) {
-        nlohmann::json record = {{"step", 100 * e}, {"eval_loss", 1.0}};
+        nlohmann::json record = {{"step", 100 * e}, {"eval_loss", loss[e]}};
         for (int k = 1; k <= 3; ++k) {
           record["accuracy.depth" + std::to_string(k)] = 0.25;
           record["assignment_accuracy.depth" + std::to_string(k)] = accuracy[seed][k - 1][e];
@@ -413,6 +415,7 @@ TEST_CASE("scripts/figures/retrieval.py on dense runs: the assignment depth solv
   CHECK(table["assignment_depth_pass"] == nlohmann::json({{"1", {100, 200}}, {"2", {200, 300}}, {"3", {400, nullptr}}}));
   CHECK(table["assignment_depth_solved_through_training"] ==
         nlohmann::json({{"100", {1, 0}}, {"200", {2, 1}}, {"300", {2, 2}}, {"400", {3, 2}}}));
+  CHECK(table["per_seed"][0]["loss_plateaus"] == nlohmann::json::parse("[[100, 300, 2.0]]"));
   CHECK(read_text(dir / "figures" / "depth_law.png").substr(1, 3) == "PNG");
 }
 

@@ -9,9 +9,9 @@ STUDY_DIR/figures):
 
     emergence     emergence.md and emergence.json: per setting and seed, the step at which each depth's
                   accuracy passes 90% and each head's score passes 0.5, whether the staircase is strict and
-                  which head emerged with each rise; final accuracy per depth (mean and range over seeds); with
-                  the dense target also per assignment depth, and the assignment depth solved per seed at a
-                  quarter, half and three quarters of the run and at its end
+                  which head emerged with each rise; the evaluation loss's plateaus; final accuracy per depth
+                  (mean and range over seeds); with the dense target also per assignment depth, and the
+                  assignment depth solved per seed at a quarter, half and three quarters of the run and at its end
     staircase     accuracy per depth over training with every head's score, one panel per seed
     order         the emergence order of heads against the depths' rises, every seed
     success_map   layers x depth: the fraction of seeds that solve every depth, with the bound t >= log_3(2D)
@@ -43,6 +43,7 @@ from study_figures import fail, save_figure as save  # noqa: E402
 SOLVED = 0.9  # a depth is solved when its accuracy reaches this
 EMERGED = 0.5  # a head has emerged when its score reaches this
 RISE = 0.2  # a hop or pointer score rises with a depth when it gains this between that depth's rise and the last
+FLAT = 0.03  # a loss plateau: 3+ evaluations within this share of the run's whole loss drop of each other
 DEPTHS = {"uniform": "uniform depths (curriculum)", "fixed": "fixed depth D",
           "schedule": "depths by stage (task.depth_schedule)"}  # the training queries, as emergence.md names them
 SCORE = re.compile(r"^(hop(\d+)|pointer)\.L(\d+)H(\d+)$")
@@ -59,6 +60,7 @@ class Seed:
             fail(f"{path}/metrics.jsonl has no evaluation yet; wait for the run's first evaluation")
         self.path = path
         self.steps = np.array([r["step"] for r in evals])
+        self.loss = np.array([r["eval_loss"] for r in evals])
         self.accuracy = {k: np.array([r.get(f"accuracy.depth{k}", np.nan) for r in evals]) for k in range(1, depth + 1)}
         # With the dense target: the accuracy at the assignments of each depth (v_k, k hops from its value).
         self.assignment = {k: np.array([r.get(f"assignment_accuracy.depth{k}", np.nan) for r in evals])
@@ -71,6 +73,26 @@ class Seed:
         self.raw = {k: np.array([r.get(k, 0.0) for r in evals]) for keys in heads.values() for k in keys}
         self.score_keys = dict(sorted(heads.items()))
         self.scores = {h: np.max([self.raw[k] for k in keys], axis=0) for h, keys in self.score_keys.items()}
+
+    def plateaus(self):
+        """The evaluation loss's plateaus: maximal runs of at least three evaluations whose losses lie within a band
+        of FLAT of the run's whole drop (first loss minus lowest), that end in a drop (the loss two evaluations
+        later at least 1.5 bands below their mean) or at the run's end; [from step, to step, mean loss]. A slow
+        steady fall is no plateau: it leaves each band without a drop."""
+        band = FLAT * (self.loss[0] - self.loss.min())
+        last = len(self.loss) - 1
+        found, i = [], 0
+        while band > 0 and i <= last:
+            j = i
+            while j < last and np.ptp(self.loss[i:j + 2]) <= band:
+                j += 1
+            level = float(self.loss[i:j + 1].mean())
+            if j - i >= 2 and (j == last or self.loss[min(j + 2, last)] <= level - 1.5 * band):
+                found.append([int(self.steps[i]), int(self.steps[j]), round(level, 4)])
+                i = j + 1
+            else:
+                i += 1
+        return found
 
     def passes(self, series, threshold):
         """The first evaluated step at which series reaches threshold, or None."""
@@ -155,7 +177,8 @@ def emergence_of(setting, seed):
         rising[k] = {key: round(g, 2) for key, g in sorted(gains.items(), key=lambda kv: -kv[1]) if g >= RISE}
         previous = step
     return {"depth_pass": depth_pass, "heads": dict(sorted(heads.items(), key=lambda kv: kv[1]["step"])),
-            "strict_staircase": strict, "heads_with_each_rise": with_rise, "scores_rising_with_each_rise": rising}
+            "strict_staircase": strict, "heads_with_each_rise": with_rise, "scores_rising_with_each_rise": rising,
+            "loss_plateaus": seed.plateaus()}
 
 
 def fmt_step(step):
@@ -240,6 +263,10 @@ def markdown_of(name, s, entry):
                                for k, v in r["scores_rising_with_each_rise"].items())
             lines.append(f"| {i} | {passes} | {'yes' if r['strict_staircase'] else 'no'} | {heads or '—'} | "
                          f"{rises or '—'} | {scores or '—'} |")
+    lines += ["", f"Loss plateaus (the evaluation loss over three or more evaluations, within {FLAT:.0%} of the run's "
+              "whole loss drop of each other; from - to step, mean loss), seed by seed: " + "; ".join(
+                  f"{i}: " + (", ".join(f"{fmt_step(a)} - {fmt_step(b)} at {loss:.3g}" for a, b, loss in r["loss_plateaus"])
+                              or "none") for i, r in enumerate(rows)) + "."]
     if "last_head_ablation" in entry:
         lines += ["", "Mean-ablating the head that emerged last (`mechlab analyze RUN configs/retrieval/ablate_heads.json`), "
                   "accuracy per depth, unablated -> ablated:", "",
