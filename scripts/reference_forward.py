@@ -10,7 +10,6 @@ the replica's config in the file's metadata); INPUT.npy is what `mechlab forward
 token pairs (B, T, 2), or vectors (B, T, d_input)); OUT.npy gets the outputs (B, T, V), as `mechlab forward --f64
 --out` writes them. tests/test_reference_forward.cpp compares the two over the model options. NumPy only.
 """
-import json
 import math
 import pathlib
 import sys
@@ -18,14 +17,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "figures"))
-from checkpoints import load_checkpoint  # noqa: E402  (scripts/figures/checkpoints.py)
-
-
-def checkpoint_config(path):
-    """The run config stored in a checkpoint's safetensors metadata."""
-    raw = pathlib.Path(path).read_bytes()
-    header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
-    return json.loads(header["__metadata__"]["config"])
+from checkpoints import checkpoint_config, load_checkpoint  # noqa: E402  (scripts/figures/checkpoints.py)
 
 
 class Reference:

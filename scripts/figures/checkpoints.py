@@ -19,3 +19,10 @@ def load_checkpoint(path):
         dtype = {"F32": np.float32, "F64": np.float64}[entry["dtype"]]
         out[name] = np.frombuffer(data[begin:end], dtype=dtype).reshape(entry["shape"]).astype(np.float64)
     return out
+
+
+def checkpoint_config(path):
+    """The run config a checkpoint keeps in its safetensors metadata, read from the header alone."""
+    with open(path, "rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        return json.loads(json.loads(f.read(size))["__metadata__"]["config"])

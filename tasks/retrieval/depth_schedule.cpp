@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <limits>
+#include <optional>
 
 #include "config/config_error.h"
 
@@ -13,9 +14,9 @@ const char* const kHow =
     "give a list of {\"from_step\": S, \"max_depth\": k, \"min_depth\": j (default 1)}, the first from step 0";
 
 // An entry's integer key within [low, high] (`bounds` says where they come from), or `fallback` when the key is
-// absent and a fallback is given.
+// absent and there is one.
 int64_t integer_at(const nlohmann::json& entry, const std::string& path, const char* key, int64_t low, int64_t high,
-                   const std::string& bounds, const int64_t* fallback = nullptr) {
+                   const std::string& bounds, std::optional<int64_t> fallback = std::nullopt) {
   if (!entry.contains(key)) {
     if (fallback) return *fallback;
     throw ConfigError(path, fmt::format("needs \"{}\"; {}", key, kHow));
@@ -57,9 +58,8 @@ std::vector<DepthStage> depth_stages(const nlohmann::json& options) {
       throw ConfigError(path + ".from_step", fmt::format("must come after the stage before it (from step {}), got {}",
                                                          stages.back().from_step, from));
     const int highest = static_cast<int>(integer_at(schedule[i], path, "max_depth", 1, D, "task.steps is the deepest"));
-    const int64_t one = 1;
     const int lowest =
-        static_cast<int>(integer_at(schedule[i], path, "min_depth", 1, highest, "up to the stage's max_depth", &one));
+        static_cast<int>(integer_at(schedule[i], path, "min_depth", 1, highest, "up to the stage's max_depth", 1));
     stages.push_back({from, lowest, highest});
   }
   return stages;
